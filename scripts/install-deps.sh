@@ -1,0 +1,12 @@
+#!/bin/sh
+# Installs the Debian packages the build, the tests and the fixtures need, when missing.
+set -eu
+need=""
+for pkg in busybox-static runc; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
+if [ -n "$need" ]; then
+    echo "installing:$need" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi

@@ -1,0 +1,201 @@
+//! Control groups: one [`Cgroup`] trait with a cgroup v2 implementation and a v1
+//! implementation for hybrid and legacy hosts.
+//!
+//! The container's cgroup is resolved once, at `create`, into [`CgroupPaths`] (absolute
+//! directories under `/sys/fs/cgroup`). Those paths are stored in the container's state so that
+//! later verbs (`delete`, `kill --all`, `pause` ...) act on the same directories even when they
+//! are called from another cgroup.
+
+mod files;
+mod layout;
+mod v1;
+mod v2;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+pub use layout::{Layout, MountInfo};
+
+/// Root of the cgroup filesystems.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// A failed cgroup operation, naming the file or directory and the value involved.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("{op} {path}: {cause}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        cause: crate::error::Cause,
+    },
+    #[error("write {value:?} to {path}: {cause}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        cause: crate::error::Cause,
+    },
+    #[error("cgroup {0}")]
+    Invalid(String),
+    #[error("{0} is not supported on this host's cgroup layout")]
+    Unsupported(String),
+}
+
+pub type Result<T> = std::result::Result<T, CgroupError>;
+
+/// The directories that make up one container's cgroup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version", rename_all = "lowercase")]
+pub enum CgroupPaths {
+    /// One directory per mounted v1 controller (keyed by controller name), plus the directory in
+    /// the cgroup2 mount of a hybrid host, when it has one.
+    V1 {
+        controllers: BTreeMap<String, PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unified: Option<PathBuf>,
+    },
+    /// The single directory in the unified hierarchy.
+    V2 { dir: PathBuf },
+}
+
+/// Frozen or not, as the freezer reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreezerState {
+    Thawed,
+    Frozen,
+}
+
+/// The operations the runtime needs from a container's cgroup, on any layout.
+pub trait Cgroup {
+    /// The directories this cgroup lives in, to store in the container state.
+    fn paths(&self) -> CgroupPaths;
+    /// Creates the directories (parents included). Succeeds if they already exist.
+    fn create(&self) -> Result<()>;
+    /// Applies `linux.resources`. A limit that cannot be applied on this layout is an error,
+    /// never silently skipped.
+    fn apply(&self, resources: &LinuxResources) -> Result<()>;
+    /// Moves a process into the cgroup, in every hierarchy.
+    fn add_process(&self, pid: Pid) -> Result<()>;
+    /// A directory fd for `clone3(CLONE_INTO_CGROUP)`, on cgroup v2 only.
+    fn clone_fd(&self) -> Option<OwnedFd>;
+    /// Host pids of every process in the cgroup.
+    fn pids(&self) -> Result<Vec<Pid>>;
+    /// Sends `signal` to every process in the cgroup (cgroup.kill on v2 for SIGKILL).
+    fn signal_all(&self, signal: Signal) -> Result<()>;
+    /// Freezes or thaws every process in the cgroup.
+    fn set_freezer(&self, state: FreezerState) -> Result<()>;
+    /// The freezer's current state.
+    fn freezer(&self) -> Result<FreezerState>;
+    /// Removes the directories. Processes must have exited; retries while the kernel still
+    /// reports the cgroup busy. Succeeds if they are already gone.
+    fn destroy(&self) -> Result<()>;
+}
+
+/// Opens the cgroup a container was created with, from its stored paths.
+pub fn from_paths(paths: &CgroupPaths) -> Box<dyn Cgroup> {
+    match paths {
+        CgroupPaths::V1 {
+            controllers,
+            unified,
+        } => Box::new(v1::V1Cgroup::new(controllers.clone(), unified.clone())),
+        CgroupPaths::V2 { dir } => Box::new(v2::V2Cgroup::new(dir.clone())),
+    }
+}
+
+/// Resolves a spec's `cgroupsPath` (or the container id when it is absent) on this host.
+///
+/// An absolute path is taken from the hierarchy root. A relative path, and the default, is
+/// placed under the cgroup of the calling process (runc's rule), per hierarchy.
+pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>> {
+    let requested = match cgroups_path {
+        Some(p) => validate_path(p)?,
+        None => PathBuf::from(id),
+    };
+    let mounts = MountInfo::read_self()?;
+    match mounts.layout() {
+        Layout::Unified => {
+            let mount = mounts
+                .unified_mount()
+                .ok_or_else(|| CgroupError::Invalid("cgroup2 mount not found".into()))?;
+            let own = layout::own_cgroup_v2()?;
+            let rel = join_relative(&own, &requested);
+            Ok(Box::new(v2::V2Cgroup::new(mount.join(rel))))
+        }
+        Layout::Hybrid | Layout::Legacy => {
+            let own = layout::own_cgroups_v1()?;
+            let mut controllers = BTreeMap::new();
+            for (name, mount) in mounts.v1_controller_mounts() {
+                let base = own.get(&name).cloned().unwrap_or_else(|| PathBuf::from("/"));
+                controllers.insert(name, mount.join(join_relative(&base, &requested)));
+            }
+            let unified = match mounts.unified_mount() {
+                Some(mount) if mounts.layout() == Layout::Hybrid => {
+                    let base = layout::own_cgroup_v2().unwrap_or_else(|_| PathBuf::from("/"));
+                    Some(mount.join(join_relative(&base, &requested)))
+                }
+                _ => None,
+            };
+            Ok(Box::new(v1::V1Cgroup::new(controllers, unified)))
+        }
+    }
+}
+
+/// Rejects `..` components: a cgroups path never climbs out of the hierarchy.
+fn validate_path(p: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    if p.as_os_str().is_empty() {
+        return Err(CgroupError::Invalid("path is empty".into()));
+    }
+    for c in p.components() {
+        if matches!(c, Component::ParentDir) {
+            return Err(CgroupError::Invalid(format!(
+                "path {} must not contain \"..\"",
+                p.display()
+            )));
+        }
+    }
+    Ok(p.to_path_buf())
+}
+
+/// `requested` relative to the hierarchy root: absolute paths as they are, relative ones under
+/// `own` (the runtime's cgroup in that hierarchy). Returned without a leading `/`.
+fn join_relative(own: &Path, requested: &Path) -> PathBuf {
+    let full = if requested.is_absolute() {
+        requested.to_path_buf()
+    } else {
+        own.join(requested)
+    };
+    full.strip_prefix("/").map(Path::to_path_buf).unwrap_or(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_path_goes_under_own_cgroup() {
+        assert_eq!(
+            join_relative(Path::new("/user.slice/x"), Path::new("rind/c1")),
+            PathBuf::from("user.slice/x/rind/c1")
+        );
+    }
+
+    #[test]
+    fn absolute_path_ignores_own_cgroup() {
+        assert_eq!(
+            join_relative(Path::new("/user.slice"), Path::new("/machine/c1")),
+            PathBuf::from("machine/c1")
+        );
+    }
+
+    #[test]
+    fn dotdot_in_cgroups_path_is_refused() {
+        let err = validate_path(Path::new("/a/../../etc")).unwrap_err();
+        assert!(err.to_string().contains(".."), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! rind: a small, fast OCI container runtime.
+//!
+//! The library holds everything; `src/main.rs` only parses the command line and maps errors to
+//! exit codes. See `docs/architecture.md` for the map of modules.
+
+pub mod cgroups;
+pub mod error;
+pub mod image;
+pub mod linux;
