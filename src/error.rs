@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn sys_error_reads_step_then_cause() {
         let e = SysError::new("mount proc on /proc", Errno::EPERM);
-        assert_eq!(e.to_string(), "mount proc on /proc: operation not permitted");
+        assert_eq!(
+            e.to_string(),
+            "mount proc on /proc: operation not permitted"
+        );
     }
 
     #[test]

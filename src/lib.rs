@@ -4,6 +4,12 @@
 //! exit codes. See `docs/architecture.md` for the map of modules.
 
 pub mod cgroups;
+pub mod cli;
+pub mod commands;
+pub mod container;
 pub mod error;
 pub mod image;
 pub mod linux;
+pub mod logging;
+pub mod process;
+pub mod spec;

@@ -107,7 +107,8 @@ impl MountInfo {
         let mut out = BTreeMap::new();
         for m in self.mounts.iter().filter(|m| !m.v2) {
             for c in &m.controllers {
-                out.entry(c.clone()).or_insert_with(|| m.mount_point.clone());
+                out.entry(c.clone())
+                    .or_insert_with(|| m.mount_point.clone());
             }
         }
         out
@@ -121,8 +122,17 @@ fn is_controller_option(o: &str) -> bool {
     }
     !matches!(
         o,
-        "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "xattr"
-            | "clone_children" | "noprefix" | "cpuset_v2_mode" | "favordynmods"
+        "rw" | "ro"
+            | "relatime"
+            | "noatime"
+            | "nosuid"
+            | "nodev"
+            | "noexec"
+            | "xattr"
+            | "clone_children"
+            | "noprefix"
+            | "cpuset_v2_mode"
+            | "favordynmods"
     ) && !o.contains('=')
 }
 
@@ -212,7 +222,10 @@ mod tests {
         assert_eq!(c["name=systemd"], PathBuf::from("/sys/fs/cgroup/systemd"));
         assert_eq!(c["cpuacct"], PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
         assert_eq!(c["cpu"], PathBuf::from("/sys/fs/cgroup/cpu"));
-        assert_eq!(m.unified_mount(), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            m.unified_mount(),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
     }
 
     #[test]

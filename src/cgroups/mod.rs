@@ -130,7 +130,10 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>>
             let own = layout::own_cgroups_v1()?;
             let mut controllers = BTreeMap::new();
             for (name, mount) in mounts.v1_controller_mounts() {
-                let base = own.get(&name).cloned().unwrap_or_else(|| PathBuf::from("/"));
+                let base = own
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_else(|| PathBuf::from("/"));
                 controllers.insert(name, mount.join(join_relative(&base, &requested)));
             }
             let unified = match mounts.unified_mount() {
@@ -170,7 +173,9 @@ fn join_relative(own: &Path, requested: &Path) -> PathBuf {
     } else {
         own.join(requested)
     };
-    full.strip_prefix("/").map(Path::to_path_buf).unwrap_or(full)
+    full.strip_prefix("/")
+        .map(Path::to_path_buf)
+        .unwrap_or(full)
 }
 
 #[cfg(test)]

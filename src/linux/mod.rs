@@ -1,4 +1,17 @@
 //! Linux building blocks of a container: namespaces, the root filesystem, devices,
-//! capabilities, users, rlimits, seccomp, terminals and hooks.
+//! capabilities, users, rlimits, sysctls, seccomp, terminals and hooks.
 
+pub mod capabilities;
+pub mod cgroup_mount;
+pub mod devices;
+pub mod hooks;
+pub mod mount_options;
+pub mod namespaces;
+pub mod paths;
+pub mod rlimits;
+pub mod rootfs;
 pub mod seccomp;
+pub mod signals;
+pub mod sysctl;
+pub mod terminal;
+pub mod user;

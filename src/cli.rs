@@ -1,0 +1,202 @@
+//! The command line: runc's global flags and verbs, spelled as runc spells them, plus rind's
+//! own. Every flag here either works or is refused with a clear error.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rind",
+    version,
+    about = "A small, fast OCI container runtime",
+    long_about = "rind runs OCI bundles with runc's command-line contract (create, start, state, \
+                  kill, delete, ...), so container engines can use it in place of runc.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after the verb.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalOpts {
+    /// Directory that holds container state
+    #[arg(long, global = true, default_value = "/run/rind", env = "RIND_ROOT")]
+    pub root: PathBuf,
+    /// Also write errors (and debug lines with --debug) to this file
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of the --log file
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Print debug messages
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported: refused)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: only "false" and "auto" (as root) are supported
+    #[arg(long, global = true, value_name = "true|false|auto")]
+    pub rootless: Option<String>,
+    /// Print a timeline of the runtime's steps on stderr (create, start, run)
+    #[arg(long, global = true)]
+    pub trace: bool,
+    /// Format of the --trace timeline
+    #[arg(long, global = true, value_enum, default_value_t = TraceFormat::Text)]
+    pub trace_format: TraceFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container from a bundle; its process waits for `start`
+    Create(CreateArgs),
+    /// Start the process of a created container
+    Start { id: String },
+    /// Create and start a container, and wait for it unless --detach
+    Run(RunArgs),
+    /// Print the state of a container as JSON
+    State { id: String },
+    /// Send a signal (name or number; default SIGTERM) to the container's init
+    Kill {
+        /// Send the signal to every process in the container
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a stopped (or, with --force, any) container
+    Delete {
+        /// Kill the container first if it is running; succeed if it does not exist
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// List containers
+    #[command(visible_alias = "ls")]
+    List {
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Print only the ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json for a busybox rootfs
+    Spec {
+        /// Directory to write config.json in
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// Set process.terminal to false (runc's default is true)
+        #[arg(long)]
+        no_terminal: bool,
+    },
+    /// Print the OCI features document: what this runtime supports
+    Features,
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// File to write the host pid of the container's init to
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the terminal's master fd (process.terminal)
+    #[arg(long, value_name = "SOCK")]
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass this many extra fds (3, 4, ...) to the container process
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container runs, instead of waiting for it
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits (delete it later)
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runc_style_invocation_parses() {
+        let cli = Cli::try_parse_from([
+            "rind",
+            "--root",
+            "/tmp/r",
+            "--log",
+            "/tmp/l",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "c1",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.root, PathBuf::from("/tmp/r"));
+        assert_eq!(cli.global.log_format, LogFormat::Json);
+        match cli.command {
+            Command::Create(a) => {
+                assert_eq!(a.id, "c1");
+                assert_eq!(a.bundle, PathBuf::from("/b"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn kill_takes_an_optional_signal() {
+        let cli = Cli::try_parse_from(["rind", "kill", "--all", "c1", "KILL"]).unwrap();
+        match cli.command {
+            Command::Kill { all, id, signal } => {
+                assert!(all);
+                assert_eq!(id, "c1");
+                assert_eq!(signal, "KILL");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+use anyhow::{Context, Result};
+
+use crate::cli::{CreateArgs, GlobalOpts};
+use crate::container::{self, CreateOptions};
+
+/// The library's create options from the command line.
+pub(super) fn options(a: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+pub fn run(g: &GlobalOpts, a: CreateArgs) -> Result<i32> {
+    container::create(&g.root, &options(&a))
+        .with_context(|| format!("create container {}", a.id))?;
+    Ok(0)
+}

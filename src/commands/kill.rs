@@ -1,0 +1,11 @@
+use anyhow::Result;
+
+use crate::cli::GlobalOpts;
+use crate::container;
+use crate::linux::signals;
+
+pub fn run(g: &GlobalOpts, id: &str, signal: &str, all: bool) -> Result<i32> {
+    let sig = signals::parse(signal)?;
+    container::kill(&g.root, id, sig, all)?;
+    Ok(0)
+}

@@ -1,0 +1,68 @@
+//! One small adapter per verb, from parsed flags to a library call. Each returns the process
+//! exit code; errors go up to `main`, which prints and logs them once.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Cli, Command, GlobalOpts, TraceFormat};
+use crate::process::trace;
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    check_global(&cli.global)?;
+    if cli.global.trace {
+        trace::enable();
+    }
+    let g = &cli.global;
+    let code = match cli.command {
+        Command::Create(a) => create::run(g, a),
+        Command::Start { id } => start::run(g, &id),
+        Command::Run(a) => run::run(g, a),
+        Command::State { id } => state::run(g, &id),
+        Command::Kill { all, id, signal } => kill::run(g, &id, &signal, all),
+        Command::Delete { force, id } => delete::run(g, &id, force),
+        Command::List { format, quiet } => list::run(g, format, quiet),
+        Command::Spec {
+            bundle,
+            no_terminal,
+        } => spec::run(&bundle, no_terminal),
+        Command::Features => features::run(),
+    };
+    if g.trace {
+        print_trace(g.trace_format);
+    }
+    code
+}
+
+/// Refuses global flags that rind does not implement, rather than ignoring them.
+fn check_global(g: &GlobalOpts) -> Result<()> {
+    if g.systemd_cgroup {
+        bail!(
+            "--systemd-cgroup is not supported: rind manages cgroups through cgroupfs (use the cgroupfs cgroup manager)"
+        );
+    }
+    match g.rootless.as_deref() {
+        None | Some("false") | Some("auto") => Ok(()),
+        Some("true") => bail!("--rootless=true is not supported: rind runs as root"),
+        Some(other) => bail!("--rootless {other:?}: want true, false or auto"),
+    }
+}
+
+fn print_trace(format: TraceFormat) {
+    let events = trace::events();
+    match format {
+        TraceFormat::Text => eprint!("{}", trace::render_text(&events)),
+        TraceFormat::Json => {
+            eprintln!("{}", serde_json::to_string(&events).unwrap_or_default())
+        }
+    }
+}

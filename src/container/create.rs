@@ -1,0 +1,232 @@
+//! `create`: from a bundle to an init that waits for `start`.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
+
+use super::state::{State, Status};
+use super::{LifecycleError, NewContainer};
+use crate::cgroups::{self, Cgroup};
+use crate::linux::{hooks, terminal};
+use crate::process::{self, InitConfig, LaunchEvents, trace};
+use crate::{logging, spec};
+
+/// What `create` (and `run`) take from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A created container.
+#[derive(Clone, Copy, Debug)]
+pub struct Created {
+    /// Host pid of init.
+    pub pid: Pid,
+    /// The process the runtime cloned (init, or the reaped intermediate of an extra fork).
+    pub cloned: Pid,
+}
+
+/// Removes the cgroup when creation fails.
+struct CgroupGuard<'a> {
+    cgroup: &'a dyn Cgroup,
+    armed: bool,
+}
+
+impl Drop for CgroupGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.cgroup.destroy();
+        }
+    }
+}
+
+/// Creates the container `opts.id` under `root`. Everything made on the way (state directory,
+/// cgroup, init) is removed again if a step fails.
+pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleError> {
+    trace::mark(|| format!("create {}", opts.id));
+    let bundle = std::path::absolute(&opts.bundle)
+        .map_err(|e| LifecycleError::Invalid(format!("bundle {}: {e}", opts.bundle.display())))?;
+    let spec = spec::load(&bundle)?;
+    let plan = spec::validate(&spec)?;
+    let rootfs = spec::rootfs_path(&spec, &bundle)?;
+    check_preserved_fds(opts.preserve_fds)?;
+    trace::mark(|| "read and validated config.json".into());
+
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console_socket = match (&opts.console_socket, terminal) {
+        (Some(path), true) => Some(terminal::connect_console_socket(path)?),
+        (Some(_), false) => {
+            return Err(LifecycleError::Invalid(
+                "--console-socket was given but process.terminal is false".into(),
+            ));
+        }
+        (None, true) => {
+            return Err(LifecycleError::Invalid(
+                "process.terminal is true: a --console-socket is needed to receive the terminal"
+                    .into(),
+            ));
+        }
+        (None, false) => None,
+    };
+
+    let new = NewContainer::create(root, &opts.id)?;
+    std::fs::copy(bundle.join("config.json"), new.dir.join("config.json"))
+        .map_err(|e| super::io_error("copy config.json to", &new.dir, e))?;
+
+    let linux = spec.linux().as_ref();
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = cgroups::resolve(cgroups_path, &opts.id)?;
+    cgroup.create()?;
+    let mut guard = CgroupGuard {
+        cgroup: cgroup.as_ref(),
+        armed: true,
+    };
+    cgroup.apply(&resources_with_devices(&spec))?;
+    trace::mark(|| format!("created cgroup {:?}", cgroup.paths()));
+
+    let fifo = process::fifo::create(&new.dir.join("exec.fifo"))?;
+    let cfg = InitConfig {
+        spec: spec.clone(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        plan: plan.clone(),
+        cgroup: cgroup.paths(),
+        no_pivot: opts.no_pivot,
+        new_keyring: !opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        console_socket,
+        fifo,
+        trace: trace::clock(),
+    };
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.clone(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: bundle.clone(),
+        rootfs,
+        created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+        owner: String::new(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: cgroup.paths(),
+        create_finished: false,
+        private_pid_ns: plan.is_private(LinuxNamespaceType::Pid),
+    };
+    let mut events = CreateEvents {
+        new: &new,
+        state: &mut state,
+        spec: &spec,
+    };
+    let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
+    drop(cfg);
+
+    state.pid = launched.pid.as_raw();
+    state.init_start_time = launched.start_time;
+    state.create_finished = true;
+    new.save(&state)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, launched.pid)?;
+    }
+    guard.armed = false;
+    new.keep();
+    trace::mark(|| "create done".into());
+    logging::debug(|| {
+        format!(
+            "created container {} with init pid {}",
+            opts.id, launched.pid
+        )
+    });
+    Ok(Created {
+        pid: launched.pid,
+        cloned: launched.cloned,
+    })
+}
+
+/// The spec's resources with the device rules completed as runc does.
+fn resources_with_devices(spec: &Spec) -> LinuxResources {
+    let mut r = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    r.set_devices(Some(spec::device_rules(spec)));
+    r
+}
+
+struct CreateEvents<'a> {
+    new: &'a NewContainer,
+    state: &'a mut State,
+    spec: &'a Spec,
+}
+
+impl LaunchEvents for CreateEvents<'_> {
+    fn init_pid_known(&mut self, pid: Pid, start_time: u64) -> anyhow::Result<()> {
+        self.state.pid = pid.as_raw();
+        self.state.init_start_time = start_time;
+        self.new.save(self.state)?;
+        Ok(())
+    }
+
+    fn mounts_ready(&mut self, pid: Pid) -> anyhow::Result<serde_json::Value> {
+        self.state.pid = pid.as_raw();
+        let doc = serde_json::to_value(self.state.oci(Status::Creating))?;
+        let text = doc.to_string();
+        if let Some(h) = self.spec.hooks() {
+            if let Some(list) = h.prestart() {
+                hooks::run_all("prestart", list, &text)?;
+                trace::mark(|| format!("ran {} prestart hook(s)", list.len()));
+            }
+            if let Some(list) = h.create_runtime() {
+                hooks::run_all("createRuntime", list, &text)?;
+                trace::mark(|| format!("ran {} createRuntime hook(s)", list.len()));
+            }
+        }
+        Ok(doc)
+    }
+}
+
+/// `--preserve-fds N` passes fds 3..3+N on; each must be open, or the runtime's own
+/// descriptors could land in that range and leak into the container.
+fn check_preserved_fds(n: u32) -> Result<(), LifecycleError> {
+    for fd in 3..3 + n as i32 {
+        // SAFETY: only checks whether the descriptor number is open.
+        let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+        if !open {
+            return Err(LifecycleError::Invalid(format!(
+                "--preserve-fds {n}: fd {fd} is not open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the pid file atomically (temp file and rename in the same directory), as engines
+/// poll for it.
+fn write_pid_file(path: &Path, pid: Pid) -> Result<(), LifecycleError> {
+    let path = std::path::absolute(path).map_err(|e| super::io_error("resolve", path, e))?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let tmp = dir.join(format!(
+        ".{}.rind-tmp",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .map_err(|e| super::io_error("write pid file", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| super::io_error("write pid file", &path, e))
+}

@@ -1,0 +1,149 @@
+//! `start`, `kill` and `delete`: the transitions after `create`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill as send_signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use super::state::{Status, is_alive};
+use super::{Container, ContainerError, LifecycleError};
+use crate::cgroups::{self, FreezerState};
+use crate::linux::hooks;
+use crate::process::fifo::{self, ReleaseError};
+use crate::process::trace;
+use crate::{logging, spec};
+
+/// Lets a created container's init run its program, then runs the poststart hooks.
+pub fn start(root: &Path, id: &str) -> Result<(), LifecycleError> {
+    let c = Container::load(root, id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(LifecycleError::State(format!(
+                "cannot start container {id}: it has stopped"
+            )));
+        }
+        s => {
+            return Err(LifecycleError::State(format!(
+                "cannot start container {id}: it is {s}, not created"
+            )));
+        }
+    }
+    fifo::release(&c.exec_fifo()).map_err(|e| match e {
+        ReleaseError::InitGone => {
+            LifecycleError::State(format!("cannot start container {id}: {e}"))
+        }
+        ReleaseError::Sys(s) => s.into(),
+    })?;
+    trace::mark(|| "start: released init".into());
+    // A failing poststart hook is reported, and the container keeps running.
+    if let Some(h) = saved_spec(&c).and_then(|s| s.hooks().clone())
+        && let Some(list) = h.poststart()
+    {
+        let state = serde_json::to_string(&c.state.oci(Status::Running)).unwrap_or_default();
+        if let Err(e) = hooks::run_all("poststart", list, &state) {
+            logging::warn(&e.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// The spec saved at create time (hooks and the process come from it).
+fn saved_spec(c: &Container) -> Option<Spec> {
+    spec::parse(&std::fs::read(c.config_path()).ok()?).ok()
+}
+
+/// Sends `signal` to init, or with `all` to every process in the container's cgroup.
+pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), LifecycleError> {
+    let c = Container::load(root, id)?;
+    let status = c.status();
+    if status == Status::Stopped {
+        return Err(LifecycleError::State(format!(
+            "container {id} is not running"
+        )));
+    }
+    let cg = cgroups::from_paths(&c.state.cgroup);
+    if all {
+        cg.signal_all(signal)?;
+    } else {
+        send_signal(Pid::from_raw(c.state.pid), signal).map_err(|e| {
+            crate::error::SysError::new(format!("kill {} with {signal}", c.state.pid), e)
+        })?;
+    }
+    // A frozen process only dies once thawed.
+    if status == Status::Paused && signal == Signal::SIGKILL {
+        cg.set_freezer(FreezerState::Thawed)?;
+    }
+    Ok(())
+}
+
+/// Removes a container. A stopped or created one is removed; a running or paused one only
+/// with `force` (everything in it is killed first). `force` on an unknown id succeeds, which
+/// containerd's shim relies on.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), LifecycleError> {
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        Err(ContainerError::NotExist(_)) if force => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let status = c.status();
+    match status {
+        Status::Stopped => {}
+        Status::Created | Status::Creating => kill_and_wait(&c)?,
+        Status::Running | Status::Paused if force => kill_and_wait(&c)?,
+        s => {
+            return Err(LifecycleError::State(format!(
+                "cannot delete container {id} that is not stopped: {s}"
+            )));
+        }
+    }
+    destroy(c)
+}
+
+/// SIGKILLs init (and, without a private PID namespace, everything else in the cgroup), thaws
+/// a frozen cgroup so the kill lands, and waits for init to be gone.
+fn kill_and_wait(c: &Container) -> Result<(), LifecycleError> {
+    let cg = cgroups::from_paths(&c.state.cgroup);
+    let _ = send_signal(Pid::from_raw(c.state.pid), Signal::SIGKILL);
+    let _ = cg.signal_all(Signal::SIGKILL);
+    if matches!(cg.freezer(), Ok(FreezerState::Frozen)) {
+        cg.set_freezer(FreezerState::Thawed)?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut delay = Duration::from_micros(100);
+    while is_alive(c.state.pid, c.state.init_start_time) {
+        if Instant::now() > deadline {
+            return Err(LifecycleError::State(format!(
+                "container {} init (pid {}) did not exit after SIGKILL",
+                c.id(),
+                c.state.pid
+            )));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Final cleanup of a stopped container: leftover processes, the cgroup, poststop hooks, the
+/// state directory.
+fn destroy(c: Container) -> Result<(), LifecycleError> {
+    let cg = cgroups::from_paths(&c.state.cgroup);
+    // Without a private PID namespace, children of init can outlive it.
+    if !c.state.private_pid_ns && cg.pids().is_ok_and(|p| !p.is_empty()) {
+        let _ = cg.signal_all(Signal::SIGKILL);
+    }
+    cg.destroy()?;
+    if let Some(h) = saved_spec(&c).and_then(|s| s.hooks().clone())
+        && let Some(list) = h.poststop()
+    {
+        let state = serde_json::to_string(&c.state.oci(Status::Stopped)).unwrap_or_default();
+        if let Err(e) = hooks::run_all("poststop", list, &state) {
+            logging::warn(&e.to_string());
+        }
+    }
+    c.remove_dir()?;
+    Ok(())
+}

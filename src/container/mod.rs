@@ -1,0 +1,266 @@
+//! A container on disk: `<root>/<id>/` holding `state.json`, `config.json` (the spec it was
+//! created with) and, between `create` and `start`, `exec.fifo`.
+//!
+//! Every command that changes a container holds an exclusive `flock` on its directory, so two
+//! commands on the same id never interleave.
+
+mod create;
+pub mod id;
+mod lifecycle;
+pub mod state;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::cgroups::{self, FreezerState};
+use crate::error::Cause;
+pub use create::{CreateOptions, Created, create};
+pub use lifecycle::{delete, kill, start};
+pub use state::{OciState, State, Status};
+
+/// Errors about containers as a whole (not about one step inside them).
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("container {0} does not exist")]
+    NotExist(String),
+    #[error("container with id {0} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    InvalidId(#[from] id::InvalidId),
+    #[error("{op} {path}: {cause}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        cause: Cause,
+    },
+    #[error("parse {path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+type Result<T> = std::result::Result<T, ContainerError>;
+
+/// A lifecycle operation (create, start, kill, delete) that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Launch(#[from] crate::process::LaunchError),
+    #[error(transparent)]
+    Sys(#[from] crate::error::SysError),
+    /// The operation does not fit the container's current status.
+    #[error("{0}")]
+    State(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// An I/O failure on a path, as a lifecycle error.
+pub(crate) fn io_error(op: &'static str, path: &Path, e: std::io::Error) -> LifecycleError {
+    LifecycleError::Container(ContainerError::Io {
+        op,
+        path: path.to_path_buf(),
+        cause: e.into(),
+    })
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ContainerError + 'a {
+    move |e| ContainerError::Io {
+        op,
+        path: path.to_path_buf(),
+        cause: e.into(),
+    }
+}
+
+/// A container's state directory, locked for the lifetime of the value.
+pub struct Container {
+    dir: PathBuf,
+    _lock: Flock<File>,
+    pub state: State,
+}
+
+/// The state directory of `id` under `root`, after checking the id.
+pub fn dir_of(root: &Path, id: &str) -> Result<PathBuf> {
+    id::validate(id)?;
+    Ok(root.join(id))
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>> {
+    let f = File::open(dir).map_err(io("open", dir))?;
+    Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| ContainerError::Io {
+        op: "lock",
+        path: dir.to_path_buf(),
+        cause: e.into(),
+    })
+}
+
+/// A freshly made, locked state directory for a container being created. Removed again on
+/// drop unless [`NewContainer::keep`] is called.
+pub struct NewContainer {
+    pub dir: PathBuf,
+    lock: Option<Flock<File>>,
+    keep: bool,
+}
+
+impl NewContainer {
+    /// Creates `<root>/<id>` (mode 0700), failing if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<Self> {
+        let dir = dir_of(root, id)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)
+            .map_err(io("create state root", root))?;
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(ContainerError::Exists(id.to_string()));
+            }
+            Err(e) => return Err(io("create", &dir)(e)),
+        }
+        let lock = lock_dir(&dir)?;
+        Ok(NewContainer {
+            dir,
+            lock: Some(lock),
+            keep: false,
+        })
+    }
+
+    /// Writes the state (atomically) while still holding the lock.
+    pub fn save(&self, state: &State) -> Result<()> {
+        save_state(&self.dir, state)
+    }
+
+    /// Keeps the directory: creation succeeded.
+    pub fn keep(mut self) {
+        self.keep = true;
+        self.lock.take();
+    }
+}
+
+impl Drop for NewContainer {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn save_state(dir: &Path, state: &State) -> Result<()> {
+    let path = dir.join("state.json");
+    let tmp = dir.join(".state.json.tmp");
+    let bytes = serde_json::to_vec(state).map_err(|e| ContainerError::Corrupt {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
+    f.write_all(&bytes).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io("rename", &path))
+}
+
+impl Container {
+    /// Opens and locks an existing container.
+    pub fn load(root: &Path, id: &str) -> Result<Self> {
+        let dir = dir_of(root, id)?;
+        let lock = match lock_dir(&dir) {
+            Ok(l) => l,
+            Err(ContainerError::Io { cause, .. })
+                if cause.errno() == Some(nix::errno::Errno::ENOENT) =>
+            {
+                return Err(ContainerError::NotExist(id.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        let path = dir.join("state.json");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            // The directory vanished while we waited for the lock (a concurrent delete), or a
+            // create died before its first state write.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ContainerError::NotExist(id.to_string()));
+            }
+            Err(e) => return Err(io("read", &path)(e)),
+        };
+        let state = serde_json::from_slice(&bytes).map_err(|e| ContainerError::Corrupt {
+            path,
+            message: e.to_string(),
+        })?;
+        Ok(Container {
+            dir,
+            _lock: lock,
+            state,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The FIFO that holds init between `create` and `start`.
+    pub fn exec_fifo(&self) -> PathBuf {
+        self.dir.join("exec.fifo")
+    }
+
+    /// The spec the container was created with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    pub fn save(&self) -> Result<()> {
+        save_state(&self.dir, &self.state)
+    }
+
+    /// The status, derived from the live init process.
+    pub fn status(&self) -> Status {
+        let s = &self.state;
+        if !state::is_alive(s.pid, s.init_start_time) {
+            return Status::Stopped;
+        }
+        if !s.create_finished {
+            return Status::Creating;
+        }
+        if self.exec_fifo().exists() {
+            return Status::Created;
+        }
+        let cg = cgroups::from_paths(&s.cgroup);
+        if matches!(cg.freezer(), Ok(FreezerState::Frozen)) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    /// Removes the state directory (the lock goes with it).
+    pub fn remove_dir(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).map_err(io("remove", &self.dir))
+    }
+}
+
+/// The ids of every container under `root` (directories whose names are valid ids).
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("read", root)(e)),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| id::validate(n).is_ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}

@@ -1,0 +1,178 @@
+//! What rind keeps about a container (`<root>/<id>/state.json`), and its status, derived from
+//! the live process rather than stored.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::CgroupPaths;
+
+/// The container's status, as the OCI runtime spec names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The stored state of one container.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    /// Host pid of the container's init; 0 until it is known.
+    pub pid: i32,
+    /// The init's start time (field 22 of /proc/<pid>/stat), so that a recycled pid is never
+    /// taken for the container.
+    pub init_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339 time of creation.
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub cgroup: CgroupPaths,
+    /// True once `create` finished; before that the container is `creating`.
+    pub create_finished: bool,
+    /// The container has its own PID namespace: killing init kills everything in it.
+    pub private_pid_ns: bool,
+}
+
+/// The OCI state document that `state`, `list` and hooks print (runc's fields).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl State {
+    /// The OCI state document for a given status. A stopped container reports pid 0.
+    pub fn oci(&self, status: Status) -> OciState {
+        OciState {
+            oci_version: self.oci_version.clone(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            status,
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: self.owner.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
+}
+
+/// What /proc says about a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    pub state: char,
+    pub ppid: i32,
+    pub start_time: u64,
+}
+
+/// Reads /proc/<pid>/stat; `None` when the process does not exist.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Parses the text of /proc/<pid>/stat. The command name may hold spaces and parentheses, so
+/// fields are counted after the last ')'.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); starttime is field 22.
+    Some(ProcStat {
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        start_time: f.get(19)?.parse().ok()?,
+    })
+}
+
+/// True if `pid` is the same live process that started at `start_time` (zombies count as
+/// exited).
+pub fn is_alive(pid: i32, start_time: u64) -> bool {
+    proc_stat(pid).is_some_and(|s| s.start_time == start_time && s.state != 'Z' && s.state != 'X')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let text =
+            "1234 (a) b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
+        let s = parse_stat(text).unwrap();
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!(s.start_time, 987654);
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_wrong_start_time_is_not() {
+        let me = std::process::id() as i32;
+        let st = proc_stat(me).unwrap();
+        assert!(is_alive(me, st.start_time));
+        assert!(!is_alive(me, st.start_time + 1));
+    }
+
+    #[test]
+    fn stopped_state_reports_pid_zero() {
+        let s = State {
+            oci_version: "1.2.0".into(),
+            id: "x".into(),
+            pid: 42,
+            init_start_time: 1,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "now".into(),
+            owner: String::new(),
+            annotations: BTreeMap::new(),
+            cgroup: CgroupPaths::V2 {
+                dir: "/sys/fs/cgroup/x".into(),
+            },
+            create_finished: true,
+            private_pid_ns: true,
+        };
+        assert_eq!(s.oci(Status::Stopped).pid, 0);
+        assert_eq!(s.oci(Status::Running).pid, 42);
+        let json = serde_json::to_value(s.oci(Status::Running)).unwrap();
+        assert_eq!(json["status"], "running");
+        assert_eq!(json["ociVersion"], "1.2.0");
+    }
+}

@@ -1,0 +1,210 @@
+//! `/dev` inside the container: the default device nodes, `linux.devices`, and the standard
+//! symlinks.
+
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::{Mode, SFlag, fchmodat, makedev, mknodat};
+use nix::unistd::{Gid, Uid, fchownat, symlinkat};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+
+use super::paths::{Kind, RootDir, fd_path, relative};
+use crate::error::{StepContext, SysError};
+
+/// A device node to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceNode {
+    pub path: PathBuf,
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The devices every container gets (as in runc): null, zero, full, random, urandom, tty.
+pub fn default_devices() -> Vec<DeviceNode> {
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(p, major, minor)| DeviceNode {
+        path: p.into(),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
+}
+
+/// The spec's `linux.devices` entry as a node to create.
+pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode, SysError> {
+    let kind = match d.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => {
+            return Err(SysError::new(
+                format!(
+                    "device {}: type \"a\" is not a node type",
+                    d.path().display()
+                ),
+                Errno::EINVAL,
+            ));
+        }
+    };
+    Ok(DeviceNode {
+        path: d.path().clone(),
+        kind,
+        major: d.major() as u64,
+        minor: d.minor() as u64,
+        mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+        uid: d.uid().unwrap_or(0),
+        gid: d.gid().unwrap_or(0),
+    })
+}
+
+/// Creates a device node inside the root. In a user namespace mknod is not allowed, so the
+/// host's node is bind-mounted over an empty file instead (runc does the same).
+pub fn create(root: &RootDir, dev: &DeviceNode, in_userns: bool) -> Result<(), SysError> {
+    let rel = relative(&dev.path);
+    let show = dev.path.display();
+    if !dev.path.starts_with("/dev") {
+        return Err(SysError::new(
+            format!("create device {show}: devices must be under /dev"),
+            Errno::EINVAL,
+        ));
+    }
+    if in_userns {
+        let target = root.create(&dev.path, Kind::File)?;
+        return mount(
+            Some(&dev.path),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .step(|| format!("bind device {show} into the container"));
+    }
+    let parent_rel = rel.parent().unwrap_or(Path::new("."));
+    let parent_path = Path::new("/").join(parent_rel);
+    let parent = root.create(&parent_path, Kind::Directory)?;
+    let parent = nix::fcntl::openat(
+        &parent,
+        ".",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| format!("open {}", parent_path.display()))?;
+    let name = rel.file_name().unwrap_or_default();
+    // An image may ship a file where the node goes; replace it, as runc does.
+    match nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(SysError::new(format!("remove old {show}"), e)),
+    }
+    mknodat(
+        &parent,
+        name,
+        dev.kind,
+        Mode::from_bits_truncate(dev.mode),
+        makedev(dev.major, dev.minor),
+    )
+    .step(|| format!("mknod {show}"))?;
+    // mknod applies the umask; set the exact mode and owner afterwards.
+    fchmodat(
+        &parent,
+        name,
+        Mode::from_bits_truncate(dev.mode),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .or_else(|e| {
+        if e == Errno::EOPNOTSUPP {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+    .step(|| format!("chmod {show}"))?;
+    fchownat(
+        &parent,
+        name,
+        Some(Uid::from_raw(dev.uid)),
+        Some(Gid::from_raw(dev.gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .step(|| format!("chown {show}"))
+}
+
+/// The standard `/dev` symlinks: fd, stdin, stdout, stderr, ptmx, and core when the host has
+/// `/proc/kcore`.
+pub fn create_symlinks(root: &RootDir) -> Result<(), SysError> {
+    let dev = root.create(Path::new("/dev"), Kind::Directory)?;
+    let dev = nix::fcntl::openat(
+        &dev,
+        ".",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| "open /dev".to_string())?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        match symlinkat(target, &dev, name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(SysError::new(format!("symlink /dev/{name}"), e)),
+        }
+    }
+    // /dev/ptmx must reach the container's devpts instance, whatever the image put there.
+    match nix::unistd::unlinkat(&dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(SysError::new("remove /dev/ptmx", e)),
+    }
+    symlinkat("pts/ptmx", &dev, "ptmx").step(|| "symlink /dev/ptmx".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_devices_are_the_six_standard_nodes() {
+        let d = default_devices();
+        assert_eq!(d.len(), 6);
+        assert!(
+            d.iter()
+                .any(|n| n.path == Path::new("/dev/null") && n.minor == 3)
+        );
+        assert!(d.iter().all(|n| n.mode == 0o666));
+    }
+
+    #[test]
+    fn spec_device_keeps_mode_and_owner() {
+        let d: LinuxDevice = serde_json::from_value(serde_json::json!({
+            "path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+            "fileMode": 0o620, "uid": 5, "gid": 6}))
+        .unwrap();
+        let n = from_spec(&d).unwrap();
+        assert_eq!(
+            (n.major, n.minor, n.mode, n.uid, n.gid),
+            (10, 229, 0o620, 5, 6)
+        );
+        assert_eq!(n.kind, SFlag::S_IFCHR);
+    }
+}

@@ -1,0 +1,226 @@
+//! Paths inside the container's root filesystem, resolved so that they never leave it.
+//!
+//! Every lookup goes through `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: the rootfs is
+//! treated as `/` during resolution, so a symlink planted in the image (`/proc -> /host/etc`,
+//! `../../..`) resolves inside the rootfs, never out of it (the CVE-2021-30465 class). Missing
+//! directories are created one component at a time through the same resolution.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::{Mode, mkdirat};
+
+use crate::error::{StepContext, SysError};
+
+/// An open directory that acts as the root for lookups under it.
+pub struct RootDir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// What to create when the target of a mount does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Directory,
+    File,
+}
+
+fn resolve_flags() -> ResolveFlag {
+    ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS
+}
+
+impl RootDir {
+    /// Opens `path` (a host path) as a lookup root.
+    pub fn open(path: &Path) -> Result<Self, SysError> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| format!("open rootfs {}", path.display()))?;
+        Ok(RootDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The host path of the root, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `path` (relative to the root; a leading `/` is allowed) with `O_PATH`, resolving
+    /// symlinks inside the root.
+    pub fn open_path(&self, path: &Path) -> Result<OwnedFd, Errno> {
+        self.open_with(path, OFlag::O_PATH | OFlag::O_CLOEXEC)
+    }
+
+    /// Opens `path` inside the root with the given flags.
+    pub fn open_with(&self, path: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+        let rel = relative(path);
+        // openat2 insists on a zero mode unless a file is being created.
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .resolve(resolve_flags());
+        openat2(self.fd.as_fd(), rel.as_path(), how)
+    }
+
+    /// Opens `path` inside the root, creating it (and missing parent directories, mode 0755)
+    /// when it does not exist. Returns an `O_PATH` fd to mount on through `/proc/self/fd`.
+    pub fn create(&self, path: &Path, kind: Kind) -> Result<OwnedFd, SysError> {
+        let step = || {
+            format!(
+                "create {} in rootfs {}",
+                path.display(),
+                self.path.display()
+            )
+        };
+        match self.open_path(path) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(SysError::new(step(), e)),
+        }
+        let rel = relative(path);
+        let parent = match rel.parent() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                self.mkdir_all(p).map_err(|e| SysError::new(step(), e))?
+            }
+            _ => nix::unistd::dup(&self.fd).step(step)?,
+        };
+        let name = rel
+            .file_name()
+            .ok_or_else(|| SysError::new(step(), Errno::EINVAL))?;
+        match kind {
+            Kind::Directory => match mkdirat(&parent, name, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(SysError::new(step(), e)),
+            },
+            Kind::File => {
+                // Created through the parent fd, which resolution already pinned inside the
+                // root; O_NOFOLLOW so a symlink racing in at `name` is not followed.
+                let how = OpenHow::new()
+                    .flags(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+                    .mode(Mode::from_bits_truncate(0o644))
+                    .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+                match openat2(&parent, name, how) {
+                    Ok(_) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(SysError::new(step(), e)),
+                }
+            }
+        }
+        self.open_path(path).step(step)
+    }
+
+    /// Creates every missing directory of `rel` inside the root and returns an fd to the last.
+    fn mkdir_all(&self, rel: &Path) -> Result<OwnedFd, Errno> {
+        let mut done = PathBuf::new();
+        let mut fd = nix::unistd::dup(&self.fd)?;
+        for comp in rel.components() {
+            let Component::Normal(name) = comp else {
+                continue;
+            };
+            done.push(name);
+            fd = match self.open_path(&done) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) => {
+                    match mkdirat(&fd, name, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(e),
+                    }
+                    self.open_path(&done)?
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(fd)
+    }
+}
+
+/// `path` without its leading `/`, so that it resolves relative to a directory fd; `.` for the
+/// root itself.
+pub fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+/// The `/proc/self/fd/N` path that names an open fd, for syscalls that take only paths
+/// (`mount(2)`). The kernel resolves it to the fd's file without following anything further.
+pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// True when `name` is a plain file name (no separators, not `.` or `..`).
+pub fn is_plain_name(name: &OsStr) -> bool {
+    let b = name.as_encoded_bytes();
+    !b.is_empty() && b != b"." && b != b".." && !b.contains(&b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rind-paths-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn relative_strips_root_and_dots() {
+        assert_eq!(relative(Path::new("/a/./b")), PathBuf::from("a/b"));
+        assert_eq!(relative(Path::new("/")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn absolute_symlink_resolves_inside_root() {
+        let base = tempdir("abs");
+        let root = base.join("root");
+        let outside = base.join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        // /evil -> <outside> on the host; inside the root it must mean <root><outside>.
+        symlink(&outside, root.join("evil")).unwrap();
+        let r = RootDir::open(&root).unwrap();
+        r.create(Path::new("/evil/target"), Kind::Directory)
+            .unwrap();
+        assert!(!outside.join("target").exists(), "escaped the root");
+        assert!(root.join(relative(&outside)).join("target").is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn dotdot_symlink_cannot_climb_out() {
+        let base = tempdir("dotdot");
+        let root = base.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        symlink("../../../..", root.join("up")).unwrap();
+        let r = RootDir::open(&root).unwrap();
+        r.create(Path::new("/up/made"), Kind::File).unwrap();
+        assert!(root.join("made").is_file());
+        assert!(!base.join("made").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn plain_names_exclude_dots_and_slashes() {
+        assert!(is_plain_name(OsStr::new("a.b")));
+        assert!(!is_plain_name(OsStr::new("..")));
+        assert!(!is_plain_name(OsStr::new("a/b")));
+    }
+}

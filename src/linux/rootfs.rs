@@ -1,0 +1,512 @@
+//! The container's filesystem view, built inside its new mount namespace.
+//!
+//! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
+//!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
+//!    spec mount at a target resolved inside the rootfs, and populate `/dev`.
+//! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
+//!    `chroot` with `--no-pivot`.
+//! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new
+//!    root: readonly paths, masked paths, and the read-only remount of `/`.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use oci_spec::runtime::{Mount, Spec};
+
+use super::cgroup_mount;
+use super::devices;
+use super::mount_options::{self, MountOptions, mount_attr_fields};
+use super::paths::{Kind, RootDir, fd_path};
+use crate::cgroups::CgroupPaths;
+use crate::error::{StepContext, SysError};
+
+/// What building the rootfs needs besides the spec.
+pub struct RootfsContext<'a> {
+    pub spec: &'a Spec,
+    /// Absolute host path of the rootfs.
+    pub rootfs: &'a Path,
+    /// The bundle directory; relative bind sources are resolved against it.
+    pub bundle: &'a Path,
+    /// The container has its own user namespace (mknod is not allowed there).
+    pub in_userns: bool,
+    /// The container has its own cgroup namespace.
+    pub cgroupns: bool,
+    /// The container's cgroup, for cgroup mounts without a cgroup namespace.
+    pub cgroup: &'a CgroupPaths,
+}
+
+/// Files under /proc that may be mount targets: the ones lxcfs provides, and criu's
+/// ns_last_pid. Anything else under /proc could hide or replace a kernel interface.
+const PROC_MOUNT_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
+pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
+    let linux = ctx.spec.linux().as_ref();
+    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(name) => mount_options::parse(&[name.to_string()])
+            .propagation
+            .first()
+            .copied()
+            .ok_or_else(|| SysError::new(format!("rootfsPropagation {name:?}"), Errno::EINVAL))?,
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+        .step(|| format!("set propagation of / to {propagation:?}"))?;
+    make_parent_mount_private(ctx.rootfs)?;
+    mount(
+        Some(ctx.rootfs),
+        ctx.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .step(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
+    let root = RootDir::open(ctx.rootfs)?;
+
+    let mut dev_from_host = false;
+    for m in ctx.spec.mounts().iter().flatten() {
+        mount_one(&root, m, ctx)?;
+        let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+        if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
+            dev_from_host = true;
+        }
+    }
+    if !dev_from_host {
+        for dev in devices::default_devices() {
+            devices::create(&root, &dev, ctx.in_userns)?;
+        }
+        devices::create_symlinks(&root)?;
+    }
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        devices::create(&root, &devices::from_spec(d)?, ctx.in_userns)?;
+    }
+    Ok(root)
+}
+
+fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
+    opts.is_bind() || m.typ().as_deref() == Some("bind")
+}
+
+/// `path` made absolute and without `.`/`..`, lexically.
+fn clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn check_proc_destination(dest: &Path, typ: &str) -> Result<(), SysError> {
+    let fail = |why: &str| {
+        Err(SysError::new(
+            format!("mount {} on {}: {why}", typ, dest.display()),
+            Errno::EPERM,
+        ))
+    };
+    if dest == Path::new("/proc") {
+        return if typ == "proc" {
+            Ok(())
+        } else {
+            fail("only a proc filesystem may be mounted on /proc")
+        };
+    }
+    if dest.starts_with("/proc") && !PROC_MOUNT_ALLOWED.iter().any(|p| dest == Path::new(p)) {
+        return fail("mounts inside /proc are not allowed");
+    }
+    Ok(())
+}
+
+/// Mounts one spec entry at its destination inside the root.
+fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysError> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let bind = is_bind(m, &opts);
+    let typ = m
+        .typ()
+        .clone()
+        .unwrap_or_else(|| if bind { "bind".into() } else { "none".into() });
+    let dest = clean(m.destination());
+    check_proc_destination(&dest, &typ)?;
+    if opts.idmap {
+        return Err(SysError::new(
+            format!("mount {} on {}: id-mapped mounts", typ, dest.display()),
+            Errno::EOPNOTSUPP,
+        ));
+    }
+    if bind {
+        return bind_mount(root, m, &dest, &opts, ctx);
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return cgroup_mount::mount_view(root, &dest, &opts, ctx);
+    }
+    if opts.tmpcopyup {
+        return Err(SysError::new(
+            format!("mount tmpfs on {} with tmpcopyup", dest.display()),
+            Errno::EOPNOTSUPP,
+        ));
+    }
+    let target = root.create(&dest, Kind::Directory)?;
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
+    let data = opts.data_string();
+    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    let result = mount(
+        Some(&source),
+        &fd_path(&target),
+        Some(typ.as_str()),
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    );
+    match result {
+        Ok(()) => {}
+        // A sysfs instance belongs to a network namespace; without a private one (or inside a
+        // user namespace that does not own it) the kernel refuses. Bind the host's, read-only
+        // as the spec asked, like runc.
+        Err(Errno::EPERM) if typ == "sysfs" => {
+            mount(
+                Some("/sys"),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .step(|| format!("bind /sys on {} (sysfs fallback)", dest.display()))?;
+            let reopened = root
+                .open_path(&dest)
+                .step(|| format!("open {}", dest.display()))?;
+            remount_bind(&reopened, flags, &dest)?;
+        }
+        Err(e) => {
+            return Err(SysError::new(
+                format!("mount {typ} on {}", dest.display()),
+                e,
+            ));
+        }
+    }
+    finish_mount(root, &dest, &opts)
+}
+
+/// Bind mounts, with flags applied by a remount (the kernel ignores them on the bind itself).
+fn bind_mount(
+    root: &RootDir,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+    ctx: &RootfsContext,
+) -> Result<(), SysError> {
+    let source = m.source().clone().unwrap_or_default();
+    let source = if source.is_absolute() {
+        source
+    } else {
+        ctx.bundle.join(source)
+    };
+    let meta =
+        std::fs::metadata(&source).step(|| format!("bind mount source {}", source.display()))?;
+    let kind = if meta.is_dir() {
+        Kind::Directory
+    } else {
+        Kind::File
+    };
+    let target = root.create(dest, kind)?;
+    mount(
+        Some(&source),
+        &fd_path(&target),
+        None::<&str>,
+        opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+        None::<&str>,
+    )
+    .step(|| format!("bind {} on {}", source.display(), dest.display()))?;
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        let reopened = root
+            .open_path(dest)
+            .step(|| format!("open {}", dest.display()))?;
+        remount_bind(&reopened, extra, dest)?;
+    }
+    finish_mount(root, dest, opts)
+}
+
+/// Remounts a bind mount with `flags`. Inside a user namespace the kernel refuses to clear
+/// flags that the original mount had locked (nosuid, nodev, noexec, atime), so on EPERM the
+/// mount's current flags are kept as well.
+fn remount_bind(target: &OwnedFd, flags: MsFlags, dest: &Path) -> Result<(), SysError> {
+    let path = fd_path(target);
+    let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    match mount(
+        None::<&str>,
+        &path,
+        None::<&str>,
+        base | flags,
+        None::<&str>,
+    ) {
+        Err(Errno::EPERM) => {
+            let locked = locked_flags(&path);
+            mount(
+                None::<&str>,
+                &path,
+                None::<&str>,
+                base | flags | locked,
+                None::<&str>,
+            )
+        }
+        other => other,
+    }
+    .step(|| format!("remount {} with {flags:?}", dest.display()))
+}
+
+/// The flags of the mount at `path` that a remount must keep.
+fn locked_flags(path: &Path) -> MsFlags {
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (st_flag, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(st_flag) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// Propagation changes and recursive attributes, applied to the new mount (reopened: the fd
+/// taken before mounting still names the directory underneath).
+pub(super) fn finish_mount(
+    root: &RootDir,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), SysError> {
+    if opts.propagation.is_empty() && opts.recursive == Default::default() {
+        return Ok(());
+    }
+    let target = root
+        .open_path(dest)
+        .step(|| format!("open {}", dest.display()))?;
+    for p in &opts.propagation {
+        mount(
+            None::<&str>,
+            &fd_path(&target),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .step(|| format!("set propagation {p:?} on {}", dest.display()))?;
+    }
+    if opts.recursive != Default::default() {
+        let (set, clear) = mount_attr_fields(opts.recursive);
+        mount_setattr_recursive(&target, set, clear)
+            .step(|| format!("set recursive mount attributes on {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clear})`.
+fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> Result<(), Errno> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a valid C string, attr lives across the call, and the size matches.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// pivot_root(2) refuses a new root whose parent mount is shared. Make that mount private (in
+/// this mount namespace only).
+fn make_parent_mount_private(rootfs: &Path) -> Result<(), SysError> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .step(|| "read /proc/self/mountinfo".to_string())?;
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields.len() < 7 {
+            continue;
+        }
+        let mp = PathBuf::from(fields[4].replace("\\040", " "));
+        let shared = fields[6..]
+            .iter()
+            .take_while(|f| **f != "-")
+            .any(|f| f.starts_with("shared:"));
+        if rootfs.starts_with(&mp)
+            && best
+                .as_ref()
+                .is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len())
+        {
+            best = Some((mp, shared));
+        }
+    }
+    if let Some((mp, true)) = best {
+        mount(
+            None::<&str>,
+            &mp,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .step(|| format!("make {} private", mp.display()))?;
+    }
+    Ok(())
+}
+
+/// Moves the process into the new root.
+pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
+    fchdir(root.fd()).step(|| format!("chdir {}", root.path().display()))?;
+    if no_pivot {
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .step(|| format!("move {} to /", root.path().display()))?;
+        chroot(".").step(|| format!("chroot {}", root.path().display()))?;
+    } else {
+        pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
+        // The old root is stacked under the new one. Make it a slave first, so that unmounting
+        // it here cannot propagate to the host's mounts.
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .step(|| "make old root rslave".to_string())?;
+        umount2(".", MntFlags::MNT_DETACH).step(|| "unmount old root".to_string())?;
+    }
+    chdir("/").step(|| "chdir /".to_string())
+}
+
+/// Readonly paths become read-only bind mounts of themselves; masked paths are covered (a
+/// read-only empty tmpfs for a directory, /dev/null for a file). Missing paths are skipped.
+pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let root = RootDir::open(Path::new("/"))?;
+    for p in linux.readonly_paths().iter().flatten() {
+        let dest = Path::new(p);
+        let fd = match root.open_path(dest) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(SysError::new(format!("readonly path {p}"), e)),
+        };
+        mount(
+            Some(&fd_path(&fd)),
+            &fd_path(&fd),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .step(|| format!("bind readonly path {p}"))?;
+        let top = root.open_path(dest).step(|| format!("open {p}"))?;
+        remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_REC, dest)?;
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        let fd = match root.open_path(Path::new(p)) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(SysError::new(format!("masked path {p}"), e)),
+        };
+        let is_dir = nix::sys::stat::fstat(&fd)
+            .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(false);
+        let r = if is_dir {
+            mount(
+                Some("tmpfs"),
+                &fd_path(&fd),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+        } else {
+            mount(
+                Some("/dev/null"),
+                &fd_path(&fd),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        };
+        r.step(|| format!("mask {p}"))?;
+    }
+    Ok(())
+}
+
+/// Remounts `/` read-only (`root.readonly`).
+pub fn make_root_readonly() -> Result<(), SysError> {
+    let fd = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .step(|| "open /".to_string())?;
+    remount_bind(&fd, MsFlags::MS_RDONLY, Path::new("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_resolves_dots_lexically() {
+        assert_eq!(
+            clean(Path::new("proc/../sys/./fs")),
+            PathBuf::from("/sys/fs")
+        );
+        assert_eq!(clean(Path::new("/../..")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn only_proc_may_be_mounted_on_proc() {
+        assert!(check_proc_destination(Path::new("/proc"), "proc").is_ok());
+        assert!(check_proc_destination(Path::new("/proc"), "tmpfs").is_err());
+        assert!(check_proc_destination(Path::new("/proc/sys"), "bind").is_err());
+        assert!(check_proc_destination(Path::new("/proc/meminfo"), "bind").is_ok());
+        assert!(check_proc_destination(Path::new("/procfs"), "bind").is_ok());
+    }
+}

@@ -1,0 +1,134 @@
+//! Terminals: a pty allocated inside the container's devpts, whose master end is handed to
+//! the caller over the `--console-socket` with SCM_RIGHTS (runc's protocol, which conmon and
+//! containerd's shim speak).
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::stat::Mode;
+use nix::unistd::setsid;
+use oci_spec::runtime::Box as ConsoleSize;
+
+use super::paths::{Kind, RootDir, fd_path};
+use crate::error::{StepContext, SysError};
+
+/// Connects to the console socket that the caller listens on.
+pub fn connect_console_socket(path: &Path) -> Result<OwnedFd, SysError> {
+    let stream = UnixStream::connect(path)
+        .step(|| format!("connect to console socket {}", path.display()))?;
+    Ok(OwnedFd::from(stream))
+}
+
+/// A pty pair.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+    pub number: u32,
+}
+
+/// Opens a new pty through `/dev/ptmx` (which must lead to the container's devpts).
+pub fn open_pty(size: Option<ConsoleSize>) -> Result<Pty, SysError> {
+    let master = open(
+        "/dev/ptmx",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| "open /dev/ptmx".to_string())?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from the pointer, which is valid for the call.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })
+        .step(|| "unlock pty".to_string())?;
+    let mut number: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int to the pointer.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) })
+        .step(|| "get pty number".to_string())?;
+    // SAFETY: TIOCGPTPEER returns a new fd for the peer, or -1.
+    let slave = Errno::result(unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })
+    .step(|| "open pty peer".to_string())?;
+    // SAFETY: the ioctl returned a new descriptor that nothing else owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave as RawFd) };
+    if let Some(size) = size {
+        set_size(&master, size.height() as u16, size.width() as u16)?;
+    }
+    Ok(Pty {
+        master,
+        slave,
+        number,
+    })
+}
+
+/// Sets a terminal's window size.
+pub fn set_size(fd: &impl AsRawFd, rows: u16, cols: u16) -> Result<(), SysError> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize from the pointer.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) })
+        .map(drop)
+        .step(|| "set terminal size".to_string())
+}
+
+/// Sends `fd` over a unix socket with SCM_RIGHTS, with `name` as the message body.
+pub fn send_fd(socket: &impl AsFd, fd: &impl AsRawFd, name: &str) -> Result<(), SysError> {
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        socket.as_fd().as_raw_fd(),
+        &iov,
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )
+    .map(drop)
+    .step(|| "send pty master over the console socket".to_string())
+}
+
+/// The init side: allocates the pty, bind-mounts its peer on `/dev/console`, sends the master
+/// to the console socket, and makes the peer the controlling terminal on fds 0, 1 and 2.
+pub fn setup_console(socket: OwnedFd, size: Option<ConsoleSize>) -> Result<(), SysError> {
+    let pty = open_pty(size)?;
+    let root = RootDir::open(Path::new("/"))?;
+    let console = root.create(Path::new("/dev/console"), Kind::File)?;
+    mount(
+        Some(&fd_path(&pty.slave)),
+        &fd_path(&console),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .step(|| format!("bind /dev/pts/{} on /dev/console", pty.number))?;
+    send_fd(&socket, &pty.master, "/dev/ptmx")?;
+    drop(pty.master);
+    drop(socket);
+    make_controlling(&pty.slave)
+}
+
+/// Starts a new session and makes `tty` its controlling terminal on stdin, stdout, stderr.
+pub fn make_controlling(tty: &OwnedFd) -> Result<(), SysError> {
+    setsid().step(|| "setsid".to_string())?;
+    // SAFETY: TIOCSCTTY takes an int argument (0: do not steal).
+    Errno::result(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) })
+        .step(|| "set controlling terminal".to_string())?;
+    for target in 0..3 {
+        // SAFETY: plain dup2 on descriptors this process owns.
+        Errno::result(unsafe { libc::dup2(tty.as_raw_fd(), target) })
+            .step(|| format!("dup pty to fd {target}"))?;
+    }
+    Ok(())
+}

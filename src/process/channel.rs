@@ -1,0 +1,142 @@
+//! The channel between the runtime and the container's init while the container is created.
+//!
+//! A `SOCK_SEQPACKET` socket pair: each message is one datagram holding one JSON value, so
+//! message boundaries are kept and a dead peer reads as end-of-file, never as a hang. Each
+//! direction has its own message type, and each end its own channel type, so a message sent
+//! the wrong way does not compile.
+//!
+//! The protocol, in order (steps in brackets happen only for some specs):
+//!
+//! | # | direction      | message          | meaning                                              |
+//! |---|----------------|------------------|------------------------------------------------------|
+//! | 1 | runtime → init | `Proceed`        | init is in its cgroup; id maps written if the clone made a user namespace |
+//! | 2 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
+//! | 3 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |
+//! | 4 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
+//! | 5 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks |
+//! | 6 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
+//! | 7 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
+//! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
+//! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
+
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Cause, StepContext, SysError};
+
+/// Messages from the runtime to init.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToInit {
+    Proceed,
+    IdMapsWritten,
+    /// Carries the state document for the hooks init runs itself.
+    HooksDone {
+        state: serde_json::Value,
+    },
+}
+
+/// Messages from init to the runtime.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToRuntime {
+    IdMapRequest,
+    InitPid { pid: i32 },
+    MountsReady,
+    Ready,
+    Failed { message: String },
+    Trace { nanos: u64, step: String },
+}
+
+/// One end of the channel: sends `S`, receives `R`.
+pub struct Channel<S, R> {
+    fd: OwnedFd,
+    _types: PhantomData<fn(S) -> R>,
+}
+
+/// The runtime's end.
+pub type RuntimeEnd = Channel<ToInit, ToRuntime>;
+/// Init's end.
+pub type InitEnd = Channel<ToRuntime, ToInit>;
+
+/// Largest message: a failure message or a trace step, well under this.
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Creates a connected pair (close-on-exec on both ends).
+pub fn pair() -> Result<(RuntimeEnd, InitEnd), SysError> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .step(|| "create sync socket pair".to_string())?;
+    Ok((Channel::new(a), Channel::new(b)))
+}
+
+impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
+    fn new(fd: OwnedFd) -> Self {
+        Channel {
+            fd,
+            _types: PhantomData,
+        }
+    }
+
+    /// Sends one message.
+    pub fn send(&self, msg: &S) -> Result<(), SysError> {
+        let bytes = serde_json::to_vec(msg)
+            .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
+        send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
+            .map(drop)
+            .step(|| "send sync message".to_string())
+    }
+
+    /// Receives one message; `None` when the peer has closed its end (it exited).
+    pub fn recv(&self) -> Result<Option<R>, SysError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let n = loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other.step(|| "receive sync message".to_string())?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| SysError::new("decode sync message", Cause::Other(e.to_string())))
+    }
+}
+
+impl<S, R> AsFd for Channel<S, R> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_cross_in_both_directions() {
+        let (runtime, init) = pair().unwrap();
+        runtime.send(&ToInit::Proceed).unwrap();
+        assert_eq!(init.recv().unwrap(), Some(ToInit::Proceed));
+        init.send(&ToRuntime::InitPid { pid: 42 }).unwrap();
+        assert_eq!(
+            runtime.recv().unwrap(),
+            Some(ToRuntime::InitPid { pid: 42 })
+        );
+    }
+
+    #[test]
+    fn closed_peer_reads_as_none() {
+        let (runtime, init) = pair().unwrap();
+        drop(init);
+        assert_eq!(runtime.recv().unwrap(), None);
+    }
+}

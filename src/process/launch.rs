@@ -1,0 +1,164 @@
+//! The runtime's side of starting init: the clone, the cgroup placement, the id maps, the
+//! hooks that run in the runtime's namespaces, and the wait for init to be ready.
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::InitConfig;
+use super::channel::{self, RuntimeEnd, ToInit, ToRuntime};
+use super::clone::{Forked, clone3};
+use super::{init, trace};
+use crate::cgroups::{Cgroup, CgroupError};
+use crate::container::state::proc_stat;
+use crate::error::SysError;
+use crate::linux::namespaces::{self, describe};
+
+/// Why init could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    /// A step inside init failed; the message names it.
+    #[error("{0}")]
+    Init(String),
+    #[error("container init exited during setup ({0})")]
+    InitDied(String),
+    #[error("unexpected message from init: {0:?}")]
+    Protocol(ToRuntime),
+    /// A callback (state write, hooks) failed.
+    #[error(transparent)]
+    Callback(#[from] anyhow::Error),
+}
+
+/// What the caller does at the points where the runtime must act during setup.
+pub trait LaunchEvents {
+    /// Init's host pid is known: record it, so that a runtime that dies now leaves a container
+    /// that `delete --force` can find.
+    fn init_pid_known(&mut self, pid: Pid, start_time: u64) -> anyhow::Result<()>;
+    /// Init's mounts are done, before pivot_root: run the prestart and createRuntime hooks.
+    /// Returns the state document to pass to the hooks init runs itself.
+    fn mounts_ready(&mut self, pid: Pid) -> anyhow::Result<serde_json::Value>;
+}
+
+/// A started, ready, blocked init.
+#[derive(Debug, Clone, Copy)]
+pub struct Launched {
+    pub pid: Pid,
+    pub start_time: u64,
+    /// The clone's pid, which is init itself unless init was forked once more (PID/time
+    /// namespace): then it is the already reaped intermediate.
+    pub cloned: Pid,
+}
+
+/// Clones init and drives it until it waits on the exec FIFO. On failure init is killed and
+/// reaped; the caller removes the cgroup and the state.
+pub fn launch(
+    cfg: &InitConfig,
+    cgroup: &dyn Cgroup,
+    events: &mut dyn LaunchEvents,
+) -> Result<Launched, LaunchError> {
+    let (runtime_end, init_end) = channel::pair()?;
+    let cgroup_fd = cgroup.clone_fd();
+    trace::mark(|| format!("clone3 (namespaces: {})", describe(cfg.plan.clone_flags)));
+    let (cloned, in_cgroup) = match clone3(cfg.plan.clone_flags, cgroup_fd.as_ref())? {
+        Forked::Child => {
+            drop(runtime_end);
+            init::main(cfg, init_end)
+        }
+        Forked::Parent { pid, in_cgroup } => (pid, in_cgroup),
+    };
+    drop(init_end);
+    drop(cgroup_fd);
+    trace::mark(|| format!("cloned init pid {cloned} (into cgroup: {in_cgroup})"));
+
+    let mut init_pid = cloned;
+    let result = drive(
+        cfg,
+        cgroup,
+        events,
+        &runtime_end,
+        cloned,
+        in_cgroup,
+        &mut init_pid,
+    );
+    match result {
+        Ok(start_time) => Ok(Launched {
+            pid: init_pid,
+            start_time,
+            cloned,
+        }),
+        Err(e) => {
+            let _ = kill(init_pid, Signal::SIGKILL);
+            if init_pid != cloned {
+                let _ = kill(cloned, Signal::SIGKILL);
+            }
+            let _ = waitpid(cloned, None);
+            Err(e)
+        }
+    }
+}
+
+fn drive(
+    cfg: &InitConfig,
+    cgroup: &dyn Cgroup,
+    events: &mut dyn LaunchEvents,
+    chan: &RuntimeEnd,
+    cloned: Pid,
+    in_cgroup: bool,
+    init_pid: &mut Pid,
+) -> Result<u64, LaunchError> {
+    if !in_cgroup {
+        cgroup.add_process(cloned)?;
+        trace::mark(|| "placed init in its cgroup".into());
+    }
+    if cfg.plan.user_in_clone() {
+        namespaces::write_id_maps(cloned, &cfg.plan)?;
+        trace::mark(|| "wrote uid_map and gid_map".into());
+    }
+    let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
+    if !cfg.plan.fork {
+        events.init_pid_known(cloned, start_time(cloned))?;
+    }
+    chan.send(&ToInit::Proceed)?;
+    loop {
+        let msg = match chan.recv()? {
+            Some(m) => m,
+            None => return Err(LaunchError::InitDied(exit_status(cloned))),
+        };
+        match msg {
+            ToRuntime::IdMapRequest => {
+                namespaces::write_id_maps(cloned, &cfg.plan)?;
+                trace::mark(|| "wrote uid_map and gid_map".into());
+                chan.send(&ToInit::IdMapsWritten)?;
+            }
+            ToRuntime::InitPid { pid } => {
+                *init_pid = Pid::from_raw(pid);
+                let _ = waitpid(cloned, None);
+                events.init_pid_known(*init_pid, start_time(*init_pid))?;
+            }
+            ToRuntime::MountsReady => {
+                let state = events.mounts_ready(*init_pid)?;
+                chan.send(&ToInit::HooksDone { state })?;
+            }
+            ToRuntime::Ready => {
+                trace::mark(|| "init ready, waiting on exec.fifo".into());
+                return Ok(start_time(*init_pid));
+            }
+            ToRuntime::Failed { message } => return Err(LaunchError::Init(message)),
+            ToRuntime::Trace { nanos, step } => trace::record_init(nanos, step),
+        }
+    }
+}
+
+/// How the cloned process ended, for the error when it died without a message.
+fn exit_status(pid: Pid) -> String {
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("wait: {e}"),
+    }
+}

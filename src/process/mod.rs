@@ -1,0 +1,42 @@
+//! Starting the container's init: the runtime side ([`launch`]), the init side ([`init`]),
+//! the channel between them ([`channel`]), and the exec FIFO that holds init between `create`
+//! and `start` ([`fifo`]).
+
+pub mod channel;
+mod clone;
+pub mod fifo;
+mod init;
+mod launch;
+pub mod trace;
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use oci_spec::runtime::Spec;
+
+use crate::cgroups::CgroupPaths;
+use crate::linux::namespaces::NamespacePlan;
+
+pub use launch::{LaunchError, LaunchEvents, Launched, launch};
+
+/// Everything the container's init needs. Built by the runtime before the clone; the child
+/// inherits it as a copy of the runtime's memory, so nothing is serialized.
+pub struct InitConfig {
+    pub spec: Spec,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub plan: NamespacePlan,
+    pub cgroup: CgroupPaths,
+    /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// Give the container a new session keyring, so it cannot read the caller's keys.
+    pub new_keyring: bool,
+    /// Number of fds after stdio that the process keeps (`--preserve-fds`).
+    pub preserve_fds: u32,
+    /// Connected `--console-socket`, when the process wants a terminal.
+    pub console_socket: Option<OwnedFd>,
+    /// The exec FIFO, opened read-write: init blocks reading it until `start` writes.
+    pub fifo: OwnedFd,
+    /// Record a timeline of init's steps (`--trace`).
+    pub trace: Option<trace::Clock>,
+}

@@ -1,0 +1,145 @@
+//! `--trace`: a timeline of what the runtime and the container's init did, and when.
+//!
+//! Timestamps come from one monotonic clock (CLOCK_MONOTONIC is system-wide, so an origin
+//! taken in the runtime stays valid in the forked init). The runtime records its own steps
+//! here; init sends its steps over the sync channel and the runtime files them in the same
+//! timeline. When tracing is off, [`mark`] is one relaxed atomic load.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// The origin of the timeline.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    /// Nanoseconds since the origin.
+    pub fn nanos(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+}
+
+/// Which process took a step.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Runtime,
+    Init,
+}
+
+/// One step of the timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub nanos: u64,
+    pub side: Side,
+    pub step: String,
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static TIMELINE: Mutex<(Option<Clock>, Vec<Event>)> = Mutex::new((None, Vec::new()));
+
+/// Turns tracing on, with the origin now. Returns the clock to hand to init.
+pub fn enable() -> Clock {
+    let clock = Clock {
+        origin: Instant::now(),
+    };
+    if let Ok(mut t) = TIMELINE.lock() {
+        t.0 = Some(clock);
+    }
+    ENABLED.store(true, Ordering::Relaxed);
+    clock
+}
+
+/// The clock, when tracing is on.
+pub fn clock() -> Option<Clock> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    TIMELINE.lock().ok().and_then(|t| t.0)
+}
+
+/// Records a runtime step.
+pub fn mark(step: impl FnOnce() -> String) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(mut t) = TIMELINE.lock()
+        && let Some(clock) = t.0
+    {
+        let nanos = clock.nanos();
+        t.1.push(Event {
+            nanos,
+            side: Side::Runtime,
+            step: step(),
+        });
+    }
+}
+
+/// Files a step that init reported.
+pub fn record_init(nanos: u64, step: String) {
+    if let Ok(mut t) = TIMELINE.lock() {
+        t.1.push(Event {
+            nanos,
+            side: Side::Init,
+            step,
+        });
+    }
+}
+
+/// The timeline so far, in time order.
+pub fn events() -> Vec<Event> {
+    let mut v = TIMELINE.lock().map(|t| t.1.clone()).unwrap_or_default();
+    v.sort_by_key(|e| e.nanos);
+    v
+}
+
+/// The timeline as text: time since start, time since the previous step, side, step.
+pub fn render_text(events: &[Event]) -> String {
+    let mut out = String::from("      at(ms)  +delta(ms)  side     step\n");
+    let mut prev = 0u64;
+    for e in events {
+        let side = match e.side {
+            Side::Runtime => "runtime",
+            Side::Init => "init",
+        };
+        out.push_str(&format!(
+            "{:>12.3} {:>11.3}  {side:<8} {}\n",
+            e.nanos as f64 / 1e6,
+            (e.nanos - prev) as f64 / 1e6,
+            e.step
+        ));
+        prev = e.nanos;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_timeline_shows_deltas_between_steps() {
+        let ev = vec![
+            Event {
+                nanos: 1_000_000,
+                side: Side::Runtime,
+                step: "a".into(),
+            },
+            Event {
+                nanos: 3_500_000,
+                side: Side::Init,
+                step: "b".into(),
+            },
+        ];
+        let text = render_text(&ev);
+        assert!(
+            text.contains("       3.500       2.500  init     b"),
+            "{text}"
+        );
+    }
+}
