@@ -5,12 +5,13 @@
 //! `../../..`) resolves inside the rootfs, never out of it (the CVE-2021-30465 class). Missing
 //! directories are created one component at a time through the same resolution.
 
-use std::ffi::OsStr;
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
 use nix::sys::stat::{Mode, mkdirat};
 
 use crate::error::{StepContext, SysError};
@@ -83,64 +84,98 @@ impl RootDir {
             )
         };
         match self.open_path(path) {
-            Ok(fd) => return Ok(fd),
-            Err(Errno::ENOENT) => {}
-            Err(e) => return Err(SysError::new(step(), e)),
+            Ok(fd) => Ok(fd),
+            Err(Errno::ENOENT) => self
+                .walk_create(path, kind)
+                .map_err(|e| SysError::new(step(), e)),
+            Err(e) => Err(SysError::new(step(), e)),
         }
-        let rel = relative(path);
-        let parent = match rel.parent() {
-            Some(p) if !p.as_os_str().is_empty() => {
-                self.mkdir_all(p).map_err(|e| SysError::new(step(), e))?
-            }
-            _ => nix::unistd::dup(&self.fd).step(step)?,
-        };
-        let name = rel
-            .file_name()
-            .ok_or_else(|| SysError::new(step(), Errno::EINVAL))?;
-        match kind {
-            Kind::Directory => match mkdirat(&parent, name, Mode::from_bits_truncate(0o755)) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(SysError::new(step(), e)),
-            },
-            Kind::File => {
-                // Created through the parent fd, which resolution already pinned inside the
-                // root; O_NOFOLLOW so a symlink racing in at `name` is not followed.
-                let how = OpenHow::new()
-                    .flags(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
-                    .mode(Mode::from_bits_truncate(0o644))
-                    .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-                match openat2(&parent, name, how) {
-                    Ok(_) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(SysError::new(step(), e)),
-                }
-            }
-        }
-        self.open_path(path).step(step)
     }
 
-    /// Creates every missing directory of `rel` inside the root and returns an fd to the last.
-    fn mkdir_all(&self, rel: &Path) -> Result<OwnedFd, Errno> {
-        let mut done = PathBuf::new();
-        let mut fd = nix::unistd::dup(&self.fd)?;
-        for comp in rel.components() {
-            let Component::Normal(name) = comp else {
+    /// Walks `path` one component at a time from the root, creating what is missing. Symlinks
+    /// are followed by hand, as if the root were `/` (an absolute target restarts at the root,
+    /// `..` never climbs above it), so a dangling symlink in the image gets its target created
+    /// inside the root rather than failing or escaping.
+    fn walk_create(&self, path: &Path, kind: Kind) -> Result<OwnedFd, Errno> {
+        const MAX_SYMLINKS: usize = 40;
+        let mut queue: VecDeque<OsString> = components(path);
+        let mut stack: Vec<OwnedFd> = vec![nix::unistd::dup(&self.fd)?];
+        let mut links = 0;
+        while let Some(name) = queue.pop_front() {
+            if name == ".." {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
                 continue;
-            };
-            done.push(name);
-            fd = match self.open_path(&done) {
+            }
+            let last = queue.is_empty();
+            let cur = stack.last().ok_or(Errno::EINVAL)?;
+            let fd = match openat(cur, name.as_os_str(), nofollow(), Mode::empty()) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) => {
-                    match mkdirat(&fd, name, Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(e),
+                    if last && kind == Kind::File {
+                        let flags = OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC;
+                        match openat(
+                            cur,
+                            name.as_os_str(),
+                            flags,
+                            Mode::from_bits_truncate(0o644),
+                        ) {
+                            Ok(_) | Err(Errno::EEXIST) => {}
+                            Err(e) => return Err(e),
+                        }
+                    } else {
+                        match mkdirat(cur, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                            Ok(()) | Err(Errno::EEXIST) => {}
+                            Err(e) => return Err(e),
+                        }
                     }
-                    self.open_path(&done)?
+                    openat(cur, name.as_os_str(), nofollow(), Mode::empty())?
                 }
                 Err(e) => return Err(e),
             };
+            let st = nix::sys::stat::fstat(&fd)?;
+            match st.st_mode & libc::S_IFMT {
+                libc::S_IFLNK => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = nix::fcntl::readlinkat(cur, name.as_os_str())?;
+                    let target = PathBuf::from(target);
+                    if target.is_absolute() {
+                        stack.truncate(1);
+                    }
+                    for c in components(&target).into_iter().rev() {
+                        queue.push_front(c);
+                    }
+                }
+                libc::S_IFDIR => stack.push(fd),
+                _ if last => return Ok(fd),
+                _ => return Err(Errno::ENOTDIR),
+            }
         }
-        Ok(fd)
+        stack.pop().ok_or(Errno::EINVAL)
     }
+}
+
+fn nofollow() -> OFlag {
+    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+/// The normal and `..` components of a path, as owned names.
+fn components(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `path` without its leading `/`, so that it resolves relative to a directory fd; `.` for the
