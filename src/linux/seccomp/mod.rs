@@ -1,2 +1,65 @@
-//! seccomp: compiles the spec's `linux.seccomp` to a BPF filter and installs it.
-//! (Being written; see issue 5.)
+//! seccomp: compiles the runtime spec's `linux.seccomp` to a classic BPF filter, caches it,
+//! installs it, and hands the user-notification listener to an agent.
+//!
+//! The compiler is rind's own, in pure Rust (no libseccomp), so the binary stays statically
+//! linkable. It covers the x86 family: SCMP_ARCH_X86_64, SCMP_ARCH_X86 and SCMP_ARCH_X32.
+//! `docs/seccomp.md` describes the filter's layout, the semantics chosen where the spec is
+//! silent, and what is not supported.
+//!
+//! The intended use:
+//!
+//! ```no_run
+//! # use std::path::Path;
+//! # fn demo(spec: &oci_spec::runtime::LinuxSeccomp) -> Result<(), rind::linux::seccomp::SeccompError> {
+//! use rind::linux::seccomp;
+//! // In the runtime, before cloning: compile (or load from the cache).
+//! let program = seccomp::compile_cached(spec, Path::new("/run/rind/seccomp"))?;
+//! // In the container's init, after no_new_privs (or while holding CAP_SYS_ADMIN):
+//! let listener = program.install()?;
+//! # Ok(()) }
+//! ```
+
+mod bpf;
+mod cache;
+mod codegen;
+mod error;
+#[cfg(test)]
+mod interp;
+mod notify;
+mod parse;
+mod profile;
+mod program;
+mod rules;
+mod syscalls;
+#[cfg(test)]
+mod tests;
+
+use oci_spec::runtime::LinuxSeccomp;
+
+pub use bpf::{Insn, MAX_INSNS};
+pub use cache::{cache_key, compile_cached};
+pub use error::SeccompError;
+pub use notify::send_listener;
+pub use parse::{check_profile_value, parse_profile};
+pub use profile::{default_profile, default_profile_for};
+pub use program::Program;
+pub use rules::BAD_ARCH_ACTION;
+
+/// Compiles `spec` to a filter. Fails with an error naming the field for an unsupported
+/// architecture, an argument index over 5, an errnoRet that does not fit, NOTIFY as the
+/// default action or without a listenerPath, and a filter over 4096 instructions.
+///
+/// Syscall names unknown to an architecture are skipped for it; names unknown to all of the
+/// filter's architectures are logged at debug level.
+pub fn compile(spec: &LinuxSeccomp) -> Result<Program, SeccompError> {
+    let rules = rules::lower(spec)?;
+    let insns = codegen::generate(&rules);
+    if insns.len() > MAX_INSNS {
+        return Err(SeccompError::TooLong(insns.len()));
+    }
+    debug_assert!(bpf::check(&insns).is_ok());
+    Ok(Program {
+        insns,
+        flags: rules.flags,
+    })
+}
