@@ -225,7 +225,8 @@ fn equal(
         e.op(LD_W_ABS, offset)
     };
     let low = half(e, lo, d_lo, mask.map(|m| m.1), t);
-    if is_32bit {
+    // A high half masked to nothing against a zero datum always matches (clone's flags).
+    if is_32bit || (mask.is_some_and(|m| m.0 == 0) && d_hi == 0) {
         return low;
     }
     half(e, hi, d_hi, mask.map(|m| m.0), low)

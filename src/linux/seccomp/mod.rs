@@ -22,6 +22,8 @@
 mod bpf;
 mod cache;
 mod codegen;
+#[cfg(test)]
+mod differential_tests;
 mod error;
 #[cfg(test)]
 mod interp;

@@ -16,7 +16,9 @@ fn profile(json: &str) -> LinuxSeccomp {
 }
 
 fn compiled(json: &str) -> Program {
-    compile(&profile(json)).unwrap()
+    let program = compile(&profile(json)).unwrap();
+    super::bpf::check(program.instructions()).unwrap();
+    program
 }
 
 fn error(json: &str) -> String {

@@ -57,6 +57,15 @@ impl Abi {
     }
 }
 
+/// Every name of every table, for tests that pick syscalls at random.
+#[cfg(test)]
+pub fn all_names() -> impl Iterator<Item = &'static str> {
+    [x86_64::TABLE, x86::TABLE, x32::TABLE]
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
