@@ -18,8 +18,9 @@
 //!
 //! A binary search costs one `jge` per range boundary and about log2(ranges) of them per
 //! syscall, where a linear chain costs one `jeq` per syscall and up to hundreds per call.
-//! For Docker's default profile that is ~9 comparisons per syscall instead of up to ~330,
-//! and 432 instructions for all three ABIs (see docs/seccomp.md).
+//! Measured on Docker's default profile (the test `docker_default_profile_decides_a_syscall_
+//! in_a_few_instructions`): an x86_64 syscall runs 11 instructions on average and 15 at most,
+//! and the filter for all three ABIs is 357 instructions (see docs/seccomp.md).
 
 use super::bpf::{
     ALU_AND_K, Emitter, Insn, JMP_JEQ_K, JMP_JGE_K, JMP_JGT_K, LD_W_ABS, Label, OFF_ARCH, OFF_NR,

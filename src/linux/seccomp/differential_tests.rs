@@ -4,7 +4,7 @@
 
 use oci_spec::runtime::LinuxSeccompOperator as Op;
 
-use super::interp::{Data, run};
+use super::interp::{Data, run, run_counted};
 use super::rules::*;
 use super::syscalls::{Abi, X32_SYSCALL_BIT, all_names};
 use super::*;
@@ -294,4 +294,18 @@ fn docker_default_profile_fits_and_does_what_docker_intends() {
         RET_ALLOW,
         "clone(CLONE_NEWPID) with SYS_ADMIN"
     );
+}
+
+#[test]
+fn docker_default_profile_decides_a_syscall_in_a_few_instructions() {
+    let p = compile(&default_profile()).unwrap();
+    let mut counts: Vec<(usize, u32)> = (0..=470)
+        .map(|nr| (run_counted(p.instructions(), &Data::new(X86_64, nr)).1, nr))
+        .collect();
+    counts.sort();
+    let mean = counts.iter().map(|c| c.0).sum::<usize>() as f64 / counts.len() as f64;
+    let (most, nr) = counts[counts.len() - 1];
+    eprintln!("x86_64: mean {mean:.1}, most {most} instructions (nr {nr})");
+    // A linear chain of comparisons would take hundreds for the last syscalls.
+    assert!(mean < 14.0 && most <= 40, "mean {mean}, most {most} (nr {nr})");
 }

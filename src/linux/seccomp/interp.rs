@@ -42,11 +42,18 @@ impl Data {
 /// Runs `prog` on `data`. Panics on an opcode outside `bpf::check`'s set or on a program
 /// that runs off its end; the tests check programs with `bpf::check` once, up front.
 pub fn run(prog: &[Insn], data: &Data) -> u32 {
+    run_counted(prog, data).0
+}
+
+/// Like [`run`], and also returns how many instructions were executed.
+pub fn run_counted(prog: &[Insn], data: &Data) -> (u32, usize) {
     let mut acc: u32 = 0;
+    let mut executed = 0;
     let mut pc = 0usize;
     loop {
         let insn = prog[pc];
         pc += 1;
+        executed += 1;
         let taken = |cond: bool| usize::from(if cond { insn.jt } else { insn.jf });
         match insn.code {
             bpf::LD_W_ABS => acc = data.word(insn.k),
@@ -56,7 +63,7 @@ pub fn run(prog: &[Insn], data: &Data) -> u32 {
             bpf::JMP_JGT_K => pc += taken(acc > insn.k),
             bpf::JMP_JGE_K => pc += taken(acc >= insn.k),
             bpf::JMP_JSET_K => pc += taken(acc & insn.k != 0),
-            bpf::RET_K => return insn.k,
+            bpf::RET_K => return (insn.k, executed),
             other => panic!("opcode {other:#x} at {}", pc - 1),
         }
     }

@@ -47,6 +47,36 @@ pub use profile::{default_profile, default_profile_for};
 pub use program::Program;
 pub use rules::BAD_ARCH_ACTION;
 
+/// What this compiler accepts, for `rind features` (the runtime spec's `linux.seccomp`
+/// features object): all of the spec's actions, operators and flags, and the x86 family.
+pub const SUPPORTED_ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+pub const SUPPORTED_OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+pub const SUPPORTED_ARCHES: &[&str] = &["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"];
+pub const SUPPORTED_FLAGS: &[&str] = &[
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+
 /// Compiles `spec` to a filter. Fails with an error naming the field for an unsupported
 /// architecture, an argument index over 5, an errnoRet that does not fit, NOTIFY as the
 /// default action or without a listenerPath, and a filter over 4096 instructions.

@@ -449,3 +449,27 @@ fn cache_stores_reuses_and_repairs_filters() {
     assert_eq!(leftovers.len(), 1, "no temporary files left behind");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_advertised_features_are_the_ones_that_compile() {
+    for action in SUPPORTED_ACTIONS {
+        let json = format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/a","syscalls":[{{"names":["kill"],"action":"{action}"}}]}}"#
+        );
+        compile(&profile(&json)).unwrap();
+    }
+    for op in SUPPORTED_OPERATORS {
+        let json = format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["kill"],"action":"SCMP_ACT_ERRNO",
+                "args":[{{"index":0,"value":1,"op":"{op}"}}]}}]}}"#
+        );
+        compile(&profile(&json)).unwrap();
+    }
+    let list = |items: &[&str]| items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(",");
+    let json = format!(
+        r#"{{"defaultAction":"SCMP_ACT_ALLOW","architectures":[{}],"flags":[{}]}}"#,
+        list(SUPPORTED_ARCHES),
+        list(SUPPORTED_FLAGS)
+    );
+    compile(&profile(&json)).unwrap();
+}
