@@ -41,13 +41,13 @@ pub fn cache_key(spec: &LinuxSeccomp) -> String {
 ///
 /// A cache file that is damaged or from another format is compiled again and replaced.
 /// A cache directory that cannot be written is not an error: the filter is returned all the
-/// same, and the failure is logged as a warning.
+/// same, and the failure is logged as a warning (`crate::logging::warn`).
 pub fn compile_cached(spec: &LinuxSeccomp, cache_dir: &Path) -> Result<Program, SeccompError> {
     let path = cache_dir.join(cache_key(spec));
     match fs::read(&path) {
         Ok(bytes) => match Program::from_bytes(&bytes) {
             Ok(program) => return Ok(program),
-            Err(e) => log::debug!("{}: {e}; compiling again", path.display()),
+            Err(e) => crate::logging::debug(|| format!("{}: {e}; compiling again", path.display())),
         },
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => {
@@ -57,7 +57,7 @@ pub fn compile_cached(spec: &LinuxSeccomp, cache_dir: &Path) -> Result<Program, 
     }
     let program = compile(spec)?;
     if let Err(e) = store(cache_dir, &path, &program.to_bytes()) {
-        log::warn!("{e}");
+        crate::logging::warn(&format!("seccomp filter not cached: {e}"));
     }
     Ok(program)
 }

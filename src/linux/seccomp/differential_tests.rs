@@ -307,5 +307,8 @@ fn docker_default_profile_decides_a_syscall_in_a_few_instructions() {
     let (most, nr) = counts[counts.len() - 1];
     eprintln!("x86_64: mean {mean:.1}, most {most} instructions (nr {nr})");
     // A linear chain of comparisons would take hundreds for the last syscalls.
-    assert!(mean < 14.0 && most <= 40, "mean {mean}, most {most} (nr {nr})");
+    assert!(
+        mean < 14.0 && most <= 40,
+        "mean {mean}, most {most} (nr {nr})"
+    );
 }

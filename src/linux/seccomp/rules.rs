@@ -157,9 +157,11 @@ pub fn lower(spec: &LinuxSeccomp) -> Result<Ruleset, SeccompError> {
                 }
             }
             if !known {
-                log::debug!(
-                    "seccomp: {at}: syscall {name:?} is unknown to every architecture of the filter; skipped"
-                );
+                crate::logging::debug(|| {
+                    format!(
+                        "seccomp: {at}: syscall {name:?} is unknown to every architecture of the filter; skipped"
+                    )
+                });
             }
         }
         notifies |= action == RET_USER_NOTIF && !rule.names().is_empty();
@@ -302,9 +304,10 @@ fn flags(spec: &LinuxSeccomp, notifies: bool) -> Result<u32, SeccompError> {
             bits |= FLAG_TSYNC_ESRCH;
         }
     } else if bits & FLAG_WAIT_KILLABLE_RECV != 0 {
-        log::debug!(
+        crate::logging::debug(|| {
             "seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV without SCMP_ACT_NOTIFY rules; dropped"
-        );
+                .into()
+        });
         bits &= !FLAG_WAIT_KILLABLE_RECV;
     }
     Ok(bits)

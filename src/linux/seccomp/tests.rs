@@ -465,7 +465,13 @@ fn the_advertised_features_are_the_ones_that_compile() {
         );
         compile(&profile(&json)).unwrap();
     }
-    let list = |items: &[&str]| items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(",");
+    let list = |items: &[&str]| {
+        items
+            .iter()
+            .map(|i| format!("\"{i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let json = format!(
         r#"{{"defaultAction":"SCMP_ACT_ALLOW","architectures":[{}],"flags":[{}]}}"#,
         list(SUPPORTED_ARCHES),
