@@ -25,6 +25,12 @@ const KNOWN_FLAGS: u32 = FLAG_TSYNC
     | FLAG_TSYNC_ESRCH
     | FLAG_WAIT_KILLABLE_RECV;
 
+// `install` hands the kernel `insns` as an array of `sock_filter`.
+const _: () = assert!(
+    std::mem::size_of::<Insn>() == std::mem::size_of::<libc::sock_filter>()
+        && std::mem::align_of::<Insn>() == std::mem::align_of::<libc::sock_filter>()
+);
+
 /// A seccomp filter ready to install: at most 4096 instructions that pass the kernel's
 /// load checks, and the `SECCOMP_FILTER_FLAG_*` bits to install it with.
 #[derive(Clone, Debug, PartialEq, Eq)]
