@@ -47,8 +47,8 @@ pub use profile::{default_profile, default_profile_for};
 pub use program::Program;
 pub use rules::BAD_ARCH_ACTION;
 
-/// What this compiler accepts, for `rind features` (the runtime spec's `linux.seccomp`
-/// features object): all of the spec's actions, operators and flags, and the x86 family.
+/// The actions `compile` accepts, for `rind features` (the runtime spec's `linux.seccomp`
+/// features object): all of the spec's.
 pub const SUPPORTED_ACTIONS: &[&str] = &[
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",
@@ -60,6 +60,7 @@ pub const SUPPORTED_ACTIONS: &[&str] = &[
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 ];
+/// The argument operators `compile` accepts: all of the spec's.
 pub const SUPPORTED_OPERATORS: &[&str] = &[
     "SCMP_CMP_EQ",
     "SCMP_CMP_GE",
@@ -69,7 +70,9 @@ pub const SUPPORTED_OPERATORS: &[&str] = &[
     "SCMP_CMP_MASKED_EQ",
     "SCMP_CMP_NE",
 ];
+/// The architectures `compile` has syscall tables for.
 pub const SUPPORTED_ARCHES: &[&str] = &["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"];
+/// The filter flags `compile` accepts: all of the spec's.
 pub const SUPPORTED_FLAGS: &[&str] = &[
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
