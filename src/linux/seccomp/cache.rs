@@ -1,0 +1,106 @@
+//! Compiled filters cached on disk by the hash of their profile.
+//!
+//! The key is the SHA-256 of a version line plus the profile's JSON, as serde writes the
+//! `LinuxSeccomp` struct (fields in declaration order, so equal profiles give equal bytes).
+//! The version line names the generator's version and the build's architecture, so a rind
+//! with a different compiler never reads another's filters. A file is written to a temporary
+//! name in the same directory and renamed into place, so readers see a whole file or none.
+//! There is no fsync: a file cut short by a crash fails its checksum and is compiled again.
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oci_spec::runtime::LinuxSeccomp;
+use sha2::{Digest, Sha256};
+
+use super::{Program, SeccompError, compile};
+use crate::error::SysError;
+
+/// Bump when the generated code changes for the same profile.
+const GENERATOR_VERSION: u32 = 1;
+
+/// The cache file name for `spec`: 64 hex digits and `.bpf`.
+pub fn cache_key(spec: &LinuxSeccomp) -> String {
+    let mut hash = Sha256::new();
+    hash.update(format!(
+        "rind-seccomp generator {GENERATOR_VERSION} {}\n",
+        std::env::consts::ARCH
+    ));
+    // Serializing plain structs, strings and numbers to a Vec cannot fail.
+    hash.update(serde_json::to_vec(spec).unwrap_or_default());
+    let digest = hash.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}.bpf")
+}
+
+/// Like [`compile`], but reuses the filter compiled earlier for an equal profile from
+/// `cache_dir` (created with mode 0700 if missing) and stores new ones there.
+///
+/// A cache file that is damaged or from another format is compiled again and replaced.
+/// A cache directory that cannot be written is not an error: the filter is returned all the
+/// same, and the failure is logged as a warning (`crate::logging::warn`).
+pub fn compile_cached(spec: &LinuxSeccomp, cache_dir: &Path) -> Result<Program, SeccompError> {
+    let path = cache_dir.join(cache_key(spec));
+    match fs::read(&path) {
+        Ok(bytes) => match Program::from_bytes(&bytes) {
+            Ok(program) => return Ok(program),
+            Err(e) => crate::logging::debug(|| format!("{}: {e}; compiling again", path.display())),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => {
+            let step = format!("read seccomp cache file {}", path.display());
+            return Err(SysError::new(step, e).into());
+        }
+    }
+    let program = compile(spec)?;
+    if let Err(e) = store(cache_dir, &path, &program.to_bytes()) {
+        crate::logging::warn(&format!("seccomp filter not cached: {e}"));
+    }
+    Ok(program)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn store(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), SysError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            SysError::new(
+                format!("create seccomp cache directory {}", dir.display()),
+                e,
+            )
+        })?;
+    let tmp = temp_path(path);
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| SysError::new(format!("write seccomp cache file {}", tmp.display()), e))
+        .and_then(|()| {
+            fs::rename(&tmp, path).map_err(|e| {
+                let step = format!("rename {} to {}", tmp.display(), path.display());
+                SysError::new(step, e)
+            })
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A name no other writer uses at the same time: the process id and a per-process count.
+fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
