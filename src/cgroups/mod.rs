@@ -11,6 +11,7 @@ mod convert;
 pub mod devices;
 mod files;
 mod layout;
+mod oom;
 mod plan;
 pub mod stats;
 mod v1;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use convert::{blkio_weight_to_io_weight, shares_to_weight, swap_for_v2};
 pub use layout::{Layout, MountInfo};
+pub use oom::OomNotifier;
 pub use stats::Stats;
 
 /// Root of the cgroup filesystems.
@@ -96,7 +98,9 @@ pub trait Cgroup {
     fn clone_fd(&self) -> Option<OwnedFd>;
     /// Host pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<Pid>>;
-    /// Sends `signal` to every process in the cgroup (cgroup.kill on v2 for SIGKILL).
+    /// Sends `signal` to every process in the cgroup (cgroup.kill on v2 for SIGKILL). A
+    /// SIGKILL never hangs on a frozen cgroup and leaves it thawed; other signals to a frozen
+    /// cgroup are delivered when it is thawed.
     fn signal_all(&self, signal: Signal) -> Result<()>;
     /// Freezes or thaws every process in the cgroup.
     fn set_freezer(&self, state: FreezerState) -> Result<()>;
@@ -113,6 +117,9 @@ pub trait Cgroup {
     /// `memory.events` `oom_kill`; v1: `memory.oom_control` `oom_kill`). A caller detects an
     /// OOM kill as an increase of this counter.
     fn oom_kill_count(&self) -> Result<u64>;
+    /// A descriptor that becomes readable when the cgroup has a memory event (an OOM on v1, any
+    /// change of `memory.events` on v2); check [`Cgroup::oom_kill_count`] when it fires.
+    fn oom_notifier(&self) -> Result<OomNotifier>;
 }
 
 /// The settings of `resources` that rind accepts but does not apply, for the caller to log as

@@ -26,6 +26,9 @@ pub struct Write {
     /// When the kernel answers EINVAL, try once more after every other write: cpu period and
     /// burst can be refused until the new quota is in place (runc does the same).
     pub retry_last: bool,
+    /// Check that the file exists before anything is written (a key of the v2 `unified` map,
+    /// which names the file directly).
+    pub must_exist: bool,
 }
 
 impl Write {
@@ -42,7 +45,13 @@ impl Write {
             what: what.into(),
             if_exists: false,
             retry_last: false,
+            must_exist: false,
         }
+    }
+
+    pub fn must_exist(mut self) -> Write {
+        self.must_exist = true;
+        self
     }
 
     pub fn if_exists(mut self) -> Write {
@@ -79,6 +88,17 @@ pub trait Probe {
 /// sure the controller is usable there. Writes marked `retry_last` that fail with EINVAL are
 /// tried again after all the others.
 pub fn run(writes: &[Write], dir_of: &mut dyn FnMut(&Write) -> Result<PathBuf>) -> Result<()> {
+    for w in writes.iter().filter(|w| w.must_exist) {
+        let dir = dir_of(w)?;
+        if !dir.join(&w.file).is_file() {
+            return Err(CgroupError::Invalid(format!(
+                "{}: {:?} is not a file of {}",
+                w.what,
+                w.file,
+                dir.display()
+            )));
+        }
+    }
     let mut retry = Vec::new();
     for w in writes {
         let dir = dir_of(w)?;
@@ -119,6 +139,18 @@ fn explain(e: CgroupError, w: &Write, dir: &Path) -> CgroupError {
         }
         ("memory.memsw.limit_in_bytes", Some(Errno::EINVAL)) => {
             format!("{what} (memory+swap must be at least the memory limit)")
+        }
+        ("cpuset.cpus" | "cpuset.mems", Some(Errno::EINVAL | Errno::ERANGE)) => {
+            // v2 names it cpuset.cpus.effective, v1 cpuset.effective_cpus.
+            let names = [
+                format!("{}.effective", w.file),
+                w.file.replace("cpuset.", "cpuset.effective_"),
+            ];
+            let parent = dir
+                .parent()
+                .and_then(|p| names.iter().find_map(|n| read(p, n).ok()))
+                .unwrap_or_else(|| "?".into());
+            format!("{what} (must be a subset of the parent's {parent:?})")
         }
         ("cgroup.procs", Some(Errno::ENOSPC)) => {
             format!("{what} (cpuset.cpus or cpuset.mems of the cgroup is empty)")
@@ -166,5 +198,51 @@ pub mod testing {
             .iter()
             .map(|w| (w.file.clone(), w.value.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rind-plan-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("a"), "old").unwrap();
+        d
+    }
+
+    #[test]
+    fn a_missing_must_exist_file_stops_the_plan_before_any_write() {
+        let d = scratch("must");
+        let writes = [
+            Write::new("x", "a", "new", "setting a"),
+            Write::new("x", "nope", "1", "unified nope").must_exist(),
+        ];
+        let err = run(&writes, &mut |_| Ok(d.clone())).unwrap_err();
+        assert!(err.to_string().contains("\"nope\" is not a file"), "{err}");
+        assert_eq!(std::fs::read_to_string(d.join("a")).unwrap(), "old");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn optional_files_are_skipped_and_others_written_in_order() {
+        let d = scratch("order");
+        let writes = [
+            Write::new("x", "absent", "1", "optional").if_exists(),
+            Write::new("x", "a", "new", "setting a"),
+        ];
+        run(&writes, &mut |_| Ok(d.clone())).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("a")).unwrap(), "new");
+        assert!(!d.join("absent").exists());
+        let err = run(&[Write::new("x", "absent", "1", "required")], &mut |_| {
+            Ok(d.clone())
+        });
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .starts_with("required (the kernel does not provide")
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -101,6 +101,12 @@ impl V1Cgroup {
         Ok(())
     }
 
+    fn memory_dir(&self, what: &str) -> Result<&Path> {
+        self.dir("memory").ok_or_else(|| {
+            CgroupError::Unsupported(format!("{what} (the v1 memory controller is not mounted)"))
+        })
+    }
+
     /// The directory whose `cgroup.procs` lists the container's processes.
     fn procs_dir(&self) -> Option<&Path> {
         [
@@ -274,11 +280,10 @@ impl Cgroup for V1Cgroup {
     }
 
     fn oom_kill_count(&self) -> Result<u64> {
-        match self.dir("memory") {
-            Some(d) => stats::oom_kill_count(d),
-            None => Err(CgroupError::Unsupported(
-                "OOM kill counting (the v1 memory controller is not mounted)".into(),
-            )),
-        }
+        stats::oom_kill_count(self.memory_dir("OOM kill counting")?)
+    }
+
+    fn oom_notifier(&self) -> Result<super::OomNotifier> {
+        super::OomNotifier::v1(self.memory_dir("OOM notification")?)
     }
 }

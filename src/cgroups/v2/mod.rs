@@ -58,37 +58,12 @@ impl Cgroup for V2Cgroup {
     fn apply(&self, r: &LinuxResources) -> Result<()> {
         let sizes = super::convert::hugepage_sizes();
         let plan = plan::plan(r, &DirProbe(&self.dir), &sizes)?;
-        // Unknown unified keys are refused before anything is written.
-        for w in plan
-            .writes
-            .iter()
-            .filter(|w| w.what.starts_with("unified "))
-        {
-            if !self.dir.join(&w.file).exists() {
-                controllers::require(&self.dir, &w.controller, &w.what).map_err(|_| {
-                    CgroupError::Invalid(format!(
-                        "unified key {:?} is not a file of {} (unknown key, or its controller \
-                         is not available)",
-                        w.file,
-                        self.dir.display()
-                    ))
-                })?;
-                if !self.dir.join(&w.file).exists() {
-                    return Err(CgroupError::Invalid(format!(
-                        "unified key {:?} is not a file of {}",
-                        w.file,
-                        self.dir.display()
-                    )));
-                }
-            }
-        }
         let mut ready = BTreeSet::new();
         super::plan::run(&plan.writes, &mut |w| {
-            if !w.controller.is_empty() && ready.insert(w.controller.clone()) {
-                // Only files of real controllers need enabling; core files ("cgroup.*") do not.
-                if w.controller != "cgroup" {
-                    controllers::require(&self.dir, &w.controller, &w.what)?;
-                }
+            // Core files ("cgroup.*") need no controller.
+            if !matches!(w.controller.as_str(), "" | "cgroup") && ready.insert(w.controller.clone())
+            {
+                controllers::require(&self.dir, &w.controller, &w.what)?;
             }
             Ok(self.dir.clone())
         })?;
@@ -119,12 +94,17 @@ impl Cgroup for V2Cgroup {
     fn signal_all(&self, signal: Signal) -> Result<()> {
         if signal == Signal::SIGKILL && self.dir.join("cgroup.kill").exists() {
             // Kills every process of the subtree atomically, frozen ones included (Linux 5.14).
-            return write(
+            write(
                 &self.dir,
                 "cgroup.kill",
                 "1",
                 "kill every process of the cgroup",
-            );
+            )?;
+            // Like v1, a SIGKILL leaves the cgroup thawed: a killed container is not paused.
+            if read_optional(&self.dir, "cgroup.freeze")?.as_deref() == Some("1") {
+                write(&self.dir, "cgroup.freeze", "0", "thaw after kill")?;
+            }
+            return Ok(());
         }
         // Without cgroup.kill: freeze so that nothing forks between listing and signalling.
         // Frozen tasks still receive fatal signals on v2; the others get them on thaw.
@@ -188,5 +168,9 @@ impl Cgroup for V2Cgroup {
 
     fn oom_kill_count(&self) -> Result<u64> {
         stats::oom_kill_count(&self.dir)
+    }
+
+    fn oom_notifier(&self) -> Result<super::OomNotifier> {
+        super::OomNotifier::v2(&self.dir)
     }
 }

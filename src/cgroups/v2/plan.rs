@@ -81,7 +81,7 @@ pub fn plan(r: &LinuxResources, probe: &dyn Probe, page_sizes: &[String]) -> Res
             let controller = k.split('.').next().unwrap_or("").to_string();
             let mut w = Write::new("", k.as_str(), v.as_str(), format!("unified {k}"));
             w.controller = controller;
-            p.writes.push(w);
+            p.writes.push(w.must_exist());
         }
     }
     Ok(p)
@@ -417,6 +417,13 @@ mod tests {
                 p("memory.high", "1000000")
             ]
         );
+        let unified = plan(
+            &res(r#"{"unified":{"memory.high":"1"}}"#),
+            &Files::default(),
+            &sizes(),
+        );
+        let w = &unified.unwrap().writes[0];
+        assert!(w.must_exist && w.controller == "memory");
         let bad_size = r#"{"hugepageLimits":[{"pageSize":"3MB","limit":1}]}"#;
         assert!(plan(&res(bad_size), &Files::default(), &sizes()).is_err());
         let bad_key = r#"{"unified":{"../memory.max":"1"}}"#;
