@@ -1,21 +1,41 @@
-//! Reading and writing cgroup files with errors that name the file and the value.
+//! Reading and writing cgroup files with errors that name the setting, the file and the value.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::unistd::Pid;
 
 use super::{CgroupError, Result};
 use crate::error::Cause;
 
-/// Writes `value` to `dir/file`. Cgroup files take one value per write.
-pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+/// Writes `value` to the existing file `dir/file` in one `write(2)`, as cgroup files expect.
+/// `what` names the setting for the error ("memory limit", "add process to cgroup").
+///
+/// The file is never created: a missing interface file means the controller or the kernel
+/// feature is absent, and the error says so instead of leaving a stray regular file behind.
+pub fn write(dir: &Path, file: &str, value: &str, what: &str) -> Result<()> {
     let path = dir.join(file);
-    std::fs::write(&path, value).map_err(|e| CgroupError::Write {
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write(value.as_bytes()).map(|_| ()));
+    result.map_err(|e| write_error(what, path, value, Cause::from(e)))
+}
+
+/// The error for a failed write, with a hint for the errnos whose meaning depends on the file.
+pub fn write_error(what: &str, path: PathBuf, value: &str, cause: Cause) -> CgroupError {
+    let mut what = what.to_string();
+    if cause.errno() == Some(Errno::ENOENT) && path.parent().is_some_and(Path::is_dir) {
+        what.push_str(" (the kernel does not provide this file: controller or feature missing)");
+    }
+    CgroupError::Write {
+        what,
         path,
         value: value.to_string(),
-        cause: Cause::from(e),
-    })
+        cause,
+    }
 }
 
 /// Reads `dir/file` as text, trimmed.
@@ -30,6 +50,40 @@ pub fn read(dir: &Path, file: &str) -> Result<String> {
         })
 }
 
+/// Reads `dir/file`, or `None` when it does not exist (an optional kernel feature).
+pub fn read_optional(dir: &Path, file: &str) -> Result<Option<String>> {
+    match read(dir, file) {
+        Ok(s) => Ok(Some(s)),
+        Err(CgroupError::Io { cause, .. })
+            if matches!(cause.errno(), Some(Errno::ENOENT) | Some(Errno::ENODEV)) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads a file holding one unsigned number (`max` reads as `u64::MAX`), or 0 when the file
+/// does not exist.
+pub fn read_u64_or_zero(dir: &Path, file: &str) -> Result<u64> {
+    match read_optional(dir, file)? {
+        None => Ok(0),
+        Some(text) => parse_u64(&text).ok_or_else(|| CgroupError::Parse {
+            path: dir.join(file),
+            detail: format!("expected a number, found {text:?}"),
+        }),
+    }
+}
+
+/// Parses a cgroup number: decimal, or `max` for unlimited.
+pub fn parse_u64(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if t == "max" {
+        return Some(u64::MAX);
+    }
+    t.parse().ok()
+}
+
 /// Creates `dir` and its parents.
 pub fn mkdir_all(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| CgroupError::Io {
@@ -39,40 +93,135 @@ pub fn mkdir_all(dir: &Path) -> Result<()> {
     })
 }
 
-/// Removes a cgroup directory, retrying while the kernel still counts exiting tasks in it.
-/// A directory that is already gone is not an error.
-pub fn rmdir_retry(dir: &Path) -> Result<()> {
+/// Removes a cgroup directory and every cgroup below it (a container may create its own),
+/// deepest first. Retries while the kernel still counts exiting tasks (EBUSY). A directory
+/// that is already gone is not an error, so removal can be repeated.
+pub fn remove_tree(dir: &Path) -> Result<()> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&entry.path())?;
+            }
+        }
+    }
+    rmdir_retry(dir)
+}
+
+/// Removes one empty cgroup directory, retrying on EBUSY for about two seconds.
+fn rmdir_retry(dir: &Path) -> Result<()> {
     let mut delay = Duration::from_millis(1);
-    for _ in 0..14 {
+    let mut waited = Duration::ZERO;
+    loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) => {
+            Err(e)
+                if e.raw_os_error() == Some(Errno::EBUSY as i32)
+                    && waited < Duration::from_secs(2) =>
+            {
                 std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_millis(200));
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_millis(100));
             }
             Err(e) => {
+                let cause = Cause::from(e);
+                let op = if cause.errno() == Some(Errno::EBUSY) {
+                    "remove cgroup (processes are still in it)"
+                } else {
+                    "remove cgroup"
+                };
                 return Err(CgroupError::Io {
-                    op: "remove cgroup",
+                    op,
                     path: dir.to_path_buf(),
-                    cause: Cause::from(e),
+                    cause,
                 });
             }
         }
     }
-    Err(CgroupError::Io {
-        op: "remove cgroup",
-        path: dir.to_path_buf(),
-        cause: Cause::Errno(Errno::EBUSY),
-    })
 }
 
-/// Parses `cgroup.procs`: one pid per line.
-pub fn read_pids(dir: &Path) -> Result<Vec<nix::unistd::Pid>> {
-    let text = read(dir, "cgroup.procs")?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.trim().parse::<i32>().ok())
-        .map(nix::unistd::Pid::from_raw)
-        .collect())
+/// Every pid in `dir/cgroup.procs` and in the same file of every cgroup below `dir`. A missing
+/// directory has no processes.
+pub fn read_pids_recursive(dir: &Path) -> Result<Vec<Pid>> {
+    let mut out = Vec::new();
+    collect_pids(dir, &mut out)?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<Pid>) -> Result<()> {
+    let Some(text) = read_optional(dir, "cgroup.procs")? else {
+        return Ok(());
+    };
+    out.extend(
+        text.lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .map(Pid::from_raw),
+    );
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                collect_pids(&entry.path(), out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `pid` to `dir/cgroup.procs`. The kernel answers EINVAL for a task that is still being
+/// created (TASK_NEW); runc retries then, and so does this, up to five times 30 ms apart.
+pub fn add_pid(dir: &Path, pid: Pid) -> Result<()> {
+    let value = pid.to_string();
+    let mut tries = 0;
+    loop {
+        match write(dir, "cgroup.procs", &value, "add process to cgroup") {
+            Err(CgroupError::Write { cause, .. })
+                if cause.errno() == Some(Errno::EINVAL) && tries < 4 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_parses_as_unlimited() {
+        assert_eq!(parse_u64("max\n"), Some(u64::MAX));
+        assert_eq!(parse_u64(" 42 "), Some(42));
+        assert_eq!(parse_u64("-1"), None);
+    }
+
+    #[test]
+    fn write_error_names_setting_value_and_file() {
+        let e = write_error(
+            "memory limit too low",
+            PathBuf::from("/sys/fs/cgroup/x/memory.max"),
+            "4096",
+            Cause::Errno(Errno::EBUSY),
+        );
+        assert_eq!(
+            e.to_string(),
+            "memory limit too low: write \"4096\" to /sys/fs/cgroup/x/memory.max: \
+             device or resource busy"
+        );
+    }
+
+    #[test]
+    fn writing_a_missing_file_does_not_create_it() {
+        let dir = std::env::temp_dir().join(format!("rind-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = write(&dir, "cpu.idle", "1", "cpu idle").unwrap_err();
+        assert!(!dir.join("cpu.idle").exists());
+        std::fs::remove_dir(&dir).unwrap();
+        let msg = err.to_string();
+        assert!(msg.contains("controller or feature missing"), "{msg}");
+        assert!(msg.ends_with("no such file or directory"), "{msg}");
+    }
 }

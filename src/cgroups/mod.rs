@@ -6,8 +6,14 @@
 //! later verbs (`delete`, `kill --all`, `pause` ...) act on the same directories even when they
 //! are called from another cgroup.
 
+pub mod bpf;
+mod convert;
+pub mod devices;
 mod files;
 mod layout;
+mod oom;
+mod plan;
+pub mod stats;
 mod v1;
 mod v2;
 
@@ -20,7 +26,10 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
+pub use convert::{blkio_weight_to_io_weight, shares_to_weight, swap_for_v2};
 pub use layout::{Layout, MountInfo};
+pub use oom::OomNotifier;
+pub use stats::Stats;
 
 /// Root of the cgroup filesystems.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -34,12 +43,16 @@ pub enum CgroupError {
         path: PathBuf,
         cause: crate::error::Cause,
     },
-    #[error("write {value:?} to {path}: {cause}")]
+    /// `what` names the setting ("memory limit", "add process to cgroup").
+    #[error("{what}: write {value:?} to {path}: {cause}")]
     Write {
+        what: String,
         path: PathBuf,
         value: String,
         cause: crate::error::Cause,
     },
+    #[error("parse {path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
     #[error("cgroup {0}")]
     Invalid(String),
     #[error("{0} is not supported on this host's cgroup layout")]
@@ -85,15 +98,45 @@ pub trait Cgroup {
     fn clone_fd(&self) -> Option<OwnedFd>;
     /// Host pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<Pid>>;
-    /// Sends `signal` to every process in the cgroup (cgroup.kill on v2 for SIGKILL).
+    /// Sends `signal` to every process in the cgroup (cgroup.kill on v2 for SIGKILL). A
+    /// SIGKILL never hangs on a frozen cgroup and leaves it thawed; other signals to a frozen
+    /// cgroup are delivered when it is thawed.
     fn signal_all(&self, signal: Signal) -> Result<()>;
     /// Freezes or thaws every process in the cgroup.
     fn set_freezer(&self, state: FreezerState) -> Result<()>;
     /// The freezer's current state.
     fn freezer(&self) -> Result<FreezerState>;
-    /// Removes the directories. Processes must have exited; retries while the kernel still
-    /// reports the cgroup busy. Succeeds if they are already gone.
+    /// Removes the directories (and any cgroup the container created below them). Processes
+    /// must have exited; retries while the kernel still reports the cgroup busy and thaws a
+    /// frozen cgroup first so that killed processes can finish exiting. Succeeds if they are
+    /// already gone, so it can be called twice.
     fn destroy(&self) -> Result<()>;
+    /// Current usage, in the shape of `runc events --stats`.
+    fn stats(&self) -> Result<Stats>;
+    /// How many processes the kernel's OOM killer has killed in this cgroup so far (v2:
+    /// `memory.events` `oom_kill`; v1: `memory.oom_control` `oom_kill`). A caller detects an
+    /// OOM kill as an increase of this counter.
+    fn oom_kill_count(&self) -> Result<u64>;
+    /// A descriptor that becomes readable when the cgroup has a memory event (an OOM on v1, any
+    /// change of `memory.events` on v2); check [`Cgroup::oom_kill_count`] when it fires.
+    fn oom_notifier(&self) -> Result<OomNotifier>;
+}
+
+/// The settings of `resources` that rind accepts but does not apply, for the caller to log as
+/// a warning. runc does the same with kernel memory limits ("Kernel memory settings are ignored
+/// and will be removed"): `memory.kmem.limit_in_bytes` was deprecated in Linux 5.4 and removed
+/// in 6.1, and kernel TCP memory is accounted in the memory limit on cgroup v2.
+pub fn ignored_resources(resources: &LinuxResources) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Some(m) = resources.memory() {
+        if m.kernel().is_some() {
+            out.push("linux.resources.memory.kernel");
+        }
+        if m.kernel_tcp().is_some() {
+            out.push("linux.resources.memory.kernelTCP");
+        }
+    }
+    out
 }
 
 /// Opens the cgroup a container was created with, from its stored paths.
@@ -110,7 +153,8 @@ pub fn from_paths(paths: &CgroupPaths) -> Box<dyn Cgroup> {
 /// Resolves a spec's `cgroupsPath` (or the container id when it is absent) on this host.
 ///
 /// An absolute path is taken from the hierarchy root. A relative path, and the default, is
-/// placed under the cgroup of the calling process (runc's rule), per hierarchy.
+/// placed (runc's rules) on cgroup v1 under the calling process's cgroup in each hierarchy, and
+/// on cgroup v2 under the parent of the calling process's cgroup.
 pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>> {
     let requested = match cgroups_path {
         Some(p) => validate_path(p)?,
@@ -122,8 +166,12 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>>
             let mount = mounts
                 .unified_mount()
                 .ok_or_else(|| CgroupError::Invalid("cgroup2 mount not found".into()))?;
+            // runc's rule on v2: a relative path goes under the parent of the runtime's own
+            // cgroup, because the runtime's cgroup has processes (the runtime itself) and the
+            // "no internal processes" rule would forbid enabling controllers in it.
             let own = layout::own_cgroup_v2()?;
-            let rel = join_relative(&own, &requested);
+            let base = own.parent().map(Path::to_path_buf).unwrap_or(own);
+            let rel = join_relative(&base, &requested);
             Ok(Box::new(v2::V2Cgroup::new(mount.join(rel))))
         }
         Layout::Hybrid | Layout::Legacy => {

@@ -1,0 +1,289 @@
+//! cgroup v1: one directory per controller hierarchy (hybrid and legacy hosts), plus, on a
+//! hybrid host, a directory in the cgroup2 hierarchy.
+
+mod plan;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use super::devices::DeviceTable;
+use super::files::{
+    add_pid, mkdir_all, read, read_optional, read_pids_recursive, remove_tree, write,
+};
+use super::plan::Probe;
+use super::stats::Stats;
+use super::{Cgroup, CgroupError, CgroupPaths, FreezerState, Result};
+
+pub struct V1Cgroup {
+    controllers: BTreeMap<String, PathBuf>,
+    unified: Option<PathBuf>,
+}
+
+impl V1Cgroup {
+    pub fn new(controllers: BTreeMap<String, PathBuf>, unified: Option<PathBuf>) -> Self {
+        V1Cgroup {
+            controllers,
+            unified,
+        }
+    }
+
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        self.controllers.get(controller).map(PathBuf::as_path)
+    }
+
+    /// Each distinct directory once (co-mounted controllers share one).
+    fn dirs(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = self.controllers.values().map(PathBuf::as_path).collect();
+        v.sort();
+        v.dedup();
+        v.extend(self.unified.as_deref());
+        v
+    }
+
+    /// Whether hugetlb is a controller of this host's cgroup2 hierarchy rather than of v1.
+    fn hugetlb_on_v2(&self) -> bool {
+        if self.controllers.contains_key("hugetlb") {
+            return false;
+        }
+        let Some(u) = &self.unified else {
+            return false;
+        };
+        super::v2::mount_root(u)
+            .and_then(|root| read(&root, "cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|w| w == "hugetlb"))
+    }
+
+    /// A new cpuset cgroup starts with empty `cpus` and `mems`, and no task may join it until
+    /// they are set. Copy them down from the nearest ancestor that has them.
+    fn init_cpuset(&self) -> Result<()> {
+        let Some(leaf) = self.dir("cpuset") else {
+            return Ok(());
+        };
+        let mut chain: Vec<&Path> = leaf.ancestors().collect();
+        chain.reverse();
+        for pair in chain.windows(2) {
+            let (parent, child) = (pair[0], pair[1]);
+            if !child.join("cpuset.cpus").exists() {
+                continue;
+            }
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if read(child, file)?.is_empty() {
+                    write(child, file, &read(parent, file)?, "inherit cpuset")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings `devices.list` to `table`, writing only the difference where possible.
+    fn apply_devices(&self, table: &DeviceTable) -> Result<()> {
+        let dir = self.dir("devices").ok_or_else(|| {
+            CgroupError::Unsupported(
+                "device rules (the v1 devices controller is not mounted)".into(),
+            )
+        })?;
+        let current = DeviceTable::from_v1_list(&read(dir, "devices.list")?)?;
+        for (allow, line) in table.v1_transition(&current) {
+            let file = if allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write(dir, file, &line, "device rule")?;
+        }
+        Ok(())
+    }
+
+    fn memory_dir(&self, what: &str) -> Result<&Path> {
+        self.dir("memory").ok_or_else(|| {
+            CgroupError::Unsupported(format!("{what} (the v1 memory controller is not mounted)"))
+        })
+    }
+
+    /// The directory whose `cgroup.procs` lists the container's processes.
+    fn procs_dir(&self) -> Option<&Path> {
+        [
+            "pids",
+            "freezer",
+            "memory",
+            "devices",
+            "cpu",
+            "name=systemd",
+        ]
+        .iter()
+        .find_map(|c| self.dir(c))
+        .or_else(|| self.controllers.values().next().map(PathBuf::as_path))
+    }
+}
+
+struct ControllerProbe<'a>(&'a V1Cgroup);
+
+impl Probe for ControllerProbe<'_> {
+    fn read(&self, controller: &str, file: &str) -> Option<String> {
+        read_optional(self.0.dir(controller)?, file).ok().flatten()
+    }
+}
+
+impl Cgroup for V1Cgroup {
+    fn paths(&self) -> CgroupPaths {
+        CgroupPaths::V1 {
+            controllers: self.controllers.clone(),
+            unified: self.unified.clone(),
+        }
+    }
+
+    fn create(&self) -> Result<()> {
+        for dir in self.dirs() {
+            mkdir_all(dir)?;
+        }
+        self.init_cpuset()
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<()> {
+        let sizes = super::convert::hugepage_sizes();
+        let hugetlb_v2 =
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) && self.hugetlb_on_v2();
+        let plan = plan::plan(r, &ControllerProbe(self), &sizes, hugetlb_v2)?;
+        if let Some(table) = &plan.devices {
+            self.apply_devices(table)?;
+        }
+        super::plan::run(&plan.writes, &mut |w| {
+            if w.controller == plan::UNIFIED {
+                let dir = self.unified.clone().ok_or_else(|| {
+                    CgroupError::Unsupported(format!("{} (no cgroup2 directory)", w.what))
+                })?;
+                super::v2::require_controller(&dir, "hugetlb", &w.what)?;
+                return Ok(dir);
+            }
+            self.dir(&w.controller)
+                .map(Path::to_path_buf)
+                .ok_or_else(|| {
+                    CgroupError::Unsupported(format!(
+                        "{} (it needs the v1 {} controller, which is not mounted on this host)",
+                        w.what, w.controller
+                    ))
+                })
+        })
+    }
+
+    fn add_process(&self, pid: Pid) -> Result<()> {
+        for dir in self.dirs() {
+            add_pid(dir, pid)?;
+        }
+        Ok(())
+    }
+
+    fn clone_fd(&self) -> Option<OwnedFd> {
+        None
+    }
+
+    fn pids(&self) -> Result<Vec<Pid>> {
+        match self.procs_dir() {
+            Some(dir) => read_pids_recursive(dir),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Freezes, signals every process, and thaws again. A SIGKILL always leaves the cgroup
+    /// thawed, even when it was paused before: frozen v1 tasks cannot die, and a kill path must
+    /// never hang. Other signals to a paused container are delivered when it is resumed.
+    fn signal_all(&self, signal: Signal) -> Result<()> {
+        let was = self.freezer().ok();
+        let froze = was.is_some() && self.set_freezer(FreezerState::Frozen).is_ok();
+        let pids = self.pids();
+        if let Ok(pids) = &pids {
+            for pid in pids {
+                let _ = kill(*pid, signal);
+            }
+        }
+        if froze && (signal == Signal::SIGKILL || was == Some(FreezerState::Thawed)) {
+            self.set_freezer(FreezerState::Thawed)?;
+        }
+        pids.map(|_| ())
+    }
+
+    fn set_freezer(&self, state: FreezerState) -> Result<()> {
+        let dir = self.dir("freezer").ok_or_else(|| {
+            CgroupError::Unsupported("freezing (the v1 freezer controller is not mounted)".into())
+        })?;
+        if state == FreezerState::Thawed {
+            return write(dir, "freezer.state", "THAWED", "thaw");
+        }
+        // v1 can stay in FREEZING while tasks keep forking; like runc, retry the write, thaw
+        // now and then to let stragglers settle, and give up (thawed) after ~2 s.
+        for i in 0..2000 {
+            if i % 50 == 49 {
+                let _ = write(dir, "freezer.state", "THAWED", "thaw");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            write(dir, "freezer.state", "FROZEN", "freeze")?;
+            match read(dir, "freezer.state")?.as_str() {
+                "FROZEN" => return Ok(()),
+                _ => std::thread::sleep(Duration::from_micros(500)),
+            }
+        }
+        let _ = write(dir, "freezer.state", "THAWED", "thaw after failed freeze");
+        Err(CgroupError::Invalid(format!(
+            "freezer {} stayed in FREEZING; thawed it again",
+            dir.display()
+        )))
+    }
+
+    fn freezer(&self) -> Result<FreezerState> {
+        let dir = self.dir("freezer").ok_or_else(|| {
+            CgroupError::Unsupported(
+                "freezer state (the v1 freezer controller is not mounted)".into(),
+            )
+        })?;
+        for _ in 0..1000 {
+            match read(dir, "freezer.state")?.as_str() {
+                "THAWED" => return Ok(FreezerState::Thawed),
+                // Frozen through an ancestor only is not this container's state.
+                "FROZEN" => {
+                    let own = read_optional(dir, "freezer.self_freezing")?;
+                    return Ok(if own.as_deref() == Some("0") {
+                        FreezerState::Thawed
+                    } else {
+                        FreezerState::Frozen
+                    });
+                }
+                _ => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        Ok(FreezerState::Frozen)
+    }
+
+    fn destroy(&self) -> Result<()> {
+        if self.dir("freezer").is_some_and(Path::exists)
+            && self.freezer().ok() == Some(FreezerState::Frozen)
+        {
+            let _ = self.set_freezer(FreezerState::Thawed);
+        }
+        let mut first_err = None;
+        for dir in self.dirs() {
+            if let Err(e) = remove_tree(dir) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        stats::read_stats(&self.controllers, self.unified.as_deref())
+    }
+
+    fn oom_kill_count(&self) -> Result<u64> {
+        stats::oom_kill_count(self.memory_dir("OOM kill counting")?)
+    }
+
+    fn oom_notifier(&self) -> Result<super::OomNotifier> {
+        super::OomNotifier::v1(self.memory_dir("OOM notification")?)
+    }
+}
