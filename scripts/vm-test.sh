@@ -84,9 +84,9 @@ for bin in "$root/rind/bin/rind" "$root"/rind/tests/*; do
 done
 cp -a rootfs-fixtures/out/busybox "$root/rind/fixtures/"
 {
-    printf 'RIND_VM_MODE=%q\n' "$mode"
-    printf 'RIND_VM_TEST_ARGS=%q\n' "$test_args"
-    printf 'RIND_VM_TEST_TIMEOUT=%q\n' "${RIND_VM_TEST_TIMEOUT:-600}"
+    printf 'export RIND_VM_MODE=%q\n' "$mode"
+    printf 'export RIND_VM_TEST_ARGS=%q\n' "$test_args"
+    printf 'export RIND_VM_TEST_TIMEOUT=%q\n' "${RIND_VM_TEST_TIMEOUT:-600}"
 } >"$root/rind/config"
 vm_cpio "$root" "$run_dir/run.cpio"
 
@@ -111,11 +111,14 @@ trap vm_stop_all EXIT
 trap 'exit 130' INT TERM
 vm_start "${RIND_VM_TIMEOUT:-900}" "$log"
 boot_start=$EPOCHREALTIME
-# Show the console as it arrives; tail ends shortly after qemu does.
-tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r'
+# Show the console as it arrives; tail ends shortly after qemu does. Both run in the background
+# so that bash's `wait` returns at once on INT or TERM and the traps end qemu.
+tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
+tail_pid=$!
 set +e
 wait "$VM_PID"
 qemu_status=$?
+wait "$tail_pid"
 set -e
 VM_QEMU_PIDS=()
 wall=$(awk -v s="$boot_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')

@@ -39,11 +39,15 @@ vm_qemu_cmd() {
         -kernel "$kernel" -initrd "$initrd" -append "$(vm_kernel_cmdline "$accel")")
 }
 
-# Starts VM_QEMU under `timeout $1` in the background, console to file $2, stdin from
-# /dev/null; qemu's own messages go to $2.qemu. Sets VM_PID to the timeout process.
+# Starts VM_QEMU under `timeout $1` in the background, console to file $2 (created before
+# this returns), stdin from /dev/null; qemu's own messages go to $2.qemu. Sets VM_PID to the
+# timeout process. setpriv's parent-death signal ends qemu whenever timeout ends, even by
+# SIGKILL, so no qemu outlives its wrapper: a TERM that hit timeout while it was still starting
+# once left an orphaned qemu behind.
 vm_start() {
     local limit=$1 log=$2
-    timeout -k 3 "$limit" "${VM_QEMU[@]}" </dev/null >"$log" 2>"$log.qemu" &
+    : >"$log"
+    timeout -k 3 "$limit" setpriv --pdeathsig KILL "${VM_QEMU[@]}" </dev/null >"$log" 2>"$log.qemu" &
     VM_PID=$!
     VM_QEMU_PIDS+=("$VM_PID")
 }
@@ -89,7 +93,7 @@ vm_boot_once() {
     start=$EPOCHREALTIME
     while IFS= read -r line; do
         case $line in *"$VM_BOOTED_MARKER"*) marked=$EPOCHREALTIME ;; esac
-    done < <(timeout -k 1 "$limit" "${VM_QEMU[@]}" </dev/null 2>/dev/null)
+    done < <(timeout -k 1 "$limit" setpriv --pdeathsig KILL "${VM_QEMU[@]}" </dev/null 2>/dev/null)
     [ -n "$marked" ] || return 1
     awk -v s="$start" -v m="$marked" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.3f %.3f\n", m - s, e - s }'
 }

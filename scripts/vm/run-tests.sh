@@ -9,10 +9,8 @@
 # time-out, a panic outside a test) counts as one failed test. Ends with "N passed, M failed"
 # and exits 1 when anything failed.
 #
-# Tests find the runtime through RIND_BIN and the fixtures through RIND_FIXTURES (see
-# docs/vm-tests.md).
-export RIND_BIN=/rind/bin/rind
-export RIND_FIXTURES=/rind/fixtures
+# Tests find the runtime through RIND_BIN and the fixtures through RIND_FIXTURES, which
+# /init exports (see docs/vm-tests.md).
 export RUST_BACKTRACE=1
 limit=${RIND_VM_TEST_TIMEOUT:-600}
 args=${RIND_VM_TEST_ARGS:---test-threads=2}
