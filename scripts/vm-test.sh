@@ -45,6 +45,7 @@ done
 triple=x86_64-unknown-linux-gnu
 static_dir=$VM_REPO/target/static
 run_dir=$VM_CACHE/run
+mkdir -p "$VM_CACHE"
 t_start=$EPOCHREALTIME
 
 scripts/install-deps.sh
@@ -138,7 +139,7 @@ guest_status=${exit_line#RIND-VM-EXIT=}
 # The guest's per-executable lines, and the totals summed from them.
 results=$(tr -d '\r' <"$log" | sed -n '/RIND-VM-BEGIN/,/RIND-VM-END/p' | grep -o 'RIND-VM-RESULT .*' || true)
 echo "vm: results"
-echo "$results" | sed 's/^RIND-VM-RESULT /  /'
+echo "${results//RIND-VM-RESULT /  }"
 passed=$(echo "$results" | sed -n 's/.* passed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 failed=$(echo "$results" | sed -n 's/.* failed=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 if [ "$guest_status" != 0 ] && [ "$failed" = 0 ]; then

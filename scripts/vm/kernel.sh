@@ -15,6 +15,9 @@ VM_CACHE=${VM_CACHE:-$VM_REPO/target/vm}
 # modules: overlayfs (image layers), veth and bridge (container networks), loop (image files),
 # tun (rootless networking).
 VM_MODULES=${VM_MODULES:-"overlay veth bridge loop tun"}
+# Where the host keeps the kernel's modules (a variable only so that the .ko.xz path can be
+# exercised against a scratch tree).
+VM_MODULES_ROOT=${VM_MODULES_ROOT:-/lib/modules}
 
 vm_die() {
     echo "vm: $*" >&2
@@ -53,7 +56,8 @@ vm_extract_vmlinux() {
     poff=$(od -An -tu4 -j $((0x248)) -N4 "$bz" | tr -d ' ')
     plen=$(od -An -tu4 -j $((0x24c)) -N4 "$bz" | tr -d ' ')
     start=$(((setup_sects + 1) * 512 + poff))
-    tail -c +$((start + 1)) "$bz" | head -c "$plen" | xz -dc --single-stream >"$out.tmp" ||
+    dd if="$bz" iflag=skip_bytes,count_bytes skip="$start" count="$plen" bs=1M status=none |
+        xz -dc --single-stream >"$out.tmp" ||
         vm_die "$bz: the payload at byte $start is not an xz stream"
     [ "$(head -c 4 "$out.tmp" | od -An -c | tr -d ' ')" = 177ELF ] ||
         vm_die "$bz: the decompressed payload is not an ELF vmlinux"
@@ -76,9 +80,9 @@ vm_vmlinux() {
 # dependencies first, one per line (duplicates possible; the caller drops them).
 vm_module_closure() {
     local kver=$1 name=$2 line path deps d
-    line=$(grep -E "/${name}\.ko(\.xz|\.zst|\.gz)?:" "/lib/modules/$kver/modules.dep" | head -n 1)
+    line=$(grep -m 1 -E "/${name}\.ko(\.xz|\.zst|\.gz)?:" "$VM_MODULES_ROOT/$kver/modules.dep" || true)
     if [ -z "$line" ]; then
-        grep -qE "/${name}\.ko" "/lib/modules/$kver/modules.builtin" 2>/dev/null && return 0
+        grep -qE "/${name}\.ko" "$VM_MODULES_ROOT/$kver/modules.builtin" 2>/dev/null && return 0
         vm_die "kernel $kver has no module '$name'"
     fi
     path=${line%%:*}
@@ -92,7 +96,7 @@ vm_module_closure() {
 # since busybox insmod reads only plain .ko files. Prints the guest path.
 vm_stage_module() {
     local kver=$1 rel=$2 root=$3 src plain
-    src=/lib/modules/$kver/$rel
+    src=$VM_MODULES_ROOT/$kver/$rel
     plain=${rel%.xz}
     plain=${plain%.zst}
     plain=${plain%.gz}
@@ -150,7 +154,7 @@ vm_base_initramfs() {
         echo "$dir/base.cpio"
         return
     fi
-    [ -f "/lib/modules/$kver/modules.dep" ] || vm_die "/lib/modules/$kver is missing (reinstall linux-image-$kver)"
+    [ -f "$VM_MODULES_ROOT/$kver/modules.dep" ] || vm_die "$VM_MODULES_ROOT/$kver is missing (reinstall linux-image-$kver)"
     echo "vm: building the base initramfs for $kver" >&2
     mkdir -p "$dir"
     root=$dir/base

@@ -33,6 +33,7 @@ vm_qemu_cmd() {
     local accel=$1 kernel=$2 initrd=$3 cpu=qemu64
     # -cpu qemu64 boots 10-15% faster than -cpu max under TCG: fewer features to emulate.
     [ "$accel" = kvm ] && cpu=host
+    # shellcheck disable=SC2054 # the commas belong to qemu's -M option
     VM_QEMU=(qemu-system-x86_64 -accel "$accel" -M microvm,pit=on,rtc=on -cpu "$cpu"
         -smp "$VM_SMP" -m "$VM_MEM_MB" -nodefaults -no-user-config -display none -no-reboot
         -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04

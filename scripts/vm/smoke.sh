@@ -70,6 +70,7 @@ overlay_whiteout() {
 pid_mount_ns_pivot_root() {
     rootfs=$RIND_FIXTURES/busybox/rootfs
     [ -x "$rootfs/bin/busybox" ] || { echo "no fixture at $rootfs"; return 1; }
+    # shellcheck disable=SC2016 # the inner script expands its own variables
     out=$(unshare --pid --mount --fork sh -c '
         set -e
         mount --bind "$1" "$1"
