@@ -11,7 +11,8 @@
 # Exits 0 only when the guest reported that every test passed. Prints one RIND-VM-RESULT line
 # per test executable, "vm: N passed, M failed", and the suite's wall time. Environment:
 # RIND_VM_ACCEL (kvm|tcg, default: probe), RIND_VM_MEM (MiB, 2048), RIND_VM_SMP (2),
-# RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_TEST_TIMEOUT (each executable, 600).
+# RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_TEST_TIMEOUT (each executable, 600),
+# RIND_VM_APPEND (extra kernel command-line flags).
 # How the VM is built and how to debug it: docs/vm-tests.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,7 +105,7 @@ echo "vm: kernel $kver, accel $accel, ${VM_SMP} vCPUs, ${VM_MEM_MB} MiB," \
 if [ "$mode" = shell ]; then
     # Interactive: the console is this terminal (Ctrl-A X quits qemu).
     VM_QEMU=("${VM_QEMU[@]/#stdio/mon:stdio}")
-    exec timeout -k 3 "${RIND_VM_TIMEOUT:-3600}" "${VM_QEMU[@]}"
+    exec timeout --foreground -k 3 "${RIND_VM_TIMEOUT:-3600}" "${VM_QEMU[@]}"
 fi
 
 log=$run_dir/console.log

@@ -24,7 +24,8 @@ vm_kernel_cmdline() {
     local accel=$1
     local cmdline="console=ttyS0 quiet panic=-1 mitigations=off 8250.nr_uarts=1 i8042.noaux i8042.nokbd i8042.nopnp pci=off"
     [ "$accel" = tcg ] && cmdline="$cmdline tsc_early_khz=$(vm_host_khz) tsc=reliable"
-    echo "$cmdline"
+    # RIND_VM_APPEND adds flags for debugging, e.g. "loglevel=7" to see every kernel message.
+    echo "$cmdline${RIND_VM_APPEND:+ $RIND_VM_APPEND}"
 }
 
 # Fills the array VM_QEMU with the qemu command line that boots kernel $2 with initramfs $3
