@@ -49,5 +49,7 @@ while read -r name path; do
     run_one "$name" "$path" $args
 done </rind/tests.list
 
+echo "rind-vm: suite done $(cut -d' ' -f1 /proc/uptime) s after boot," \
+    "$(awk '/MemTotal/ { t = $2 } /MemAvailable/ { a = $2 } END { print int((t - a) / 1024) }' /proc/meminfo) MiB in use"
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" = 0 ]
