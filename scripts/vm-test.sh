@@ -47,6 +47,9 @@ triple=x86_64-unknown-linux-gnu
 static_dir=$VM_REPO/target/static
 run_dir=$VM_CACHE/run
 mkdir -p "$VM_CACHE"
+# One run at a time per checkout: runs share target/vm/run (and a cold cache's staging trees).
+exec 9>"$VM_CACHE/lock"
+flock -n 9 || { echo "vm: waiting for another vm-test.sh in this checkout" >&2; flock 9; }
 t_start=$EPOCHREALTIME
 
 scripts/install-deps.sh

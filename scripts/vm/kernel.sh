@@ -64,14 +64,22 @@ vm_extract_vmlinux() {
     mv "$out.tmp" "$out"
 }
 
+# Prints the Debian version of the package that ships kernel release $1 ("6.1.192-2"), so that
+# a rebuilt package with the same release name still refreshes the cache.
+vm_kernel_package_version() {
+    dpkg-query -W -f='${Version}' "linux-image-$1" 2>/dev/null || echo unpackaged
+}
+
 # Prints the path of the cached ELF vmlinux for kernel release $1, extracting it first if needed.
 vm_vmlinux() {
-    local kver=$1 dir=$VM_CACHE/$1
-    if [ ! -s "$dir/vmlinux" ]; then
+    local kver=$1 dir=$VM_CACHE/$1 key
+    key="package=$(vm_kernel_package_version "$kver")"
+    if [ ! -s "$dir/vmlinux" ] || [ "$(cat "$dir/vmlinux.key" 2>/dev/null)" != "$key" ]; then
         [ -r "/boot/vmlinuz-$kver" ] || vm_die "/boot/vmlinuz-$kver is missing (reinstall linux-image-$kver)"
         mkdir -p "$dir"
         echo "vm: extracting vmlinux from /boot/vmlinuz-$kver" >&2
         vm_extract_vmlinux "/boot/vmlinuz-$kver" "$dir/vmlinux"
+        echo "$key" >"$dir/vmlinux.key"
     fi
     echo "$dir/vmlinux"
 }
@@ -146,10 +154,10 @@ vm_stage_userland() {
 
 # Prints the path of the cached base initramfs for kernel release $1: busybox, the modules in
 # $VM_MODULES with their dependencies, and /lib/modules/load-order (guest paths, in the order
-# insmod must load them). Rebuilt when the busybox package or the module list changes.
+# insmod must load them). Rebuilt when the kernel or busybox package or the module list changes.
 vm_base_initramfs() {
     local kver=$1 dir=$VM_CACHE/$1 key root m rel
-    key="busybox=$(dpkg-query -W -f='${Version}' busybox-static) modules=$VM_MODULES format=1"
+    key="kernel=$(vm_kernel_package_version "$kver") busybox=$(dpkg-query -W -f='${Version}' busybox-static) modules=$VM_MODULES format=1"
     if [ -s "$dir/base.cpio" ] && [ "$(cat "$dir/base.key" 2>/dev/null)" = "$key" ]; then
         echo "$dir/base.cpio"
         return
