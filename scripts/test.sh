@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh host       only the host suite
+#   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines and
 # a final "N passed, M failed" line for the whole run.
@@ -29,7 +30,11 @@ case $what in
         cargo build --release --locked
         run_part "host suite" cargo test --release --locked
         ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, host)" >&2; exit 2 ;;
+    vm) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm)" >&2; exit 2 ;;
+esac
+case $what in
+    all|vm) run_part "vm suite" scripts/vm-test.sh ;;
 esac
 
 echo "$passed passed, $failed failed"
