@@ -1,7 +1,7 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::linux::mount_options;
+use crate::linux::{mount_options, seccomp};
 
 /// The OCI features document (runtime-spec features.md): only what rind really supports.
 pub fn run() -> Result<i32> {
@@ -17,7 +17,14 @@ pub fn run() -> Result<i32> {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": seccomp::SUPPORTED_ACTIONS,
+                "operators": seccomp::SUPPORTED_OPERATORS,
+                "archs": seccomp::SUPPORTED_ARCHES,
+                "knownFlags": seccomp::SUPPORTED_FLAGS,
+                "supportedFlags": seccomp::SUPPORTED_FLAGS
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

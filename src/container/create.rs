@@ -1,5 +1,6 @@
 //! `create`: from a bundle to an init that waits for `start`.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -9,7 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 use super::state::{State, Status};
 use super::{LifecycleError, NewContainer};
 use crate::cgroups::{self, Cgroup};
-use crate::linux::{hooks, terminal};
+use crate::linux::{hooks, seccomp, terminal};
 use crate::process::{self, InitConfig, LaunchEvents, trace};
 use crate::{logging, spec};
 
@@ -96,6 +97,16 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     cgroup.apply(&resources_with_devices(&spec))?;
     trace::mark(|| format!("created cgroup {:?}", cgroup.paths()));
 
+    // Compiled here, before the clone, and cached by content: a bad profile fails create
+    // before anything runs, and init only has to install it.
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(seccomp::compile_cached(
+            profile,
+            &root.join(".seccomp-cache"),
+        )?),
+        None => None,
+    };
+    trace::mark(|| "compiled seccomp filter".into());
     let fifo = process::fifo::create(&new.dir.join("exec.fifo"))?;
     let cfg = InitConfig {
         spec: spec.clone(),
@@ -108,6 +119,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         preserve_fds: opts.preserve_fds,
         console_socket,
         fifo,
+        seccomp,
         trace: trace::clock(),
     };
     let mut state = State {
@@ -199,6 +211,24 @@ impl LaunchEvents for CreateEvents<'_> {
             }
         }
         Ok(doc)
+    }
+
+    fn seccomp_listener(&mut self, pid: Pid, listener: OwnedFd) -> anyhow::Result<()> {
+        let seccomp = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref());
+        let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) else {
+            anyhow::bail!("init sent a seccomp listener but linux.seccomp.listenerPath is unset");
+        };
+        self.state.pid = pid.as_raw();
+        let doc = serde_json::to_value(self.state.oci(Status::Creating))?;
+        let state: oci_spec::runtime::State = serde_json::from_value(doc)?;
+        let metadata = seccomp.and_then(|s| s.listener_metadata().as_deref());
+        seccomp::send_listener(path, listener.as_fd(), &state, metadata)?;
+        trace::mark(|| format!("sent seccomp listener to {}", path.display()));
+        Ok(())
     }
 }
 

@@ -56,6 +56,8 @@ pub enum LifecycleError {
     Launch(#[from] crate::process::LaunchError),
     #[error(transparent)]
     Sys(#[from] crate::error::SysError),
+    #[error("linux.seccomp: {0}")]
+    Seccomp(#[from] crate::linux::seccomp::SeccompError),
     /// The operation does not fit the container's current status.
     #[error("{0}")]
     State(String),
@@ -259,7 +261,8 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| id::validate(n).is_ok())
+        // Dot-names are rind's own (the seccomp cache), never containers.
+        .filter(|n| !n.starts_with('.') && id::validate(n).is_ok())
         .collect();
     ids.sort();
     Ok(ids)

@@ -15,14 +15,19 @@
 //! | 4 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
 //! | 5 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks |
 //! | 6 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
-//! | 7 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
+//! | 7 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
+//! | 8 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
 //! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
 //! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
 
+use std::io::{IoSlice, IoSliceMut};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
-use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    send, sendmsg, socketpair,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -43,11 +48,20 @@ pub enum ToInit {
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToRuntime {
     IdMapRequest,
-    InitPid { pid: i32 },
+    InitPid {
+        pid: i32,
+    },
     MountsReady,
     Ready,
-    Failed { message: String },
-    Trace { nanos: u64, step: String },
+    Failed {
+        message: String,
+    },
+    Trace {
+        nanos: u64,
+        step: String,
+    },
+    /// The seccomp user-notification listener; the fd travels with this message.
+    SeccompListener,
 }
 
 /// One end of the channel: sends `S`, receives `R`.
@@ -93,20 +107,58 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
             .step(|| "send sync message".to_string())
     }
 
+    /// Sends one message with a file descriptor attached (SCM_RIGHTS).
+    pub fn send_with_fd(&self, msg: &S, fd: &impl AsRawFd) -> Result<(), SysError> {
+        let bytes = serde_json::to_vec(msg)
+            .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
+        let fds = [fd.as_raw_fd()];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[IoSlice::new(&bytes)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map(drop)
+        .step(|| "send sync message with fd".to_string())
+    }
+
     /// Receives one message; `None` when the peer has closed its end (it exited).
     pub fn recv(&self) -> Result<Option<R>, SysError> {
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    /// Receives one message and the descriptor attached to it, if any.
+    pub fn recv_with_fd(&self) -> Result<Option<(R, Option<OwnedFd>)>, SysError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let n = loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                other => break other.step(|| "receive sync message".to_string())?,
+                Err(e) => return Err(SysError::new("receive sync message", e)),
+                Ok(msg) => {
+                    let mut fd = None;
+                    for c in msg.cmsgs().step(|| "receive sync message".to_string())? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            // SAFETY: the kernel just installed these descriptors for us.
+                            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+                        }
+                    }
+                    break (msg.bytes, fd);
+                }
             }
         };
         if n == 0 {
             return Ok(None);
         }
         serde_json::from_slice(&buf[..n])
-            .map(Some)
+            .map(|m| Some((m, fd)))
             .map_err(|e| SysError::new("decode sync message", Cause::Other(e.to_string())))
     }
 }
@@ -131,6 +183,21 @@ mod tests {
             runtime.recv().unwrap(),
             Some(ToRuntime::InitPid { pid: 42 })
         );
+    }
+
+    #[test]
+    fn an_fd_travels_with_its_message() {
+        let (runtime, init) = pair().unwrap();
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        init.send_with_fd(&ToRuntime::SeccompListener, &file)
+            .unwrap();
+        let (msg, fd) = runtime.recv_with_fd().unwrap().unwrap();
+        assert_eq!(msg, ToRuntime::SeccompListener);
+        let fd = fd.expect("an fd");
+        let mut text = String::new();
+        use std::io::Read;
+        std::fs::File::from(fd).read_to_string(&mut text).unwrap();
+        assert!(text.contains("Name:"));
     }
 
     #[test]

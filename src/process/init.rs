@@ -21,6 +21,7 @@ use crate::linux::capabilities::CapabilitySets;
 use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
 use crate::linux::rootfs::{self, RootfsContext};
+use crate::linux::seccomp::Program;
 use crate::linux::{rlimits, sysctl, terminal, user};
 
 /// A step of init that failed.
@@ -234,16 +235,26 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     trace("init: rootfs finalized");
 
     // 10. Limits and privileges. rlimits while still privileged (raising a hard limit needs
-    //     it). no_new_privs before the user switch, as runc does. The bounding set is cut
-    //     while CAP_SETPCAP is still held; keepcaps carries the permitted set across setuid;
-    //     then the exact sets are applied.
+    //     it). no_new_privs before the user switch, as runc does. Without no_new_privs,
+    //     installing seccomp needs CAP_SYS_ADMIN, so it goes in before capabilities are
+    //     dropped; with it, as late as possible (step 14), so that fewer of init's own
+    //     syscalls run under the filter. A filter with a notify listener goes in before Ready
+    //     either way, because the listener must reach the runtime while it still listens.
+    //     The bounding set is cut while CAP_SETPCAP is still held; keepcaps carries the
+    //     permitted set across setuid; then the exact sets are applied.
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if nnp {
         // SAFETY: prctl with constant integer arguments.
         Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
             .step(|| "set no_new_privs".to_string())?;
+    }
+    let seccomp_early = cfg.seccomp.as_ref().filter(|f| !nnp || f.has_listener());
+    if let Some(filter) = seccomp_early {
+        install_seccomp(filter, chan)?;
+        trace("init: seccomp installed");
     }
     let caps = process
         .capabilities()
@@ -292,7 +303,23 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     prepare_fds(cfg.preserve_fds)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    if let Some(filter) = cfg.seccomp.as_ref().filter(|_| seccomp_early.is_none()) {
+        filter
+            .install()
+            .map_err(|e| SysError::new("install seccomp filter", Cause::Other(e.to_string())))?;
+    }
     exec(&program, args, &env)
+}
+
+/// Installs the filter; a notify listener goes to the runtime with the next message.
+fn install_seccomp(program: &Program, chan: &InitEnd) -> Result<(), SysError> {
+    let listener = program
+        .install()
+        .map_err(|e| SysError::new("install seccomp filter", Cause::Other(e.to_string())))?;
+    if let Some(fd) = listener {
+        chan.send_with_fd(&ToRuntime::SeccompListener, &fd)?;
+    }
+    Ok(())
 }
 
 fn reset_signals() {

@@ -1,6 +1,8 @@
 //! The runtime's side of starting init: the clone, the cgroup placement, the id maps, the
 //! hooks that run in the runtime's namespaces, and the wait for init to be ready.
 
+use std::os::fd::OwnedFd;
+
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -41,6 +43,9 @@ pub trait LaunchEvents {
     /// Init's mounts are done, before pivot_root: run the prestart and createRuntime hooks.
     /// Returns the state document to pass to the hooks init runs itself.
     fn mounts_ready(&mut self, pid: Pid) -> anyhow::Result<serde_json::Value>;
+    /// Init installed a seccomp filter with user notification: hand the listener to the
+    /// agent at `listenerPath`.
+    fn seccomp_listener(&mut self, pid: Pid, listener: OwnedFd) -> anyhow::Result<()>;
 }
 
 /// A started, ready, blocked init.
@@ -124,7 +129,7 @@ fn drive(
     }
     chan.send(&ToInit::Proceed)?;
     loop {
-        let msg = match chan.recv()? {
+        let (msg, fd) = match chan.recv_with_fd()? {
             Some(m) => m,
             None => return Err(LaunchError::InitDied(exit_status(cloned))),
         };
@@ -149,6 +154,10 @@ fn drive(
             }
             ToRuntime::Failed { message } => return Err(LaunchError::Init(message)),
             ToRuntime::Trace { nanos, step } => trace::record_init(nanos, step),
+            ToRuntime::SeccompListener => match fd {
+                Some(fd) => events.seccomp_listener(*init_pid, fd)?,
+                None => return Err(LaunchError::Protocol(ToRuntime::SeccompListener)),
+            },
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct InitConfig {
     pub console_socket: Option<OwnedFd>,
     /// The exec FIFO, opened read-write: init blocks reading it until `start` writes.
     pub fifo: OwnedFd,
+    /// The compiled seccomp filter, installed by init (before the user switch without
+    /// no_new_privs, last before execve with it).
+    pub seccomp: Option<crate::linux::seccomp::Program>,
     /// Record a timeline of init's steps (`--trace`).
     pub trace: Option<trace::Clock>,
 }

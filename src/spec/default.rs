@@ -29,9 +29,13 @@ pub const READONLY_PATHS: &[&str] = &[
 ];
 
 /// The default spec as JSON. `terminal` is true, as with runc; pass `--no-terminal` to
-/// `rind spec` for a spec that runs without a tty.
+/// `rind spec` for a spec that runs without a tty. Unlike runc's, it carries Docker's default
+/// seccomp profile for the default capabilities.
 pub fn default_spec(terminal: bool) -> Value {
-    json!({
+    let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    let seccomp = serde_json::to_value(crate::linux::seccomp::default_profile_for(&caps))
+        .unwrap_or(Value::Null);
+    let mut spec = json!({
         "ociVersion": "1.2.0",
         "process": {
             "terminal": terminal,
@@ -77,7 +81,9 @@ pub fn default_spec(terminal: bool) -> Value {
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS
         }
-    })
+    });
+    spec["linux"]["seccomp"] = seccomp;
+    spec
 }
 
 #[cfg(test)]

@@ -37,9 +37,13 @@ pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
 }
 
 /// Parses spec JSON. serde's "unknown variant `X`, expected one of ..." lists every variant;
-/// the list is cut so the error stays one readable line.
+/// the list is cut so the error stays one readable line. When the seccomp section is what
+/// failed, the seccomp checker's message (naming the field) is used instead.
 pub fn parse(bytes: &[u8]) -> Result<Spec, String> {
     serde_json::from_slice(bytes).map_err(|e| {
+        if let Some(msg) = seccomp_message(bytes) {
+            return msg;
+        }
         let msg = e.to_string();
         match (msg.find(", expected one of"), msg.rfind(" at line ")) {
             (Some(cut), Some(at)) if cut < at => format!("{}{}", &msg[..cut], &msg[at..]),
@@ -47,6 +51,16 @@ pub fn parse(bytes: &[u8]) -> Result<Spec, String> {
             _ => msg,
         }
     })
+}
+
+/// A precise message for a broken `linux.seccomp`, if that is what is broken. Only runs after
+/// a parse failure, so a valid spec is parsed once.
+fn seccomp_message(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let seccomp = value.get("linux")?.get("seccomp")?;
+    crate::linux::seccomp::check_profile_value(seccomp)
+        .err()
+        .map(|e| format!("linux.seccomp: {e}"))
 }
 
 /// The absolute path of the container's root filesystem (`root.path`, relative to the bundle

@@ -71,9 +71,6 @@ pub fn validate(spec: &Spec) -> Result<NamespacePlan, SpecError> {
         if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return unsupported("linux.netDevices");
         }
-        if linux.seccomp().is_some() {
-            return unsupported("linux.seccomp (not yet: see issue 5)");
-        }
         if let Some(sysctls) = linux.sysctl() {
             sysctl::validate(sysctls, |t| plan.is_private(t))
                 .map_err(|e| SpecError::Invalid(e.to_string()))?;

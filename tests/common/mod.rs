@@ -61,7 +61,7 @@ impl Drop for TempDir {
 }
 
 /// A bundle: a copy of the busybox rootfs plus a config.json built from rind's default spec
-/// (without a terminal), which a test edits before use.
+/// (without a terminal, with a writable root), which a test edits before use.
 pub struct Bundle {
     pub dir: TempDir,
     pub config: Value,
@@ -83,7 +83,9 @@ impl Bundle {
             .status()
             .unwrap();
         assert!(st.success(), "copy rootfs");
-        let config = rind::spec::default::default_spec(false);
+        let mut config = rind::spec::default::default_spec(false);
+        // Tests write results into the rootfs; the read-only root has tests of its own.
+        config["root"]["readonly"] = json!(false);
         Bundle { dir, config }
     }
 
@@ -226,11 +228,15 @@ impl Runtime {
         self.state(id)["status"].as_str().unwrap().to_string()
     }
 
-    /// Waits until the container reaches `status` (panics after 10 s).
+    /// Waits until the container exists and reaches `status` (panics after 10 s).
     pub fn wait_status(&self, id: &str, status: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let s = self.status(id);
+            let out = self.run(&["state", id]);
+            let s = serde_json::from_slice::<Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v["status"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "absent".into());
             if s == status {
                 return;
             }
