@@ -3,13 +3,17 @@
 
 mod create;
 mod delete;
+mod events;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use anyhow::{Result, bail};
 
@@ -36,6 +40,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             no_terminal,
         } => spec::run(&bundle, no_terminal),
         Command::Features => features::run(),
+        Command::Pause { id } => pause::pause(g, &id),
+        Command::Resume { id } => pause::resume(g, &id),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps::run(g, &id, format, &ps_args),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => events::run(g, &id, stats, interval),
+        Command::Update(a) => update::run(g, a),
     };
     if g.trace {
         print_trace(g.trace_format);

@@ -94,7 +94,13 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         cgroup: cgroup.as_ref(),
         armed: true,
     };
-    cgroup.apply(&resources_with_devices(&spec))?;
+    let resources = resources_with_devices(&spec);
+    for ignored in cgroups::ignored_resources(&resources) {
+        logging::warn(&format!(
+            "{ignored} is ignored (the kernel no longer has it)"
+        ));
+    }
+    cgroup.apply(&resources)?;
     trace::mark(|| format!("created cgroup {:?}", cgroup.paths()));
 
     // Compiled here, before the clone, and cached by content: a bad profile fails create

@@ -147,3 +147,54 @@ fn destroy(c: Container) -> Result<(), LifecycleError> {
     c.remove_dir()?;
     Ok(())
 }
+
+/// Freezes every process of a running container.
+pub fn pause(root: &Path, id: &str) -> Result<(), LifecycleError> {
+    let c = Container::load(root, id)?;
+    match c.status() {
+        Status::Running => {}
+        s => {
+            return Err(LifecycleError::State(format!(
+                "cannot pause container {id}: it is {s}, not running"
+            )));
+        }
+    }
+    cgroups::from_paths(&c.state.cgroup).set_freezer(FreezerState::Frozen)?;
+    Ok(())
+}
+
+/// Thaws a paused container.
+pub fn resume(root: &Path, id: &str) -> Result<(), LifecycleError> {
+    let c = Container::load(root, id)?;
+    match c.status() {
+        Status::Paused => {}
+        s => {
+            return Err(LifecycleError::State(format!(
+                "cannot resume container {id}: it is {s}, not paused"
+            )));
+        }
+    }
+    cgroups::from_paths(&c.state.cgroup).set_freezer(FreezerState::Thawed)?;
+    Ok(())
+}
+
+/// Applies new resource limits to a live container's cgroup.
+pub fn update(
+    root: &Path,
+    id: &str,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<(), LifecycleError> {
+    let c = Container::load(root, id)?;
+    if c.status() == Status::Stopped {
+        return Err(LifecycleError::State(format!(
+            "cannot update container {id}: it is stopped"
+        )));
+    }
+    for ignored in cgroups::ignored_resources(resources) {
+        logging::warn(&format!(
+            "{ignored} is ignored (the kernel no longer has it)"
+        ));
+    }
+    cgroups::from_paths(&c.state.cgroup).apply(resources)?;
+    Ok(())
+}

@@ -19,7 +19,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::cgroups::{self, FreezerState};
 use crate::error::Cause;
 pub use create::{CreateOptions, Created, create};
-pub use lifecycle::{delete, kill, start};
+pub use lifecycle::{delete, kill, pause, resume, start, update};
 pub use state::{OciState, State, Status};
 
 /// Errors about containers as a whole (not about one step inside them).
