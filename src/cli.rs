@@ -134,7 +134,7 @@ pub enum Command {
         id: String,
     },
     /// Change the resource limits of a running container
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
 }
 
 /// runc's `update` flags.

@@ -52,7 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             interval,
             id,
         } => events::run(g, &id, stats, interval),
-        Command::Update(a) => update::run(g, a),
+        Command::Update(a) => update::run(g, *a),
     };
     if g.trace {
         print_trace(g.trace_format);

@@ -17,7 +17,7 @@ pub fn run(g: &GlobalOpts, a: UpdateArgs) -> Result<i32> {
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
         bail!("--l3-cache-schema and --mem-bw-schema (Intel RDT) are not supported");
     }
-    let mut mem = r.memory().clone().unwrap_or_default();
+    let mut mem = (*r.memory()).unwrap_or_default();
     let mut mem_set = r.memory().is_some();
     for (flag, value, set) in [
         (
@@ -117,7 +117,7 @@ pub fn parse_size(s: &str) -> Result<i64> {
         .trim()
         .parse()
         .with_context(|| format!("not a size: {s:?}"))?;
-    if !(n >= 0.0) {
+    if n.is_nan() || n < 0.0 {
         bail!("not a size: {s:?}");
     }
     Ok((n * mult as f64) as i64)
