@@ -135,6 +135,56 @@ pub enum Command {
     },
     /// Change the resource limits of a running container
     Update(Box<UpdateArgs>),
+    /// Run another process in a running container
+    Exec(Box<ExecArgs>),
+}
+
+/// runc's `exec` flags.
+#[derive(Debug, Args, Clone)]
+pub struct ExecArgs {
+    /// JSON file with the whole process (instead of a command and flags)
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Working directory of the process
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE; repeatable)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// UID[:GID] to run as
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Supplementary group ids (repeatable)
+    #[arg(short = 'g', long)]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (repeatable)
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the terminal's master fd
+    #[arg(long, value_name = "SOCK")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process runs, instead of waiting for it
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the host pid of the process to
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Pass this many extra fds (3, 4, ...) to the process
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Allow exec in a paused container
+    #[arg(long)]
+    pub ignore_paused: bool,
+    pub id: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// runc's `update` flags.

@@ -4,6 +4,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -53,6 +54,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             id,
         } => events::run(g, &id, stats, interval),
         Command::Update(a) => update::run(g, *a),
+        Command::Exec(a) => exec::run(g, *a),
     };
     if g.trace {
         print_trace(g.trace_format);

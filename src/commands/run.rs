@@ -1,22 +1,8 @@
 use anyhow::{Context, Result};
-use nix::sys::signal::{SigSet, Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
 
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::container;
-
-/// Signals a foreground `run` passes on to the container's init.
-const FORWARDED: &[Signal] = &[
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGTERM,
-    Signal::SIGWINCH,
-    Signal::SIGCONT,
-];
+use crate::process::supervise;
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     let opts = super::create::options(&a.create);
@@ -27,23 +13,12 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
         return Ok(0);
     }
 
-    // Block the forwarded signals (and SIGCHLD) before init exists, so none is lost or acted
-    // on by default between now and the wait loop. Init resets its own mask.
-    let mut set = SigSet::empty();
-    for s in FORWARDED {
-        set.add(*s);
-    }
-    set.add(Signal::SIGCHLD);
-    set.thread_block().context("block signals")?;
-    // With an extra fork (PID or time namespace) init is our grandchild: become the subreaper
-    // so it is reparented to us and we can wait for it.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let set = supervise::prepare()?;
 
     let created =
         container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
     start_or_remove(g, &id)?;
-    let code = wait_forwarding(&set, created.pid)?;
+    let code = supervise::wait_forwarding(&set, created.pid)?;
     if !a.keep {
         container::delete(&g.root, &id, true)
             .with_context(|| format!("delete container {id} after it exited"))?;
@@ -57,24 +32,4 @@ fn start_or_remove(g: &GlobalOpts, id: &str) -> Result<()> {
         return Err(e).with_context(|| format!("start container {id}"));
     }
     Ok(())
-}
-
-/// Forwards signals to init until it exits; returns its exit code (128+n for signal n).
-fn wait_forwarding(set: &SigSet, init: Pid) -> Result<i32> {
-    loop {
-        let sig = set.wait().context("wait for signals")?;
-        if sig != Signal::SIGCHLD {
-            let _ = kill(init, sig);
-            continue;
-        }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == init => return Ok(code),
-                Ok(WaitStatus::Signaled(pid, s, _)) if pid == init => return Ok(128 + s as i32),
-                Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
-                Ok(_) => continue,
-                Err(e) => return Err(e).context("wait for container init"),
-            }
-        }
-    }
 }

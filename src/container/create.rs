@@ -255,7 +255,7 @@ fn check_preserved_fds(n: u32) -> Result<(), LifecycleError> {
 
 /// Writes the pid file atomically (temp file and rename in the same directory), as engines
 /// poll for it.
-fn write_pid_file(path: &Path, pid: Pid) -> Result<(), LifecycleError> {
+pub(super) fn write_pid_file(path: &Path, pid: Pid) -> Result<(), LifecycleError> {
     let path = std::path::absolute(path).map_err(|e| super::io_error("resolve", path, e))?;
     let dir = path.parent().unwrap_or(Path::new("/"));
     let tmp = dir.join(format!(

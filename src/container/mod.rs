@@ -5,6 +5,7 @@
 //! commands on the same id never interleave.
 
 mod create;
+mod exec;
 pub mod id;
 mod lifecycle;
 pub mod state;
@@ -19,6 +20,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::cgroups::{self, FreezerState};
 use crate::error::Cause;
 pub use create::{CreateOptions, Created, create};
+pub use exec::{ExecOptions, exec};
 pub use lifecycle::{delete, kill, pause, resume, start, update};
 pub use state::{OciState, State, Status};
 

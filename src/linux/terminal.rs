@@ -99,20 +99,27 @@ pub fn send_fd(socket: &impl AsFd, fd: &impl AsRawFd, name: &str) -> Result<(), 
     .step(|| "send pty master over the console socket".to_string())
 }
 
-/// The init side: allocates the pty, bind-mounts its peer on `/dev/console`, sends the master
-/// to the console socket, and makes the peer the controlling terminal on fds 0, 1 and 2.
-pub fn setup_console(socket: OwnedFd, size: Option<ConsoleSize>) -> Result<(), SysError> {
+/// The container side: allocates the pty, sends the master to the console socket, and makes
+/// the peer the controlling terminal on fds 0, 1 and 2. For the container's init
+/// (`as_console`), the peer is also bind-mounted on `/dev/console`.
+pub fn setup_terminal(
+    socket: OwnedFd,
+    size: Option<ConsoleSize>,
+    as_console: bool,
+) -> Result<(), SysError> {
     let pty = open_pty(size)?;
-    let root = RootDir::open(Path::new("/"))?;
-    let console = root.create(Path::new("/dev/console"), Kind::File)?;
-    mount(
-        Some(&fd_path(&pty.slave)),
-        &fd_path(&console),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .step(|| format!("bind /dev/pts/{} on /dev/console", pty.number))?;
+    if as_console {
+        let root = RootDir::open(Path::new("/"))?;
+        let console = root.create(Path::new("/dev/console"), Kind::File)?;
+        mount(
+            Some(&fd_path(&pty.slave)),
+            &fd_path(&console),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .step(|| format!("bind /dev/pts/{} on /dev/console", pty.number))?;
+    }
     send_fd(&socket, &pty.master, "/dev/ptmx")?;
     drop(pty.master);
     drop(socket);

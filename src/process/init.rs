@@ -2,10 +2,7 @@
 //! where it must be for a reason given beside it.
 
 use std::convert::Infallible;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -15,14 +12,12 @@ use oci_spec::runtime::LinuxNamespaceType;
 
 use super::InitConfig;
 use super::channel::{InitEnd, ToInit, ToRuntime};
-use super::fifo;
-use crate::error::{Cause, StepContext, SysError};
-use crate::linux::capabilities::CapabilitySets;
+use super::{fifo, program};
+use crate::error::{StepContext, SysError};
 use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
 use crate::linux::rootfs::{self, RootfsContext};
-use crate::linux::seccomp::Program;
-use crate::linux::{rlimits, sysctl, terminal, user};
+use crate::linux::{sysctl, terminal};
 
 /// A step of init that failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +30,8 @@ enum InitError {
     RuntimeGone,
     #[error("unexpected message from the runtime: {0:?}")]
     Protocol(ToInit),
-    #[error("exec {0:?}: {1}")]
-    Exec(String, String),
+    #[error(transparent)]
+    Program(#[from] program::ProgramError),
 }
 
 /// Runs init in the cloned child and never returns: it either becomes the container's process
@@ -206,7 +201,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         let socket = socket
             .try_clone()
             .step(|| "dup console socket".to_string())?;
-        terminal::setup_console(socket, process.console_size())?;
+        terminal::setup_terminal(socket, process.console_size(), true)?;
     }
 
     // 9. The rest of the filesystem view: read-only root, then hostname and sysctls (written
@@ -234,53 +229,10 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     }
     trace("init: rootfs finalized");
 
-    // 10. Limits and privileges. rlimits while still privileged (raising a hard limit needs
-    //     it). no_new_privs before the user switch, as runc does. Without no_new_privs,
-    //     installing seccomp needs CAP_SYS_ADMIN, so it goes in before capabilities are
-    //     dropped; with it, as late as possible (step 14), so that fewer of init's own
-    //     syscalls run under the filter. A filter with a notify listener goes in before Ready
-    //     either way, because the listener must reach the runtime while it still listens.
-    //     The bounding set is cut while CAP_SETPCAP is still held; keepcaps carries the
-    //     permitted set across setuid; then the exact sets are applied.
-    if let Some(limits) = process.rlimits() {
-        rlimits::apply(limits)?;
-    }
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    if nnp {
-        // SAFETY: prctl with constant integer arguments.
-        Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
-            .step(|| "set no_new_privs".to_string())?;
-    }
-    let seccomp_early = cfg.seccomp.as_ref().filter(|f| !nnp || f.has_listener());
-    if let Some(filter) = seccomp_early {
-        install_seccomp(filter, chan)?;
-        trace("init: seccomp installed");
-    }
-    let caps = process
-        .capabilities()
-        .as_ref()
-        .map(CapabilitySets::from_spec)
-        .unwrap_or_default();
-    caps.drop_bounding()?;
-    set_keepcaps(true)?;
-    let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    user::switch_user(process.user(), setgroups_allowed)?;
-    set_keepcaps(false)?;
-    caps.apply()?;
-    trace("init: user and capabilities set");
-
-    // 11. Working directory, environment and the program, checked now so that a missing or
-    //     non-executable binary fails `create`, not `start`.
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).step(|| format!("chdir to cwd {}", cwd.display()))?;
-    let env = environment(
-        process.env().as_deref().unwrap_or_default(),
-        process.user().uid(),
-    );
-    let args = process.args().as_deref().unwrap_or_default();
-    let program = find_executable(&args[0], &env)?;
+    // 10. Limits, privileges, working directory and the program: checked now so that a
+    //     missing or non-executable binary fails `create`, not `start`.
+    let step = |s: &str| trace(&format!("init: {s}"));
+    let prepared = program::prepare(process, cfg.seccomp.as_ref(), chan, cfg.preserve_fds, &step)?;
 
     // 12. Ready. Init now waits for `start`. Nothing may be reported through the channel
     //     after this point: `create` has returned.
@@ -298,31 +250,11 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         hooks::run_all("startContainer", h, &hook_state.to_string())?;
     }
 
-    // 14. Only stdio and the preserved fds reach the program (a leaked descriptor was
-    //     CVE-2024-21626). Everything else is marked close-on-exec.
-    prepare_fds(cfg.preserve_fds)?;
-    let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    if let Some(filter) = cfg.seccomp.as_ref().filter(|_| seccomp_early.is_none()) {
-        filter
-            .install()
-            .map_err(|e| SysError::new("install seccomp filter", Cause::Other(e.to_string())))?;
-    }
-    exec(&program, args, &env)
+    // 14. The program.
+    Ok(prepared.exec()?)
 }
 
-/// Installs the filter; a notify listener goes to the runtime with the next message.
-fn install_seccomp(program: &Program, chan: &InitEnd) -> Result<(), SysError> {
-    let listener = program
-        .install()
-        .map_err(|e| SysError::new("install seccomp filter", Cause::Other(e.to_string())))?;
-    if let Some(fd) = listener {
-        chan.send_with_fd(&ToRuntime::SeccompListener, &fd)?;
-    }
-    Ok(())
-}
-
-fn reset_signals() {
+pub(super) fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     for sig in Signal::iterator() {
         if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
@@ -335,7 +267,7 @@ fn reset_signals() {
 
 /// In a new user namespace the process starts as the overflow uid until it switches to the
 /// mapped root.
-fn become_root_in_userns() -> Result<(), SysError> {
+pub(super) fn become_root_in_userns() -> Result<(), SysError> {
     let zero_g = Gid::from_raw(0);
     let zero_u = Uid::from_raw(0);
     setresgid(zero_g, zero_g, zero_g).step(|| "setgid 0 in the user namespace".to_string())?;
@@ -359,18 +291,11 @@ fn join_new_session_keyring() -> Result<(), SysError> {
     }
 }
 
-fn set_dumpable(on: bool) -> Result<(), SysError> {
+pub(super) fn set_dumpable(on: bool) -> Result<(), SysError> {
     // SAFETY: prctl with integer arguments.
     Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) })
         .map(drop)
         .step(|| "set dumpable".to_string())
-}
-
-fn set_keepcaps(on: bool) -> Result<(), SysError> {
-    // SAFETY: prctl with integer arguments.
-    Errno::result(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) })
-        .map(drop)
-        .step(|| "set keepcaps".to_string())
 }
 
 fn set_domainname(name: &str) -> Result<(), SysError> {
@@ -378,95 +303,4 @@ fn set_domainname(name: &str) -> Result<(), SysError> {
     Errno::result(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) })
         .map(drop)
         .step(|| format!("setdomainname {name:?}"))
-}
-
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The process environment: the spec's, plus `HOME` from the container's passwd when absent.
-fn environment(env: &[String], uid: u32) -> Vec<String> {
-    let mut out: Vec<String> = env.to_vec();
-    if !out.iter().any(|kv| kv.starts_with("HOME=")) {
-        out.push(format!("HOME={}", user::default_home(Path::new("/"), uid)));
-    }
-    out
-}
-
-/// Finds the program like execvp: a name with a `/` is taken as is, otherwise each `PATH`
-/// entry (the container's, or the default) is tried. The errors carry the words engines look
-/// for: "no such file or directory" and "permission denied".
-fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, InitError> {
-    let check = |p: &Path| -> Result<(), Errno> {
-        let meta =
-            std::fs::metadata(p).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
-        if meta.is_dir() {
-            return Err(Errno::EACCES);
-        }
-        nix::unistd::access(p, nix::unistd::AccessFlags::X_OK)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return check(&p)
-            .map(|()| p)
-            .map_err(|e| InitError::Exec(name.into(), Cause::Errno(e).to_string()));
-    }
-    let path = env
-        .iter()
-        .find_map(|kv| kv.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH);
-    let mut denied = false;
-    for dir in path.split(':').filter(|d| !d.is_empty()) {
-        let candidate = Path::new(dir).join(name);
-        match check(&candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(Errno::EACCES) => denied = true,
-            Err(_) => {}
-        }
-    }
-    let why = if denied {
-        "permission denied"
-    } else {
-        "executable file not found in $PATH: no such file or directory"
-    };
-    Err(InitError::Exec(name.into(), why.into()))
-}
-
-/// Marks every fd from 3 + `preserve` upward close-on-exec, and makes sure the preserved ones
-/// are not.
-fn prepare_fds(preserve: u32) -> Result<(), SysError> {
-    let first = 3 + preserve;
-    // SAFETY: close_range only changes descriptor flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    Errno::result(r).step(|| format!("mark fds from {first} close-on-exec"))?;
-    for fd in 3..first {
-        // SAFETY: F_SETFD on a descriptor number; an unopened one just fails.
-        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
-    }
-    Ok(())
-}
-
-fn exec(program: &Path, args: &[String], env: &[String]) -> Result<Infallible, InitError> {
-    let cstr = |s: &[u8]| {
-        CString::new(s).map_err(|_| SysError::new("exec: argument contains NUL", Errno::EINVAL))
-    };
-    let path = cstr(program.as_os_str().as_bytes())?;
-    let argv = args
-        .iter()
-        .map(|a| cstr(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let envp = env
-        .iter()
-        .map(|e| cstr(e.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
-    Err(InitError::Exec(
-        program.display().to_string(),
-        Cause::Errno(err).to_string(),
-    ))
 }

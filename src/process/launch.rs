@@ -8,13 +8,13 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::InitConfig;
-use super::channel::{self, RuntimeEnd, ToInit, ToRuntime};
+use super::channel::{self, InitEnd, RuntimeEnd, ToInit, ToRuntime};
 use super::clone::{Forked, clone3};
 use super::{init, trace};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::container::state::proc_stat;
 use crate::error::SysError;
-use crate::linux::namespaces::{self, describe};
+use crate::linux::namespaces::{self, NamespacePlan, describe};
 
 /// Why init could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -58,20 +58,33 @@ pub struct Launched {
     pub cloned: Pid,
 }
 
-/// Clones init and drives it until it waits on the exec FIFO. On failure init is killed and
-/// reaped; the caller removes the cgroup and the state.
+/// Clones the container's init and drives it until it waits on the exec FIFO.
 pub fn launch(
     cfg: &InitConfig,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched, LaunchError> {
+    spawn(&cfg.plan, cgroup, events, |end| init::main(cfg, end))
+}
+
+/// Clones a child that runs `child` with its end of the channel (`child` ends the process
+/// itself, by execve or _exit), and drives it through the protocol until it reports `Ready`. On failure the child is killed and reaped; the caller
+/// removes the cgroup and the state.
+pub fn spawn(
+    plan: &NamespacePlan,
+    cgroup: &dyn Cgroup,
+    events: &mut dyn LaunchEvents,
+    child: impl FnOnce(InitEnd),
+) -> Result<Launched, LaunchError> {
     let (runtime_end, init_end) = channel::pair()?;
     let cgroup_fd = cgroup.clone_fd();
-    trace::mark(|| format!("clone3 (namespaces: {})", describe(cfg.plan.clone_flags)));
-    let (cloned, in_cgroup) = match clone3(cfg.plan.clone_flags, cgroup_fd.as_ref())? {
+    trace::mark(|| format!("clone3 (namespaces: {})", describe(plan.clone_flags)));
+    let (cloned, in_cgroup) = match clone3(plan.clone_flags, cgroup_fd.as_ref())? {
         Forked::Child => {
             drop(runtime_end);
-            init::main(cfg, init_end)
+            child(init_end);
+            // SAFETY: the child must never return into the runtime's code.
+            unsafe { libc::_exit(127) }
         }
         Forked::Parent { pid, in_cgroup } => (pid, in_cgroup),
     };
@@ -81,7 +94,7 @@ pub fn launch(
 
     let mut init_pid = cloned;
     let result = drive(
-        cfg,
+        plan,
         cgroup,
         events,
         &runtime_end,
@@ -107,7 +120,7 @@ pub fn launch(
 }
 
 fn drive(
-    cfg: &InitConfig,
+    plan: &NamespacePlan,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
     chan: &RuntimeEnd,
@@ -119,12 +132,12 @@ fn drive(
         cgroup.add_process(cloned)?;
         trace::mark(|| "placed init in its cgroup".into());
     }
-    if cfg.plan.user_in_clone() {
-        namespaces::write_id_maps(cloned, &cfg.plan)?;
+    if plan.user_in_clone() {
+        namespaces::write_id_maps(cloned, plan)?;
         trace::mark(|| "wrote uid_map and gid_map".into());
     }
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
-    if !cfg.plan.fork {
+    if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;
     }
     chan.send(&ToInit::Proceed)?;
@@ -135,7 +148,7 @@ fn drive(
         };
         match msg {
             ToRuntime::IdMapRequest => {
-                namespaces::write_id_maps(cloned, &cfg.plan)?;
+                namespaces::write_id_maps(cloned, plan)?;
                 trace::mark(|| "wrote uid_map and gid_map".into());
                 chan.send(&ToInit::IdMapsWritten)?;
             }

@@ -4,9 +4,12 @@
 
 pub mod channel;
 mod clone;
+pub mod exec;
 pub mod fifo;
 mod init;
 mod launch;
+mod program;
+pub mod supervise;
 pub mod trace;
 
 use std::os::fd::OwnedFd;
@@ -17,7 +20,7 @@ use oci_spec::runtime::Spec;
 use crate::cgroups::CgroupPaths;
 use crate::linux::namespaces::NamespacePlan;
 
-pub use launch::{LaunchError, LaunchEvents, Launched, launch};
+pub use launch::{LaunchError, LaunchEvents, Launched, launch, spawn};
 
 /// Everything the container's init needs. Built by the runtime before the clone; the child
 /// inherits it as a copy of the runtime's memory, so nothing is serialized.

@@ -1,0 +1,130 @@
+//! `exec`: start another process in a running container.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use super::state::Status;
+use super::{Container, LifecycleError};
+use crate::cgroups;
+use crate::linux::namespaces::NamespacePlan;
+use crate::linux::{seccomp, terminal};
+use crate::process::exec::{ExecConfig, child_main};
+use crate::process::{LaunchEvents, spawn, trace};
+use crate::spec;
+
+/// What `exec` takes besides the container id.
+pub struct ExecOptions {
+    /// The complete process (from `--process` or built from the container's own process and
+    /// the command-line flags).
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container (the process starts frozen).
+    pub ignore_paused: bool,
+}
+
+/// Starts `opts.process` in container `id` and returns its host pid once it is about to
+/// execve. A missing or non-executable program fails here.
+pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Pid, LifecycleError> {
+    let c = Container::load(root, id)?;
+    match c.status() {
+        Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        s => {
+            return Err(LifecycleError::State(format!(
+                "cannot exec in container {id}: it is {s}"
+            )));
+        }
+    }
+    let saved = saved_spec(&c)?;
+    let plan =
+        NamespacePlan::from_spec(&saved).map_err(|e| LifecycleError::Invalid(e.to_string()))?;
+    let linux = saved.linux().as_ref();
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(seccomp::compile_cached(
+            profile,
+            &root.join(".seccomp-cache"),
+        )?),
+        None => None,
+    };
+    let terminal = opts.process.terminal().unwrap_or(false);
+    let console_socket: Option<OwnedFd> = match (&opts.console_socket, terminal) {
+        (Some(path), true) => Some(terminal::connect_console_socket(path)?),
+        (Some(_), false) => {
+            return Err(LifecycleError::Invalid(
+                "--console-socket was given without --tty".into(),
+            ));
+        }
+        (None, true) => {
+            return Err(LifecycleError::Invalid(
+                "a terminal needs a --console-socket to receive it".into(),
+            ));
+        }
+        (None, false) => None,
+    };
+    let cfg = ExecConfig {
+        target: Pid::from_raw(c.state.pid),
+        namespaces: plan.private.clone(),
+        process: opts.process,
+        seccomp,
+        console_socket,
+        preserve_fds: opts.preserve_fds,
+    };
+    let exec_plan = cfg.plan();
+    let cgroup = cgroups::from_paths(&c.state.cgroup);
+    let mut events = ExecEvents {
+        container: &c,
+        spec: &saved,
+    };
+    trace::mark(|| format!("exec in {id}"));
+    let launched = spawn(&exec_plan, cgroup.as_ref(), &mut events, |end| {
+        child_main(&cfg, &exec_plan, end)
+    })?;
+    if let Some(pid_file) = &opts.pid_file {
+        super::create::write_pid_file(pid_file, launched.pid)?;
+    }
+    Ok(launched.pid)
+}
+
+fn saved_spec(c: &Container) -> Result<oci_spec::runtime::Spec, LifecycleError> {
+    let path = c.config_path();
+    let bytes = std::fs::read(&path).map_err(|e| super::io_error("read", &path, e))?;
+    spec::parse(&bytes)
+        .map_err(|message| LifecycleError::Spec(spec::SpecError::Parse { path, message }))
+}
+
+struct ExecEvents<'a> {
+    container: &'a Container,
+    spec: &'a oci_spec::runtime::Spec,
+}
+
+impl LaunchEvents for ExecEvents<'_> {
+    fn init_pid_known(&mut self, _pid: Pid, _start_time: u64) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn mounts_ready(&mut self, _pid: Pid) -> anyhow::Result<serde_json::Value> {
+        anyhow::bail!("exec'd process asked for hooks")
+    }
+
+    fn seccomp_listener(&mut self, pid: Pid, listener: OwnedFd) -> anyhow::Result<()> {
+        let seccomp = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref());
+        let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) else {
+            anyhow::bail!("seccomp listener without linux.seccomp.listenerPath");
+        };
+        let mut doc = serde_json::to_value(self.container.state.oci(Status::Running))?;
+        doc["pid"] = pid.as_raw().into();
+        let state: oci_spec::runtime::State = serde_json::from_value(doc)?;
+        let metadata = seccomp.and_then(|s| s.listener_metadata().as_deref());
+        seccomp::send_listener(path, listener.as_fd(), &state, metadata)?;
+        Ok(())
+    }
+}
