@@ -1,2 +1,9 @@
 //! OCI images: sources, digests, layer unpacking, the layer store, and image config to
-//! runtime spec. (Being written; see issue 4.)
+//! runtime spec. See docs/images.md.
+
+pub mod digest;
+pub mod error;
+pub mod layer;
+
+pub use digest::Digest;
+pub use error::ImageError;
