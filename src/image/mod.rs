@@ -7,3 +7,8 @@ pub mod layer;
 
 pub use digest::Digest;
 pub use error::ImageError;
+pub mod manifest;
+pub mod reference;
+pub mod source;
+
+pub use reference::ImageRef;
