@@ -58,14 +58,3 @@ impl ImageError {
         ImageError::Sys(SysError::new(step, cause))
     }
 }
-
-/// Adds a step to io results inside the image module.
-pub(crate) trait IoStep<T> {
-    fn io_step(self, step: impl FnOnce() -> String) -> Result<T, ImageError>;
-}
-
-impl<T, E: Into<crate::error::Cause>> IoStep<T> for Result<T, E> {
-    fn io_step(self, step: impl FnOnce() -> String) -> Result<T, ImageError> {
-        self.map_err(|e| ImageError::sys(step(), e))
-    }
-}

@@ -12,3 +12,7 @@ pub mod reference;
 pub mod source;
 
 pub use reference::ImageRef;
+pub mod progress;
+pub mod store;
+
+pub use store::{Image, PreparedRoot, PullOptions, RootMode, Store};

@@ -183,7 +183,7 @@ pub fn is_whiteout(st: &FileStat) -> bool {
 }
 
 /// Removes `name` in `dir`, whatever it is; a directory is removed with everything below it,
-/// without following symlinks. Missing is fine.
+/// without following symlinks or crossing into another filesystem (EXDEV). Missing is fine.
 pub fn remove_all_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
     let Some(st) = stat_at(dir, name)? else {
         return Ok(());
@@ -200,6 +200,11 @@ pub fn remove_all_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
+    // Never descend into another filesystem (a mount left inside a container root): that
+    // would delete someone else's files.
+    if nix::sys::stat::fstat(sub.as_fd())?.st_dev != nix::sys::stat::fstat(dir)?.st_dev {
+        return Err(Errno::EXDEV);
+    }
     // Directories without write permission still empty as root; as another user, make them
     // writable first.
     let _ = nix::sys::stat::fchmod(sub.as_fd(), Mode::from_bits_truncate(0o700));
