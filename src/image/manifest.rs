@@ -104,7 +104,9 @@ pub fn parse_document(bytes: &[u8], what: &str) -> Result<Document, ImageError> 
     if mt == OCI_INDEX || mt == DOCKER_LIST || (mt.is_empty() && p.manifests.is_some()) {
         Ok(Document::Index(serde_json::from_slice(bytes).map_err(bad)?))
     } else if mt.is_empty() || mt == OCI_MANIFEST || mt == DOCKER_MANIFEST {
-        Ok(Document::Manifest(serde_json::from_slice(bytes).map_err(bad)?))
+        Ok(Document::Manifest(
+            serde_json::from_slice(bytes).map_err(bad)?,
+        ))
     } else {
         Err(ImageError::Unsupported(format!(
             "{what}: unsupported media type {mt}"
@@ -136,10 +138,11 @@ pub fn choose_platform<'a>(index: &'a Index, what: &str) -> Result<&'a Descripto
         .iter()
         .filter(|d| d.annotation("vnd.docker.reference.type") != Some("attestation-manifest"))
         .collect();
-    if let Some(d) = manifests
-        .iter()
-        .find(|d| d.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == arch))
-    {
+    if let Some(d) = manifests.iter().find(|d| {
+        d.platform
+            .as_ref()
+            .is_some_and(|p| p.os == "linux" && p.architecture == arch)
+    }) {
         return Ok(d);
     }
     if manifests.iter().all(|d| d.platform.is_none())
@@ -156,7 +159,11 @@ pub fn choose_platform<'a>(index: &'a Index, what: &str) -> Result<&'a Descripto
         what.to_string(),
         format!(
             "no manifest for linux/{arch} (index has: {})",
-            if have.is_empty() { "none".to_string() } else { have.join(", ") }
+            if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.join(", ")
+            }
         ),
     ))
 }
@@ -182,7 +189,10 @@ mod tests {
         let Document::Index(ix) = parse_document(json.as_bytes(), "index").unwrap() else {
             panic!("not an index")
         };
-        assert_eq!(choose_platform(&ix, "x").unwrap().digest.hex(), "b".repeat(64));
+        assert_eq!(
+            choose_platform(&ix, "x").unwrap().digest.hex(),
+            "b".repeat(64)
+        );
     }
 
     #[test]

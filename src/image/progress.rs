@@ -64,9 +64,11 @@ impl Progress for Bars {
     fn layer_start(&self, index: usize, short_id: &str, size: Option<u64>) {
         let bar = match size {
             Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{prefix} {spinner} {bytes} {bytes_per_sec}")
@@ -82,7 +84,11 @@ impl Progress for Bars {
         bars[index] = Some(bar);
     }
     fn layer_bytes(&self, index: usize, bytes: u64) {
-        let bar = self.bars.lock().ok().and_then(|b| b.get(index).cloned().flatten());
+        let bar = self
+            .bars
+            .lock()
+            .ok()
+            .and_then(|b| b.get(index).cloned().flatten());
         if let Some(b) = bar {
             b.set_position(bytes);
         }
@@ -92,7 +98,9 @@ impl Progress for Bars {
         match bars.get(index).cloned().flatten() {
             Some(b) => b.finish_with_message("done"),
             None if !unpacked => {
-                let _ = self.multi.println(format!("layer {short_id}: already in the store"));
+                let _ = self
+                    .multi
+                    .println(format!("layer {short_id}: already in the store"));
             }
             None => {}
         }

@@ -83,9 +83,9 @@ fn valid_repo(r: &str) -> bool {
             !c.is_empty()
                 && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
                 && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-                && c
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
         })
 }
 
@@ -133,7 +133,10 @@ impl ImageRef {
             return Err(bad(s, "empty or contains spaces"));
         }
         if let Some((scheme, _)) = s.split_once("://") {
-            return Err(bad(s, &format!("unknown transport {scheme}:// (want docker://)")));
+            return Err(bad(
+                s,
+                &format!("unknown transport {scheme}:// (want docker://)"),
+            ));
         }
         Ok(ImageRef::Stored(normalize_stored(s)))
     }

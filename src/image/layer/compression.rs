@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn detect_reads_magic_bytes() {
-        assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Detected::Known(Compression::Gzip));
+        assert_eq!(
+            detect(&[0x1f, 0x8b, 8, 0]),
+            Detected::Known(Compression::Gzip)
+        );
         assert_eq!(
             detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
             Detected::Known(Compression::Zstd)

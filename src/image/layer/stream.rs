@@ -137,7 +137,9 @@ impl DecodedStream {
     fn join(&mut self) -> Result<StreamStats, ImageError> {
         match self.handle.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
-            _ => Err(ImageError::Unsupported("layer decoder thread panicked".into())),
+            _ => Err(ImageError::Unsupported(
+                "layer decoder thread panicked".into(),
+            )),
         }
     }
 }
@@ -207,14 +209,16 @@ fn decode(
     let mut decoder: Box<dyn Read> = match compression {
         Compression::None => Box::new(&mut buffered),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut buffered)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(&mut buffered).map_err(read_err)?,
-        ),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(&mut buffered).map_err(read_err)?)
+        }
     };
     let mut diff = Sha256::new();
     let mut diff_size = 0u64;
     loop {
-        let mut chunk = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let mut chunk = spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
         chunk.resize(CHUNK, 0);
         let mut filled = 0;
         while filled < CHUNK {

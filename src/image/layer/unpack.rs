@@ -24,7 +24,10 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{Mode, SFlag, fchmod, fchmodat, FchmodatFlags, mkdirat, mknodat, utimensat, futimens, UtimensatFlags};
+use nix::sys::stat::{
+    FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, futimens, mkdirat, mknodat,
+    utimensat,
+};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 
@@ -245,14 +248,18 @@ impl<'a> Unpacker<'a> {
         match self.root.open_dir(rel) {
             Ok(fd) => return Ok(fd),
             Err(OpenDirError::Symlink) => {
-                return Err(self.refused(raw, "a parent directory is a symlink; refusing to write through it"));
+                return Err(self.refused(
+                    raw,
+                    "a parent directory is a symlink; refusing to write through it",
+                ));
             }
             Err(OpenDirError::Other(e)) => return Err(self.sys("open", rel, e)),
             Err(OpenDirError::Missing | OpenDirError::NotDir) => {}
         }
-        let mut dir = self.root.open_dir(&RelPath::default()).map_err(|_| {
-            self.sys("open", &RelPath::default(), Errno::EIO)
-        })?;
+        let mut dir = self
+            .root
+            .open_dir(&RelPath::default())
+            .map_err(|_| self.sys("open", &RelPath::default(), Errno::EIO))?;
         for (k, comp) in rel.components().iter().enumerate() {
             let prefix = rel.prefix(k + 1);
             let st = stat_at(dir.as_fd(), comp).map_err(|e| self.sys("stat", &prefix, e))?;
@@ -269,22 +276,39 @@ impl<'a> Unpacker<'a> {
                         .map_err(|e| self.sys("mark opaque", &prefix, e))?;
                 }
                 Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
-                    return Err(self.refused(raw, format!("parent {prefix} is a symlink; refusing to write through it")));
+                    return Err(self.refused(
+                        raw,
+                        format!("parent {prefix} is a symlink; refusing to write through it"),
+                    ));
                 }
                 Some(_) => {
                     return Err(self.refused(raw, format!("parent {prefix} is not a directory")));
                 }
-                None => match lookup_lower(self.lowers, &prefix).map_err(|e| self.sys("look up lower layers for", &prefix, e))? {
+                None => match lookup_lower(self.lowers, &prefix)
+                    .map_err(|e| self.sys("look up lower layers for", &prefix, e))?
+                {
                     LowerEntry::Absent => self.mkdir(dir.as_fd(), &prefix, 0o755, 0, 0, None)?,
                     LowerEntry::Found { stat, .. } if is_dir(&stat) => {
                         let mtime = TimeSpec::new(stat.st_mtime, stat.st_mtime_nsec);
-                        self.mkdir(dir.as_fd(), &prefix, stat.st_mode & 0o7777, stat.st_uid, stat.st_gid, Some(mtime))?
+                        self.mkdir(
+                            dir.as_fd(),
+                            &prefix,
+                            stat.st_mode & 0o7777,
+                            stat.st_uid,
+                            stat.st_gid,
+                            Some(mtime),
+                        )?
                     }
-                    LowerEntry::Found { stat, .. } if stat.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                    LowerEntry::Found { stat, .. }
+                        if stat.st_mode & libc::S_IFMT == libc::S_IFLNK =>
+                    {
                         return Err(self.refused(raw, format!("parent {prefix} is a symlink in a lower layer; refusing to write through it")));
                     }
                     LowerEntry::Found { .. } => {
-                        return Err(self.refused(raw, format!("parent {prefix} is not a directory in a lower layer")));
+                        return Err(self.refused(
+                            raw,
+                            format!("parent {prefix} is not a directory in a lower layer"),
+                        ));
                     }
                 },
             }
@@ -295,18 +319,38 @@ impl<'a> Unpacker<'a> {
 
     fn open_child_dir(&self, parent: BorrowedFd<'_>, rel: &RelPath) -> Result<OwnedFd, ImageError> {
         let name = rel.file_name().unwrap_or(OsStr::new("."));
-        openat(parent, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| self.sys("open", rel, e))
+        openat(
+            parent,
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| self.sys("open", rel, e))
     }
 
     /// Creates a directory for which no entry has been seen (yet): owned and stamped like its
     /// lower counterpart, so that the merged view does not change.
-    fn mkdir(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, mode: u32, uid: u32, gid: u32, mtime: Option<TimeSpec>) -> Result<(), ImageError> {
+    fn mkdir(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        mtime: Option<TimeSpec>,
+    ) -> Result<(), ImageError> {
         let name = rel.file_name().unwrap_or_default();
-        mkdirat(parent, name, Mode::from_bits_truncate(0o700)).map_err(|e| self.sys("create directory", rel, e))?;
+        mkdirat(parent, name, Mode::from_bits_truncate(0o700))
+            .map_err(|e| self.sys("create directory", rel, e))?;
         if self.privileged {
-            fchownat(parent, name, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(|e| self.sys("chown", rel, e))?;
+            fchownat(
+                parent,
+                name,
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| self.sys("chown", rel, e))?;
         }
         let mtime = mtime.unwrap_or(TimeSpec::UTIME_OMIT);
         self.deferred.push((rel.clone(), mode, mtime));
@@ -314,7 +358,12 @@ impl<'a> Unpacker<'a> {
     }
 
     /// Removes whatever this layer has at `rel`, so that a new non-directory can take its place.
-    fn replace(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, name: &OsStr) -> Result<(), ImageError> {
+    fn replace(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        name: &OsStr,
+    ) -> Result<(), ImageError> {
         remove_all_at(parent, name).map_err(|e| self.sys("replace", rel, e))?;
         self.whited.remove(rel);
         Ok(())
@@ -328,7 +377,8 @@ impl<'a> Unpacker<'a> {
             // lower contents.
             Some(st) if is_dir(&st) => {
                 let fd = self.open_child_dir(parent.as_fd(), rel)?;
-                fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y").map_err(|e| self.sys("mark opaque", rel, e))
+                fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
+                    .map_err(|e| self.sys("mark opaque", rel, e))
             }
             // A non-directory of this layer already hides whatever is below.
             Some(_) => Ok(()),
@@ -341,7 +391,13 @@ impl<'a> Unpacker<'a> {
         }
     }
 
-    fn directory(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, name: &OsStr, meta: Meta) -> Result<(), ImageError> {
+    fn directory(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        name: &OsStr,
+        meta: Meta,
+    ) -> Result<(), ImageError> {
         let existing = stat_at(parent, name).map_err(|e| self.sys("stat", rel, e))?;
         let mut opaque = false;
         match existing {
@@ -349,13 +405,16 @@ impl<'a> Unpacker<'a> {
             Some(st) => {
                 opaque = is_whiteout(&st) && self.whited.contains(rel);
                 self.replace(parent, rel, name)?;
-                mkdirat(parent, name, Mode::from_bits_truncate(0o700)).map_err(|e| self.sys("create directory", rel, e))?;
+                mkdirat(parent, name, Mode::from_bits_truncate(0o700))
+                    .map_err(|e| self.sys("create directory", rel, e))?;
             }
-            None => mkdirat(parent, name, Mode::from_bits_truncate(0o700)).map_err(|e| self.sys("create directory", rel, e))?,
+            None => mkdirat(parent, name, Mode::from_bits_truncate(0o700))
+                .map_err(|e| self.sys("create directory", rel, e))?,
         }
         let fd = self.open_child_dir(parent, rel)?;
         if opaque {
-            fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y").map_err(|e| self.sys("mark opaque", rel, e))?;
+            fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
+                .map_err(|e| self.sys("mark opaque", rel, e))?;
         }
         self.set_owner(fd.as_fd(), rel, &meta)?;
         self.set_xattrs(fd.as_fd(), rel, &meta)?;
@@ -363,28 +422,55 @@ impl<'a> Unpacker<'a> {
         Ok(())
     }
 
-    fn regular<R: Read>(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, name: &OsStr, meta: Meta, entry: &mut tar::Entry<'_, R>, compressed_so_far: &dyn Fn() -> u64) -> Result<(), ImageError> {
+    fn regular<R: Read>(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        name: &OsStr,
+        meta: Meta,
+        entry: &mut tar::Entry<'_, R>,
+        compressed_so_far: &dyn Fn() -> u64,
+    ) -> Result<(), ImageError> {
         self.replace(parent, rel, name)?;
-        let fd = openat(parent, name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o600))
-            .map_err(|e| self.sys("create", rel, e))?;
+        let fd = openat(
+            parent,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| self.sys("create", rel, e))?;
         let mut file = File::from(fd);
         loop {
             let n = match entry.read(&mut self.buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ImageError::malformed(format!("layer {}: read {rel}", self.layer), e)),
+                Err(e) => {
+                    return Err(ImageError::malformed(
+                        format!("layer {}: read {rel}", self.layer),
+                        e,
+                    ));
+                }
             };
             self.stats.written += n as u64;
             let budget = self.limits.budget(compressed_so_far());
             if self.stats.written > budget {
                 return Err(ImageError::Limit {
                     layer: self.layer.clone(),
-                    reason: format!("files expand past {budget} bytes (ratio limit {}:1)", self.limits.max_ratio),
+                    reason: format!(
+                        "files expand past {budget} bytes (ratio limit {}:1)",
+                        self.limits.max_ratio
+                    ),
                     knob: "--max-layer-ratio/--max-layer-bytes or RIND_MAX_LAYER_RATIO/RIND_MAX_LAYER_BYTES",
                 });
             }
-            file.write_all(&self.buf[..n]).map_err(|e| self.sys("write", rel, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+            file.write_all(&self.buf[..n]).map_err(|e| {
+                self.sys(
+                    "write",
+                    rel,
+                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                )
+            })?;
         }
         let fd = file.as_fd();
         self.set_owner(fd, rel, &meta)?;
@@ -394,14 +480,24 @@ impl<'a> Unpacker<'a> {
         Ok(())
     }
 
-    fn hardlink(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, name: &OsStr, target: &[u8], raw: &[u8]) -> Result<(), ImageError> {
-        let trel = clean_path(target).map_err(|r| self.refused(raw, format!("hardlink target: {r}")))?;
+    fn hardlink(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        name: &OsStr,
+        target: &[u8],
+        raw: &[u8],
+    ) -> Result<(), ImageError> {
+        let trel =
+            clean_path(target).map_err(|r| self.refused(raw, format!("hardlink target: {r}")))?;
         let Some(tname) = trel.file_name().map(OsStr::to_os_string) else {
             return Err(self.refused(raw, "hardlink to the root"));
         };
         let tparent = match self.root.open_dir(&trel.parent()) {
             Ok(fd) => Some(fd),
-            Err(OpenDirError::Symlink) => return Err(self.refused(raw, "hardlink target goes through a symlink")),
+            Err(OpenDirError::Symlink) => {
+                return Err(self.refused(raw, "hardlink target goes through a symlink"));
+            }
             Err(_) => None,
         };
         let tstat = match &tparent {
@@ -410,10 +506,13 @@ impl<'a> Unpacker<'a> {
         };
         let tparent = match tstat {
             Some(st) if is_dir(&st) => return Err(self.refused(raw, "hardlink to a directory")),
-            Some(st) if is_whiteout(&st) => return Err(self.refused(raw, "hardlink to a deleted file")),
+            Some(st) if is_whiteout(&st) => {
+                return Err(self.refused(raw, "hardlink to a deleted file"));
+            }
             Some(st) => {
                 if let Some(cur) = stat_at(parent, name).map_err(|e| self.sys("stat", rel, e))?
-                    && cur.st_ino == st.st_ino && cur.st_dev == st.st_dev
+                    && cur.st_ino == st.st_ino
+                    && cur.st_dev == st.st_dev
                 {
                     return Ok(());
                 }
@@ -422,35 +521,89 @@ impl<'a> Unpacker<'a> {
             None => {
                 // Not in this layer: a regular file of a lower layer is copied up first, as
                 // overlayfs would on write, so that the link stays inside this layer.
-                match lookup_lower(self.lowers, &trel).map_err(|e| self.sys("look up lower layers for", &trel, e))? {
-                    LowerEntry::Found { layer, stat } if stat.st_mode & libc::S_IFMT == libc::S_IFREG => {
+                match lookup_lower(self.lowers, &trel)
+                    .map_err(|e| self.sys("look up lower layers for", &trel, e))?
+                {
+                    LowerEntry::Found { layer, stat }
+                        if stat.st_mode & libc::S_IFMT == libc::S_IFREG =>
+                    {
                         let tp = self.ensure_dir(&trel.parent(), raw)?;
                         self.copy_up(layer, &trel, tp.as_fd(), &tname, &stat)?;
                         tp
                     }
-                    _ => return Err(self.refused(raw, "hardlink target is not a file in this image")),
+                    _ => {
+                        return Err(self.refused(raw, "hardlink target is not a file in this image"));
+                    }
                 }
             }
         };
         self.replace(parent, rel, name)?;
-        linkat(tparent.as_fd(), tname.as_os_str(), parent, name, AtFlags::empty()).map_err(|e| self.sys("hardlink", rel, e))
+        linkat(
+            tparent.as_fd(),
+            tname.as_os_str(),
+            parent,
+            name,
+            AtFlags::empty(),
+        )
+        .map_err(|e| self.sys("hardlink", rel, e))
     }
 
-    fn copy_up(&mut self, layer: usize, rel: &RelPath, parent: BorrowedFd<'_>, name: &OsStr, st: &nix::sys::stat::FileStat) -> Result<(), ImageError> {
-        let src_parent = self.lowers[layer].open_dir(&rel.parent()).map_err(|_| self.sys("open lower", rel, Errno::ENOENT))?;
-        let src = openat(src_parent.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| self.sys("open lower", rel, e))?;
-        let dst = openat(parent, name, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o600))
-            .map_err(|e| self.sys("copy up", rel, e))?;
+    fn copy_up(
+        &mut self,
+        layer: usize,
+        rel: &RelPath,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        st: &nix::sys::stat::FileStat,
+    ) -> Result<(), ImageError> {
+        let src_parent = self.lowers[layer]
+            .open_dir(&rel.parent())
+            .map_err(|_| self.sys("open lower", rel, Errno::ENOENT))?;
+        let src = openat(
+            src_parent.as_fd(),
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| self.sys("open lower", rel, e))?;
+        let dst = openat(
+            parent,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| self.sys("copy up", rel, e))?;
         let (mut src, mut dst) = (File::from(src), File::from(dst));
-        std::io::copy(&mut src, &mut dst).map_err(|e| self.sys("copy up", rel, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
-        let meta = Meta { mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid, mtime: TimeSpec::new(st.st_mtime, st.st_mtime_nsec), xattrs: Vec::new() };
+        std::io::copy(&mut src, &mut dst).map_err(|e| {
+            self.sys(
+                "copy up",
+                rel,
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
+        })?;
+        let meta = Meta {
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mtime: TimeSpec::new(st.st_mtime, st.st_mtime_nsec),
+            xattrs: Vec::new(),
+        };
         self.set_owner(dst.as_fd(), rel, &meta)?;
-        fchmod(dst.as_fd(), Mode::from_bits_truncate(meta.mode)).map_err(|e| self.sys("chmod", rel, e))?;
-        futimens(dst.as_fd(), &meta.mtime, &meta.mtime).map_err(|e| self.sys("set times of", rel, e))
+        fchmod(dst.as_fd(), Mode::from_bits_truncate(meta.mode))
+            .map_err(|e| self.sys("chmod", rel, e))?;
+        futimens(dst.as_fd(), &meta.mtime, &meta.mtime)
+            .map_err(|e| self.sys("set times of", rel, e))
     }
 
-    fn special<R: Read>(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, name: &OsStr, kind: tar::EntryType, entry: &tar::Entry<'_, R>, meta: Meta) -> Result<(), ImageError> {
+    fn special<R: Read>(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        name: &OsStr,
+        kind: tar::EntryType,
+        entry: &tar::Entry<'_, R>,
+        meta: Meta,
+    ) -> Result<(), ImageError> {
         let sflag = match kind {
             tar::EntryType::Char => SFlag::S_IFCHR,
             tar::EntryType::Block => SFlag::S_IFBLK,
@@ -464,37 +617,78 @@ impl<'a> Unpacker<'a> {
         let major = h.device_major().ok().flatten().unwrap_or(0);
         let minor = h.device_minor().ok().flatten().unwrap_or(0);
         self.replace(parent, rel, name)?;
-        mknodat(parent, name, sflag, Mode::from_bits_truncate(0o600), nix::sys::stat::makedev(major.into(), minor.into()))
-            .map_err(|e| self.sys("create device", rel, e))?;
+        mknodat(
+            parent,
+            name,
+            sflag,
+            Mode::from_bits_truncate(0o600),
+            nix::sys::stat::makedev(major.into(), minor.into()),
+        )
+        .map_err(|e| self.sys("create device", rel, e))?;
         self.finish_at(parent, rel, name, &meta, true)
     }
 
     /// Owner, mode and times of a symlink or device, which cannot be opened to use the f* calls.
-    fn finish_at(&mut self, parent: BorrowedFd<'_>, rel: &RelPath, name: &OsStr, meta: &Meta, chmod: bool) -> Result<(), ImageError> {
+    fn finish_at(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        rel: &RelPath,
+        name: &OsStr,
+        meta: &Meta,
+        chmod: bool,
+    ) -> Result<(), ImageError> {
         if self.privileged {
-            fchownat(parent, name, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(|e| self.sys("chown", rel, e))?;
+            fchownat(
+                parent,
+                name,
+                Some(Uid::from_raw(meta.uid)),
+                Some(Gid::from_raw(meta.gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| self.sys("chown", rel, e))?;
         }
         if chmod {
             // The entry was just created as a device or fifo, not a symlink, so this cannot
             // be sent elsewhere.
-            fchmodat(parent, name, Mode::from_bits_truncate(meta.mode), FchmodatFlags::FollowSymlink)
-                .map_err(|e| self.sys("chmod", rel, e))?;
+            fchmodat(
+                parent,
+                name,
+                Mode::from_bits_truncate(meta.mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| self.sys("chmod", rel, e))?;
         }
         if !meta.xattrs.is_empty() {
             self.stats.dropped_xattrs += meta.xattrs.len() as u64;
         }
-        utimensat(parent, name, &meta.mtime, &meta.mtime, UtimensatFlags::NoFollowSymlink).map_err(|e| self.sys("set times of", rel, e))
+        utimensat(
+            parent,
+            name,
+            &meta.mtime,
+            &meta.mtime,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| self.sys("set times of", rel, e))
     }
 
     fn set_owner(&self, fd: BorrowedFd<'_>, rel: &RelPath, meta: &Meta) -> Result<(), ImageError> {
         if self.privileged {
-            fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid))).map_err(|e| self.sys("chown", rel, e))?;
+            fchown(
+                fd,
+                Some(Uid::from_raw(meta.uid)),
+                Some(Gid::from_raw(meta.gid)),
+            )
+            .map_err(|e| self.sys("chown", rel, e))?;
         }
         Ok(())
     }
 
-    fn set_xattrs(&mut self, fd: BorrowedFd<'_>, rel: &RelPath, meta: &Meta) -> Result<(), ImageError> {
+    fn set_xattrs(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        rel: &RelPath,
+        meta: &Meta,
+    ) -> Result<(), ImageError> {
         for (k, v) in &meta.xattrs {
             if k.starts_with(b"trusted.overlay.") || k.starts_with(b"user.overlay.") {
                 self.stats.dropped_xattrs += 1;
@@ -502,9 +696,19 @@ impl<'a> Unpacker<'a> {
             }
             match fset_xattr(fd, k, v) {
                 Ok(()) => {}
-                Err(Errno::EOPNOTSUPP | Errno::EPERM) if k.starts_with(b"trusted.") || !self.privileged => self.stats.dropped_xattrs += 1,
+                Err(Errno::EOPNOTSUPP | Errno::EPERM)
+                    if k.starts_with(b"trusted.") || !self.privileged =>
+                {
+                    self.stats.dropped_xattrs += 1
+                }
                 Err(Errno::EOPNOTSUPP) => self.stats.dropped_xattrs += 1,
-                Err(e) => return Err(self.sys(&format!("set xattr {}", String::from_utf8_lossy(k)), rel, e)),
+                Err(e) => {
+                    return Err(self.sys(
+                        &format!("set xattr {}", String::from_utf8_lossy(k)),
+                        rel,
+                        e,
+                    ));
+                }
             }
         }
         Ok(())
@@ -517,7 +721,8 @@ impl<'a> Unpacker<'a> {
                 // Replaced by a later entry.
                 Err(_) => continue,
             };
-            fchmod(fd.as_fd(), Mode::from_bits_truncate(mode)).map_err(|e| self.sys("chmod", &rel, e))?;
+            fchmod(fd.as_fd(), Mode::from_bits_truncate(mode))
+                .map_err(|e| self.sys("chmod", &rel, e))?;
             futimens(fd.as_fd(), &mtime, &mtime).map_err(|e| self.sys("set times of", &rel, e))?;
         }
         Ok(())

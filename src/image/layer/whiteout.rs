@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn classify_names() {
         assert_eq!(classify(OsStr::new(".wh..wh..opq")), Whiteout::Opaque);
-        assert_eq!(classify(OsStr::new(".wh.foo")), Whiteout::Remove(OsStr::new("foo")));
+        assert_eq!(
+            classify(OsStr::new(".wh.foo")),
+            Whiteout::Remove(OsStr::new("foo"))
+        );
         assert_eq!(classify(OsStr::new(".wh..wh.plnk")), Whiteout::Meta);
         assert_eq!(classify(OsStr::new("foo.wh.")), Whiteout::None);
     }
@@ -153,7 +156,10 @@ mod tests {
         .unwrap();
         let lowers = vec![RootDir::open(&hi).unwrap(), RootDir::open(&lo).unwrap()];
         let p = |s: &str| clean_path(s.as_bytes()).unwrap();
-        assert!(matches!(lookup_lower(&lowers, &p("etc/a")).unwrap(), LowerEntry::Absent));
+        assert!(matches!(
+            lookup_lower(&lowers, &p("etc/a")).unwrap(),
+            LowerEntry::Absent
+        ));
         assert!(matches!(
             lookup_lower(&lowers, &p("etc/b")).unwrap(),
             LowerEntry::Found { layer: 1, .. }

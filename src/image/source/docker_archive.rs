@@ -29,7 +29,10 @@ struct Entry {
 /// The digest a member name like `blobs/sha256/<hex>` or `<hex>.json` carries, if any.
 fn digest_in_name(name: &str) -> Option<Digest> {
     let file = name.rsplit('/').next()?;
-    let hex = file.strip_suffix(".json").or_else(|| file.strip_suffix(".tar")).unwrap_or(file);
+    let hex = file
+        .strip_suffix(".json")
+        .or_else(|| file.strip_suffix(".tar"))
+        .unwrap_or(file);
     Digest::parse(&format!("sha256:{hex}")).ok()
 }
 
@@ -42,9 +45,12 @@ impl DockerArchive {
 impl Source for DockerArchive {
     fn resolve(&mut self) -> Result<Resolved, ImageError> {
         let what = self.files.describe();
-        let bytes = self.files.read_small("manifest.json", MAX_JSON).map_err(|_| {
-            ImageError::malformed(what.clone(), "not a docker-archive (no manifest.json)")
-        })?;
+        let bytes = self
+            .files
+            .read_small("manifest.json", MAX_JSON)
+            .map_err(|_| {
+                ImageError::malformed(what.clone(), "not a docker-archive (no manifest.json)")
+            })?;
         let entries: Vec<Entry> = serde_json::from_slice(&bytes)
             .map_err(|e| ImageError::malformed(format!("{what}: manifest.json"), e))?;
         let entry = match entries.as_slice() {
@@ -72,14 +78,16 @@ impl Source for DockerArchive {
             .layers
             .iter()
             .map(|l| {
-                let blob = digest_in_name(l).filter(|_| l.starts_with("blobs/")).map(|digest| Descriptor {
-                    media_type: String::new(),
-                    digest,
-                    size: 0,
-                    annotations: None,
-                    platform: None,
-                    urls: None,
-                });
+                let blob = digest_in_name(l)
+                    .filter(|_| l.starts_with("blobs/"))
+                    .map(|digest| Descriptor {
+                        media_type: String::new(),
+                        digest,
+                        size: 0,
+                        annotations: None,
+                        platform: None,
+                        urls: None,
+                    });
                 (blob, Some(l.clone()))
             })
             .collect();
@@ -101,10 +109,9 @@ impl Source for DockerArchive {
     }
 
     fn open_layer(&mut self, layer: &LayerRef) -> Result<Box<dyn Read + Send>, ImageError> {
-        let member = layer
-            .member
-            .as_ref()
-            .ok_or_else(|| ImageError::malformed(self.files.describe(), "layer without a file name"))?;
+        let member = layer.member.as_ref().ok_or_else(|| {
+            ImageError::malformed(self.files.describe(), "layer without a file name")
+        })?;
         Ok(self.files.open(member)?.0)
     }
 }

@@ -27,9 +27,9 @@ pub trait SourceFiles: Send {
             ));
         }
         let mut out = Vec::with_capacity(size as usize);
-        r.take(max + 1).read_to_end(&mut out).map_err(|e| {
-            ImageError::malformed(format!("{}: read {name}", self.describe()), e)
-        })?;
+        r.take(max + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| ImageError::malformed(format!("{}: read {name}", self.describe()), e))?;
         Ok(out)
     }
 }
@@ -44,7 +44,8 @@ impl SourceFiles for DirFiles {
         let rel = clean_path(name.as_bytes())
             .map_err(|r| ImageError::malformed(format!("{}: {name}", self.describe()), r))?;
         let path = self.root.join(rel.to_path_buf());
-        let f = File::open(&path).map_err(|e| ImageError::sys(format!("open {}", path.display()), e))?;
+        let f = File::open(&path)
+            .map_err(|e| ImageError::sys(format!("open {}", path.display()), e))?;
         let size = f
             .metadata()
             .map_err(|e| ImageError::sys(format!("stat {}", path.display()), e))?
@@ -84,37 +85,58 @@ impl TarFiles {
         let what = || path.display().to_string();
         let mut f = File::open(path).map_err(|e| ImageError::sys(format!("open {}", what()), e))?;
         let mut head = [0u8; 8];
-        let n = f.read(&mut head).map_err(|e| ImageError::sys(format!("read {}", what()), e))?;
+        let n = f
+            .read(&mut head)
+            .map_err(|e| ImageError::sys(format!("read {}", what()), e))?;
         let real = match detect(&head[..n]) {
             Detected::Known(Compression::None) => path.to_path_buf(),
             Detected::Known(c) => {
-                f.seek(SeekFrom::Start(0)).map_err(|e| ImageError::sys(format!("read {}", what()), e))?;
+                f.seek(SeekFrom::Start(0))
+                    .map_err(|e| ImageError::sys(format!("read {}", what()), e))?;
                 let mut dec: Box<dyn Read> = match c {
-                    Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f))),
-                    _ => Box::new(zstd::stream::read::Decoder::new(f).map_err(|e| ImageError::malformed(what(), e))?),
+                    Compression::Gzip => {
+                        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f)))
+                    }
+                    _ => Box::new(
+                        zstd::stream::read::Decoder::new(f)
+                            .map_err(|e| ImageError::malformed(what(), e))?,
+                    ),
                 };
-                let mut out = File::create(scratch).map_err(|e| ImageError::sys(format!("create {}", scratch.display()), e))?;
-                std::io::copy(&mut dec, &mut out).map_err(|e| ImageError::malformed(format!("decompress {}", what()), e))?;
+                let mut out = File::create(scratch)
+                    .map_err(|e| ImageError::sys(format!("create {}", scratch.display()), e))?;
+                std::io::copy(&mut dec, &mut out)
+                    .map_err(|e| ImageError::malformed(format!("decompress {}", what()), e))?;
                 scratch.to_path_buf()
             }
             Detected::Unsupported(kind) => {
-                return Err(ImageError::Unsupported(format!("{}: {kind}-compressed archives are not supported", what())));
+                return Err(ImageError::Unsupported(format!(
+                    "{}: {kind}-compressed archives are not supported",
+                    what()
+                )));
             }
         };
-        let file = File::open(&real).map_err(|e| ImageError::sys(format!("open {}", real.display()), e))?;
+        let file = File::open(&real)
+            .map_err(|e| ImageError::sys(format!("open {}", real.display()), e))?;
         let mut archive = tar::Archive::new(BufReader::new(file));
         let mut members = HashMap::new();
-        let entries = archive.entries().map_err(|e| ImageError::malformed(what(), e))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| ImageError::malformed(what(), e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| ImageError::malformed(format!("{}: read tar entry", what()), e))?;
-            let Some(name) = normalize(&entry.path_bytes()) else { continue };
+            let entry = entry
+                .map_err(|e| ImageError::malformed(format!("{}: read tar entry", what()), e))?;
+            let Some(name) = normalize(&entry.path_bytes()) else {
+                continue;
+            };
             let member = match entry.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
                     offset: entry.raw_file_position(),
                     size: entry.size(),
                 },
                 tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let Some(target) = entry.link_name_bytes() else { continue };
+                    let Some(target) = entry.link_name_bytes() else {
+                        continue;
+                    };
                     let target = if entry.header().entry_type() == tar::EntryType::Symlink {
                         // Relative to the member's directory, inside the archive.
                         let dir = Path::new(&name).parent().unwrap_or(Path::new(""));
@@ -167,7 +189,12 @@ fn lexical_clean(p: &Path) -> Option<String> {
             _ => return None,
         }
     }
-    Some(out.iter().collect::<PathBuf>().to_string_lossy().into_owned())
+    Some(
+        out.iter()
+            .collect::<PathBuf>()
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 impl SourceFiles for TarFiles {
@@ -175,8 +202,10 @@ impl SourceFiles for TarFiles {
         let (offset, size) = self
             .find(name)
             .ok_or_else(|| ImageError::malformed(self.describe(), format!("no member {name}")))?;
-        let mut f = File::open(&self.path).map_err(|e| ImageError::sys(format!("open {}", self.describe()), e))?;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| ImageError::sys(format!("read {}", self.describe()), e))?;
+        let mut f = File::open(&self.path)
+            .map_err(|e| ImageError::sys(format!("open {}", self.describe()), e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| ImageError::sys(format!("read {}", self.describe()), e))?;
         Ok((Box::new(f.take(size)), size))
     }
 

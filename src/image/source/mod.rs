@@ -67,16 +67,27 @@ pub fn open(
         ImageRef::OciLayout { dir, tag } => {
             let files = DirFiles { root: dir.clone() };
             let base = base_name(dir);
-            Ok(Box::new(layout::LayoutSource::new(Box::new(files), tag.clone(), base)?))
+            Ok(Box::new(layout::LayoutSource::new(
+                Box::new(files),
+                tag.clone(),
+                base,
+            )?))
         }
         ImageRef::OciArchive { file, tag } => {
             let files = TarFiles::open(file, scratch)?;
             let base = base_name(file);
-            Ok(Box::new(layout::LayoutSource::new(Box::new(files), tag.clone(), base)?))
+            Ok(Box::new(layout::LayoutSource::new(
+                Box::new(files),
+                tag.clone(),
+                base,
+            )?))
         }
         ImageRef::DockerArchive { file } => {
             let files = TarFiles::open(file, scratch)?;
-            Ok(Box::new(docker_archive::DockerArchive::new(files, base_name(file))))
+            Ok(Box::new(docker_archive::DockerArchive::new(
+                files,
+                base_name(file),
+            )))
         }
         ImageRef::Registry(reg) => Ok(Box::new(registry::RegistrySource::new(reg.clone(), opts)?)),
         ImageRef::Stored(name) => Err(ImageError::NotFound(name.clone())),
@@ -97,9 +108,17 @@ fn base_name(p: &Path) -> String {
         .to_lowercase();
     let s: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let s = s.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+    let s = s
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
     if s.is_empty() { "image".into() } else { s }
 }
 
@@ -144,11 +163,7 @@ pub(crate) fn config_layers(
     if diff_ids.len() != blobs.len() {
         return Err(ImageError::malformed(
             format!("{what}: image config"),
-            format!(
-                "{} diff ids for {} layers",
-                diff_ids.len(),
-                blobs.len()
-            ),
+            format!("{} diff ids for {} layers", diff_ids.len(), blobs.len()),
         ));
     }
     let mut layers = Vec::with_capacity(blobs.len());

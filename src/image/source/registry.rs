@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use super::{LayerRef, Resolved, SourceOptions, Source, config_layers, manifest_blobs, verify_bytes};
+use super::{
+    LayerRef, Resolved, Source, SourceOptions, config_layers, manifest_blobs, verify_bytes,
+};
 use crate::image::ImageError;
 use crate::image::digest::Digest;
 use crate::image::manifest::{
@@ -32,7 +34,10 @@ pub struct Challenge {
 
 impl Challenge {
     fn param(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -56,7 +61,10 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
         params.push((key, value));
         s = next.trim_start().trim_start_matches(',').trim_start();
     }
-    Some(Challenge { scheme: scheme.to_string(), params })
+    Some(Challenge {
+        scheme: scheme.to_string(),
+        params,
+    })
 }
 
 /// Percent-encodes a query value.
@@ -85,8 +93,12 @@ impl SourceOptions {
     /// The options with the hosts from `RIND_INSECURE_REGISTRIES` added.
     pub fn with_env(mut self) -> Self {
         if let Ok(v) = std::env::var(ENV_INSECURE) {
-            self.insecure_registries
-                .extend(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
+            self.insecure_registries.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            );
         }
         self
     }
@@ -94,7 +106,10 @@ impl SourceOptions {
 
 impl RegistrySource {
     pub fn new(reg: RegistryRef, opts: &SourceOptions) -> Result<Self, ImageError> {
-        let insecure = opts.insecure_registries.iter().any(|h| *h == reg.host || *h == reg.api_host);
+        let insecure = opts
+            .insecure_registries
+            .iter()
+            .any(|h| *h == reg.host || *h == reg.api_host);
         let scheme = if insecure { "http" } else { "https" };
         let base = format!("{scheme}://{}/v2/{}", reg.api_host, reg.repo);
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -104,15 +119,27 @@ impl RegistrySource {
             .user_agent(concat!("rind/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Ok(RegistrySource { reg, base, agent, token: None })
+        Ok(RegistrySource {
+            reg,
+            base,
+            agent,
+            token: None,
+        })
     }
 
     fn err(&self, step: String, reason: impl ToString) -> ImageError {
-        ImageError::Registry { step, reason: reason.to_string() }
+        ImageError::Registry {
+            step,
+            reason: reason.to_string(),
+        }
     }
 
     /// GETs `url`, answering one bearer challenge with an anonymous token.
-    fn get(&mut self, url: &str, accept: Option<&str>) -> Result<ureq::http::Response<ureq::Body>, ImageError> {
+    fn get(
+        &mut self,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ImageError> {
         for attempt in 0..2 {
             let mut req = self.agent.get(url);
             if let Some(a) = accept {
@@ -128,7 +155,12 @@ impl RegistrySource {
                     .get("www-authenticate")
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_challenge)
-                    .ok_or_else(|| self.err(format!("GET {url}"), "401 unauthorized without a usable WWW-Authenticate challenge"))?;
+                    .ok_or_else(|| {
+                        self.err(
+                            format!("GET {url}"),
+                            "401 unauthorized without a usable WWW-Authenticate challenge",
+                        )
+                    })?;
                 self.token = Some(self.fetch_token(&challenge, url)?);
                 continue;
             }
@@ -136,28 +168,46 @@ impl RegistrySource {
                 let status = resp.status();
                 let mut body = resp.into_body();
                 let text = body.with_config().limit(64 * 1024).read_to_vec().ok();
-                let msg = text.as_deref().and_then(registry_message).unwrap_or_default();
+                let msg = text
+                    .as_deref()
+                    .and_then(registry_message)
+                    .unwrap_or_default();
                 return Err(self.err(format!("GET {url}"), format!("{status} {msg}").trim()));
             }
             return Ok(resp);
         }
-        Err(self.err(format!("GET {url}"), "401 unauthorized: anonymous token refused"))
+        Err(self.err(
+            format!("GET {url}"),
+            "401 unauthorized: anonymous token refused",
+        ))
     }
 
     fn fetch_token(&self, c: &Challenge, url: &str) -> Result<String, ImageError> {
         if !c.scheme.eq_ignore_ascii_case("bearer") {
             return Err(self.err(
                 format!("GET {url}"),
-                format!("requires {} authentication; rind pulls anonymously only", c.scheme),
+                format!(
+                    "requires {} authentication; rind pulls anonymously only",
+                    c.scheme
+                ),
             ));
         }
-        let realm = c.param("realm").ok_or_else(|| self.err(format!("GET {url}"), "bearer challenge without a realm"))?;
-        let scope = c.param("scope").map(str::to_string).unwrap_or_else(|| format!("repository:{}:pull", self.reg.repo));
+        let realm = c
+            .param("realm")
+            .ok_or_else(|| self.err(format!("GET {url}"), "bearer challenge without a realm"))?;
+        let scope = c
+            .param("scope")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("repository:{}:pull", self.reg.repo));
         let mut token_url = format!("{realm}?scope={}", query_escape(&scope));
         if let Some(service) = c.param("service") {
             token_url.push_str(&format!("&service={}", query_escape(service)));
         }
-        let resp = self.agent.get(&token_url).call().map_err(|e| self.err(format!("GET {token_url}"), e))?;
+        let resp = self
+            .agent
+            .get(&token_url)
+            .call()
+            .map_err(|e| self.err(format!("GET {token_url}"), e))?;
         if !resp.status().is_success() {
             return Err(self.err(format!("GET {token_url}"), resp.status()));
         }
@@ -166,9 +216,18 @@ impl RegistrySource {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let body = resp.into_body().with_config().limit(MAX_JSON).read_to_vec().map_err(|e| self.err(format!("GET {token_url}"), e))?;
-        let t: Token = serde_json::from_slice(&body).map_err(|e| self.err(format!("GET {token_url}"), e))?;
-        t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| self.err(format!("GET {token_url}"), "no token in the answer"))
+        let body = resp
+            .into_body()
+            .with_config()
+            .limit(MAX_JSON)
+            .read_to_vec()
+            .map_err(|e| self.err(format!("GET {token_url}"), e))?;
+        let t: Token =
+            serde_json::from_slice(&body).map_err(|e| self.err(format!("GET {token_url}"), e))?;
+        t.token
+            .or(t.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| self.err(format!("GET {token_url}"), "no token in the answer"))
     }
 
     /// Fetches a manifest or index by tag or digest; verifies it when asked by digest.
@@ -186,7 +245,11 @@ impl RegistrySource {
         if let Ok(want) = Digest::parse(reference)
             && want != digest
         {
-            return Err(ImageError::DigestMismatch { what: url, expected: want.to_string(), actual: digest.to_string() });
+            return Err(ImageError::DigestMismatch {
+                what: url,
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            });
         }
         Ok((digest, bytes))
     }
@@ -209,7 +272,10 @@ impl Source for RegistrySource {
                 Document::Manifest(m) => {
                     let mut r = self.blob(&m.config)?;
                     let mut config_bytes = Vec::new();
-                    (&mut r).take(MAX_JSON).read_to_end(&mut config_bytes).map_err(|e| self.err(format!("read config of {what}"), e))?;
+                    (&mut r)
+                        .take(MAX_JSON)
+                        .read_to_end(&mut config_bytes)
+                        .map_err(|e| self.err(format!("read config of {what}"), e))?;
                     verify_bytes(&config_bytes, &m.config, &format!("{what}: config"))?;
                     let (config, layers) = config_layers(&config_bytes, &what, manifest_blobs(&m))?;
                     return Ok(Resolved {
@@ -223,11 +289,17 @@ impl Source for RegistrySource {
                 }
             }
         }
-        Err(self.err(format!("resolve {}", self.reg.store_name()), "indexes nested too deep"))
+        Err(self.err(
+            format!("resolve {}", self.reg.store_name()),
+            "indexes nested too deep",
+        ))
     }
 
     fn open_layer(&mut self, layer: &LayerRef) -> Result<Box<dyn Read + Send>, ImageError> {
-        let d = layer.blob.clone().ok_or_else(|| self.err("layer".into(), "layer without a descriptor"))?;
+        let d = layer
+            .blob
+            .clone()
+            .ok_or_else(|| self.err("layer".into(), "layer without a descriptor"))?;
         self.blob(&d)
     }
 }
@@ -247,6 +319,9 @@ mod tests {
 
     #[test]
     fn query_escape_encodes_reserved_characters() {
-        assert_eq!(query_escape("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+        assert_eq!(
+            query_escape("repository:a/b:pull"),
+            "repository%3Aa%2Fb%3Apull"
+        );
     }
 }

@@ -11,12 +11,18 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
-use nix::sys::stat::{FchmodatFlags, FileStat, Mode, SFlag, fchmod, fchmodat, futimens, mkdirat, mknodat, utimensat, UtimensatFlags};
+use nix::sys::stat::{
+    FchmodatFlags, FileStat, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, futimens, mkdirat,
+    mknodat, utimensat,
+};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 
 use crate::image::ImageError;
-use crate::image::layer::rooted::{RootDir, fget_xattr, flist_xattr, fset_xattr, is_dir, is_whiteout, list_dir, remove_all_at, stat_at};
+use crate::image::layer::rooted::{
+    RootDir, fget_xattr, flist_xattr, fset_xattr, is_dir, is_whiteout, list_dir, remove_all_at,
+    stat_at,
+};
 use crate::image::layer::whiteout::is_opaque;
 
 struct Copier {
@@ -28,13 +34,20 @@ struct Copier {
 
 /// Applies the layer at `layer` onto `target`.
 pub fn apply(layer: &Path, target: &Path) -> Result<(), ImageError> {
-    let err = |what: &str, p: &Path, e: Errno| ImageError::sys(format!("copy layer: {what} {}", p.display()), e);
+    let err = |what: &str, p: &Path, e: Errno| {
+        ImageError::sys(format!("copy layer: {what} {}", p.display()), e)
+    };
     let src = RootDir::open(layer).map_err(|e| err("open", layer, e))?;
     let dst = RootDir::open(target).map_err(|e| err("open", target, e))?;
-    let mut c = Copier { privileged: nix::unistd::geteuid().is_root(), links: HashMap::new(), deferred: Vec::new() };
+    let mut c = Copier {
+        privileged: nix::unistd::geteuid().is_root(),
+        links: HashMap::new(),
+        deferred: Vec::new(),
+    };
     let src_fd = reopen(src.fd()).map_err(|e| err("open", layer, e))?;
     let dst_fd = reopen(dst.fd()).map_err(|e| err("open", target, e))?;
-    c.copy_dir(&src_fd, &dst_fd, layer).map_err(|e| err("copy", layer, e))?;
+    c.copy_dir(&src_fd, &dst_fd, layer)
+        .map_err(|e| err("copy", layer, e))?;
     for (fd, t) in c.deferred.into_iter().rev() {
         futimens(fd.as_fd(), &t, &t).map_err(|e| err("set times in", target, e))?;
     }
@@ -42,11 +55,21 @@ pub fn apply(layer: &Path, target: &Path) -> Result<(), ImageError> {
 }
 
 fn reopen(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    openat(fd, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+    openat(
+        fd,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn open_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
-    openat(parent, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+    openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn mtime(st: &FileStat) -> TimeSpec {
@@ -67,7 +90,11 @@ impl Copier {
                 let keep = matches!(&existing, Some(e) if is_dir(e)) && !is_opaque(&s)?;
                 if !keep {
                     remove_all_at(dst.as_fd(), &name)?;
-                    mkdirat(dst.as_fd(), name.as_os_str(), Mode::from_bits_truncate(0o700))?;
+                    mkdirat(
+                        dst.as_fd(),
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(0o700),
+                    )?;
                 }
                 let d = open_dir(dst.as_fd(), &name)?;
                 self.meta(s.as_fd(), d.as_fd(), &st)?;
@@ -78,40 +105,86 @@ impl Copier {
             }
             remove_all_at(dst.as_fd(), &name)?;
             let kind = st.st_mode & libc::S_IFMT;
-            if kind == libc::S_IFREG && st.st_nlink > 1
+            if kind == libc::S_IFREG
+                && st.st_nlink > 1
                 && let Some((dir, first)) = self.links.get(&(st.st_dev, st.st_ino))
             {
-                linkat(dir.as_fd(), first.as_os_str(), dst.as_fd(), name.as_os_str(), AtFlags::empty())?;
+                linkat(
+                    dir.as_fd(),
+                    first.as_os_str(),
+                    dst.as_fd(),
+                    name.as_os_str(),
+                    AtFlags::empty(),
+                )?;
                 continue;
             }
             match kind {
                 libc::S_IFREG => {
-                    let s = File::from(openat(src.as_fd(), name.as_os_str(), OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?);
-                    let d = File::from(openat(dst.as_fd(), name.as_os_str(), OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o600))?);
+                    let s = File::from(openat(
+                        src.as_fd(),
+                        name.as_os_str(),
+                        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )?);
+                    let d = File::from(openat(
+                        dst.as_fd(),
+                        name.as_os_str(),
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o600),
+                    )?);
                     // copy_file_range (reflinks where the filesystem can).
-                    std::io::copy(&mut &s, &mut &d).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+                    std::io::copy(&mut &s, &mut &d)
+                        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
                     self.meta(s.as_fd(), d.as_fd(), &st)?;
                     fchmod(d.as_fd(), Mode::from_bits_truncate(st.st_mode & 0o7777))?;
                     futimens(d.as_fd(), &mtime(&st), &mtime(&st))?;
                     if st.st_nlink > 1 {
-                        self.links.insert((st.st_dev, st.st_ino), (reopen(dst.as_fd())?, name.clone()));
+                        self.links
+                            .insert((st.st_dev, st.st_ino), (reopen(dst.as_fd())?, name.clone()));
                     }
                 }
                 libc::S_IFLNK => {
                     let target = readlinkat(src.as_fd(), name.as_os_str())?;
                     symlinkat(target.as_os_str(), dst.as_fd(), name.as_os_str())?;
                     self.owner_at(dst.as_fd(), &name, &st)?;
-                    utimensat(dst.as_fd(), name.as_os_str(), &mtime(&st), &mtime(&st), UtimensatFlags::NoFollowSymlink)?;
+                    utimensat(
+                        dst.as_fd(),
+                        name.as_os_str(),
+                        &mtime(&st),
+                        &mtime(&st),
+                        UtimensatFlags::NoFollowSymlink,
+                    )?;
                 }
                 _ => {
                     let sflag = SFlag::from_bits_truncate(kind);
                     if sflag != SFlag::S_IFIFO && !self.privileged {
                         continue;
                     }
-                    mknodat(dst.as_fd(), name.as_os_str(), sflag, Mode::from_bits_truncate(0o600), st.st_rdev)?;
+                    mknodat(
+                        dst.as_fd(),
+                        name.as_os_str(),
+                        sflag,
+                        Mode::from_bits_truncate(0o600),
+                        st.st_rdev,
+                    )?;
                     self.owner_at(dst.as_fd(), &name, &st)?;
-                    fchmodat(dst.as_fd(), name.as_os_str(), Mode::from_bits_truncate(st.st_mode & 0o7777), FchmodatFlags::FollowSymlink)?;
-                    utimensat(dst.as_fd(), name.as_os_str(), &mtime(&st), &mtime(&st), UtimensatFlags::NoFollowSymlink)?;
+                    fchmodat(
+                        dst.as_fd(),
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(st.st_mode & 0o7777),
+                        FchmodatFlags::FollowSymlink,
+                    )?;
+                    utimensat(
+                        dst.as_fd(),
+                        name.as_os_str(),
+                        &mtime(&st),
+                        &mtime(&st),
+                        UtimensatFlags::NoFollowSymlink,
+                    )?;
                 }
             }
         }
@@ -122,13 +195,19 @@ impl Copier {
     /// overlayfs control xattrs that the layer form uses.
     fn meta(&self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
         if self.privileged {
-            fchown(dst, Some(Uid::from_raw(st.st_uid)), Some(Gid::from_raw(st.st_gid)))?;
+            fchown(
+                dst,
+                Some(Uid::from_raw(st.st_uid)),
+                Some(Gid::from_raw(st.st_gid)),
+            )?;
         }
         for key in flist_xattr(src)? {
             if key.starts_with(b"trusted.overlay.") || key.starts_with(b"user.overlay.") {
                 continue;
             }
-            let Ok(k) = std::str::from_utf8(&key) else { continue };
+            let Ok(k) = std::str::from_utf8(&key) else {
+                continue;
+            };
             if let Some(v) = fget_xattr(src, k)? {
                 match fset_xattr(dst, &key, &v) {
                     Ok(()) | Err(Errno::EOPNOTSUPP) => {}
@@ -142,7 +221,13 @@ impl Copier {
 
     fn owner_at(&self, dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat) -> Result<(), Errno> {
         if self.privileged {
-            fchownat(dir, name, Some(Uid::from_raw(st.st_uid)), Some(Gid::from_raw(st.st_gid)), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+            fchownat(
+                dir,
+                name,
+                Some(Uid::from_raw(st.st_uid)),
+                Some(Gid::from_raw(st.st_gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )?;
         }
         Ok(())
     }

@@ -25,7 +25,11 @@ impl FileLock {
             .write(true)
             .open(path)
             .map_err(|e| ImageError::sys(format!("open lock {}", path.display()), e))?;
-        let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+        let op = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
         loop {
             // SAFETY: flock on a valid, owned fd.
             let r = unsafe { libc::flock(file.as_raw_fd(), op) };
@@ -44,7 +48,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}-{}",
-        path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id(),
         unique()
     ));
@@ -81,7 +87,8 @@ pub struct TempDir {
 impl TempDir {
     pub fn new(tmp_root: &Path, label: &str) -> Result<TempDir, ImageError> {
         let path = tmp_root.join(format!("{label}-{}-{:x}", std::process::id(), unique()));
-        fs::create_dir_all(&path).map_err(|e| ImageError::sys(format!("create {}", path.display()), e))?;
+        fs::create_dir_all(&path)
+            .map_err(|e| ImageError::sys(format!("create {}", path.display()), e))?;
         Ok(TempDir { path, armed: true })
     }
 

@@ -86,11 +86,21 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, ImageError> {
-        for sub in ["blobs/sha256", "layers/sha256", "layers/locks", "images", "leases", "tmp"] {
+        for sub in [
+            "blobs/sha256",
+            "layers/sha256",
+            "layers/locks",
+            "images",
+            "leases",
+            "tmp",
+        ] {
             let p = root.join(sub);
-            fs::create_dir_all(&p).map_err(|e| ImageError::sys(format!("create {}", p.display()), e))?;
+            fs::create_dir_all(&p)
+                .map_err(|e| ImageError::sys(format!("create {}", p.display()), e))?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -150,39 +160,55 @@ impl Store {
     /// The image's config, read from the store and verified.
     pub fn config(&self, image: &Image) -> Result<ImageConfiguration, ImageError> {
         let data = self.blob(&image.id)?;
-        serde_json::from_slice(&data).map_err(|e| ImageError::malformed(format!("config {}", image.id), e))
+        serde_json::from_slice(&data)
+            .map_err(|e| ImageError::malformed(format!("config {}", image.id), e))
     }
 
     fn read_refs(&self) -> Result<BTreeMap<String, Digest>, ImageError> {
         let p = self.root.join("refs.json");
         match fs::read(&p) {
-            Ok(data) => serde_json::from_slice(&data).map_err(|e| ImageError::malformed(p.display().to_string(), e)),
+            Ok(data) => serde_json::from_slice(&data)
+                .map_err(|e| ImageError::malformed(p.display().to_string(), e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(ImageError::sys(format!("read {}", p.display()), e)),
         }
     }
 
     /// Changes the name table under its lock.
-    fn update_refs<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Digest>) -> T) -> Result<T, ImageError> {
+    fn update_refs<T>(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, Digest>) -> T,
+    ) -> Result<T, ImageError> {
         let _l = FileLock::acquire(&self.root.join("refs.lock"), true)?;
         let mut refs = self.read_refs()?;
         let out = f(&mut refs);
-        let data = serde_json::to_vec_pretty(&refs).map_err(|e| ImageError::malformed("refs.json", e))?;
+        let data =
+            serde_json::to_vec_pretty(&refs).map_err(|e| ImageError::malformed("refs.json", e))?;
         write_atomic(&self.root.join("refs.json"), &data)?;
         Ok(out)
     }
 
-    fn read_image(&self, id: &Digest, refs: &BTreeMap<String, Digest>) -> Result<Image, ImageError> {
+    fn read_image(
+        &self,
+        id: &Digest,
+        refs: &BTreeMap<String, Digest>,
+    ) -> Result<Image, ImageError> {
         let p = self.image_path(id);
         let data = fs::read(&p).map_err(|e| ImageError::sys(format!("read {}", p.display()), e))?;
-        let mut img: Image = serde_json::from_slice(&data).map_err(|e| ImageError::malformed(p.display().to_string(), e))?;
-        img.names = refs.iter().filter(|(_, v)| *v == id).map(|(k, _)| k.clone()).collect();
+        let mut img: Image = serde_json::from_slice(&data)
+            .map_err(|e| ImageError::malformed(p.display().to_string(), e))?;
+        img.names = refs
+            .iter()
+            .filter(|(_, v)| *v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
         Ok(img)
     }
 
     fn image_ids(&self) -> Result<Vec<Digest>, ImageError> {
         let dir = self.root.join("images");
-        let rd = fs::read_dir(&dir).map_err(|e| ImageError::sys(format!("read {}", dir.display()), e))?;
+        let rd = fs::read_dir(&dir)
+            .map_err(|e| ImageError::sys(format!("read {}", dir.display()), e))?;
         let mut ids = Vec::new();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
@@ -219,12 +245,19 @@ impl Store {
         }
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
         if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let matches: Vec<Digest> = self.image_ids()?.into_iter().filter(|d| d.hex().starts_with(hex)).collect();
+            let matches: Vec<Digest> = self
+                .image_ids()?
+                .into_iter()
+                .filter(|d| d.hex().starts_with(hex))
+                .collect();
             if let [one] = matches.as_slice() {
                 return self.read_image(one, &refs);
             }
             if matches.len() > 1 {
-                return Err(ImageError::malformed(format!("image id prefix {hex}"), "ambiguous"));
+                return Err(ImageError::malformed(
+                    format!("image id prefix {hex}"),
+                    "ambiguous",
+                ));
             }
         }
         Err(ImageError::NotFound(name.to_string()))

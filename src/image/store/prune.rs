@@ -26,7 +26,8 @@ impl Store {
         }
         let dir = self.root.join("leases");
         let mut out = HashSet::new();
-        let rd = fs::read_dir(&dir).map_err(|e| ImageError::sys(format!("read {}", dir.display()), e))?;
+        let rd = fs::read_dir(&dir)
+            .map_err(|e| ImageError::sys(format!("read {}", dir.display()), e))?;
         for ent in rd.flatten() {
             if let Ok(data) = fs::read(ent.path())
                 && let Ok(l) = serde_json::from_slice::<Lease>(&data)
@@ -50,14 +51,17 @@ impl Store {
         let left = self.update_refs(|refs| {
             if by_id {
                 refs.retain(|_, v| *v != id);
-            } else if let Ok(crate::image::ImageRef::Stored(n)) = crate::image::ImageRef::parse(name) {
+            } else if let Ok(crate::image::ImageRef::Stored(n)) =
+                crate::image::ImageRef::parse(name)
+            {
                 refs.remove(&n);
             }
             refs.values().filter(|v| **v == id).count()
         })?;
         if left == 0 && !self.leased()?.contains(&id) {
             let p = self.image_path(&id);
-            fs::remove_file(&p).map_err(|e| ImageError::sys(format!("remove {}", p.display()), e))?;
+            fs::remove_file(&p)
+                .map_err(|e| ImageError::sys(format!("remove {}", p.display()), e))?;
         }
         Ok(id)
     }
@@ -74,7 +78,8 @@ impl Store {
         for img in self.list()? {
             if img.names.is_empty() && !leased.contains(&img.id) {
                 let p = self.image_path(&img.id);
-                fs::remove_file(&p).map_err(|e| ImageError::sys(format!("remove {}", p.display()), e))?;
+                fs::remove_file(&p)
+                    .map_err(|e| ImageError::sys(format!("remove {}", p.display()), e))?;
                 report.images.push(img.id);
                 continue;
             }
@@ -85,26 +90,37 @@ impl Store {
             }
         }
         let layers = self.root.join("layers/sha256");
-        for ent in fs::read_dir(&layers).map_err(|e| ImageError::sys(format!("read {}", layers.display()), e))?.flatten() {
+        for ent in fs::read_dir(&layers)
+            .map_err(|e| ImageError::sys(format!("read {}", layers.display()), e))?
+            .flatten()
+        {
             let name = ent.file_name().to_string_lossy().into_owned();
             if !keep_layers.contains(&name) {
                 remove_tree(&ent.path())?;
-                let _ = fs::remove_file(self.root.join("layers/locks").join(format!("{name}.lock")));
+                let _ =
+                    fs::remove_file(self.root.join("layers/locks").join(format!("{name}.lock")));
                 if let Ok(d) = Digest::parse(&format!("sha256:{name}")) {
                     report.layers.push(d);
                 }
             }
         }
         let blobs = self.root.join("blobs/sha256");
-        for ent in fs::read_dir(&blobs).map_err(|e| ImageError::sys(format!("read {}", blobs.display()), e))?.flatten() {
+        for ent in fs::read_dir(&blobs)
+            .map_err(|e| ImageError::sys(format!("read {}", blobs.display()), e))?
+            .flatten()
+        {
             if !keep_blobs.contains(&*ent.file_name().to_string_lossy()) {
-                fs::remove_file(ent.path()).map_err(|e| ImageError::sys(format!("remove {}", ent.path().display()), e))?;
+                fs::remove_file(ent.path())
+                    .map_err(|e| ImageError::sys(format!("remove {}", ent.path().display()), e))?;
                 report.blobs += 1;
             }
         }
         // With the exclusive lock held no pull is running, so everything in tmp/ is left
         // over from one that was killed.
-        for ent in fs::read_dir(self.tmp()).map_err(|e| ImageError::sys("read tmp".to_string(), e))?.flatten() {
+        for ent in fs::read_dir(self.tmp())
+            .map_err(|e| ImageError::sys("read tmp".to_string(), e))?
+            .flatten()
+        {
             remove_tree(&ent.path())?;
             report.temp_dirs += 1;
         }

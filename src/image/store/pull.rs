@@ -63,7 +63,12 @@ impl Store {
         let name = match &opts.name {
             Some(n) => match ImageRef::parse(n)? {
                 ImageRef::Stored(n) => n,
-                _ => return Err(ImageError::BadReference { reference: n.clone(), reason: "a name, not a source".into() }),
+                _ => {
+                    return Err(ImageError::BadReference {
+                        reference: n.clone(),
+                        reason: "a name, not a source".into(),
+                    });
+                }
             },
             None => resolved.default_name.clone(),
         };
@@ -80,7 +85,13 @@ impl Store {
                 stored.push(rec.layer);
                 continue;
             }
-            let _layer_lock = FileLock::acquire(&self.root.join("layers/locks").join(format!("{}.lock", chain.hex())), true)?;
+            let _layer_lock = FileLock::acquire(
+                &self
+                    .root
+                    .join("layers/locks")
+                    .join(format!("{}.lock", chain.hex())),
+                true,
+            )?;
             // Another process may have finished it while we waited.
             if let Some(rec) = self.layer_record(chain)? {
                 opts.progress.layer_done(i, &short, false);
@@ -90,7 +101,13 @@ impl Store {
             let size = layer.blob.as_ref().map(|d| d.size).filter(|s| *s > 0);
             opts.progress.layer_start(i, &short, size);
             let raw = src.open_layer(layer)?;
-            let raw = Box::new(Reporting { inner: raw, progress: opts.progress.clone(), index: i, read: 0, last: 0 });
+            let raw = Box::new(Reporting {
+                inner: raw,
+                progress: opts.progress.clone(),
+                index: i,
+                read: 0,
+                last: 0,
+            });
             let expect = Expect {
                 blob: layer.blob.as_ref().map(|d| d.digest.clone()),
                 blob_size: size,
@@ -99,12 +116,23 @@ impl Store {
             let lowers = chains[..i]
                 .iter()
                 .rev()
-                .map(|c| RootDir::open(&self.layer_diff(c)).map_err(|e| ImageError::sys(format!("open layer {}", c.short()), e)))
+                .map(|c| {
+                    RootDir::open(&self.layer_diff(c))
+                        .map_err(|e| ImageError::sys(format!("open layer {}", c.short()), e))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let tmp = TempDir::new(&self.tmp(), "layer")?;
             let diff = tmp.path().join("diff");
-            fs::create_dir(&diff).map_err(|e| ImageError::sys(format!("create {}", diff.display()), e))?;
-            let (stream, stats) = unpack_blob(raw, expect, &diff, &lowers, layer.diff_id.short(), opts.limits)?;
+            fs::create_dir(&diff)
+                .map_err(|e| ImageError::sys(format!("create {}", diff.display()), e))?;
+            let (stream, stats) = unpack_blob(
+                raw,
+                expect,
+                &diff,
+                &lowers,
+                layer.diff_id.short(),
+                opts.limits,
+            )?;
             let rec = LayerRecord {
                 layer: StoredLayer {
                     diff_id: stream.diff_id.clone(),
@@ -115,9 +143,11 @@ impl Store {
                 stats,
                 compression: stream.compression,
             };
-            let json = serde_json::to_vec_pretty(&rec).map_err(|e| ImageError::malformed("layer record", e))?;
+            let json = serde_json::to_vec_pretty(&rec)
+                .map_err(|e| ImageError::malformed("layer record", e))?;
             write_atomic(&tmp.path().join("layer.json"), &json)?;
-            fs::rename(tmp.path(), &dir).map_err(|e| ImageError::sys(format!("rename layer into {}", dir.display()), e))?;
+            fs::rename(tmp.path(), &dir)
+                .map_err(|e| ImageError::sys(format!("rename layer into {}", dir.display()), e))?;
             tmp.keep();
             opts.progress.layer_done(i, &short, true);
             stored.push(rec.layer);
@@ -134,7 +164,8 @@ impl Store {
             pulled_at: now_secs(),
             names: Vec::new(),
         };
-        let json = serde_json::to_vec_pretty(&image).map_err(|e| ImageError::malformed("image record", e))?;
+        let json = serde_json::to_vec_pretty(&image)
+            .map_err(|e| ImageError::malformed("image record", e))?;
         write_atomic(&self.image_path(&image.id), &json)?;
         let id = image.id.clone();
         self.update_refs(|refs| {
@@ -148,7 +179,11 @@ impl Store {
     fn layer_record(&self, chain: &Digest) -> Result<Option<LayerRecord>, ImageError> {
         let p = self.layer_dir(chain).join("layer.json");
         match fs::read(&p) {
-            Ok(data) => Ok(Some(serde_json::from_slice(&data).map_err(|e| ImageError::malformed(p.display().to_string(), e))?)),
+            Ok(data) => {
+                Ok(Some(serde_json::from_slice(&data).map_err(|e| {
+                    ImageError::malformed(p.display().to_string(), e)
+                })?))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ImageError::sys(format!("read {}", p.display()), e)),
         }

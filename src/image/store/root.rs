@@ -51,21 +51,39 @@ impl Store {
     /// `container_dir/upper` and `container_dir/work`, or a copy when overlayfs cannot be
     /// mounted. Nothing is unpacked: a second container from the same image costs one mount.
     /// The state is saved in `container_dir/image-root.json` for [`PreparedRoot::load`].
-    pub fn prepare_rootfs(&self, image: &Image, container_dir: &Path) -> Result<PreparedRoot, ImageError> {
+    pub fn prepare_rootfs(
+        &self,
+        image: &Image,
+        container_dir: &Path,
+    ) -> Result<PreparedRoot, ImageError> {
         self.prepare_rootfs_with(image, container_dir, RootMode::Auto)
     }
 
     /// [`Store::prepare_rootfs`] with the mode chosen by the caller (`Copy` forces the copy).
-    pub fn prepare_rootfs_with(&self, image: &Image, container_dir: &Path, mode: RootMode) -> Result<PreparedRoot, ImageError> {
+    pub fn prepare_rootfs_with(
+        &self,
+        image: &Image,
+        container_dir: &Path,
+        mode: RootMode,
+    ) -> Result<PreparedRoot, ImageError> {
         let _shared = self.lock(false)?;
-        let create = |p: &Path| fs::create_dir_all(p).map_err(|e| ImageError::sys(format!("create {}", p.display()), e));
+        let create = |p: &Path| {
+            fs::create_dir_all(p).map_err(|e| ImageError::sys(format!("create {}", p.display()), e))
+        };
         create(container_dir)?;
-        let container_dir = fs::canonicalize(container_dir).map_err(|e| ImageError::sys(format!("resolve {}", container_dir.display()), e))?;
+        let container_dir = fs::canonicalize(container_dir)
+            .map_err(|e| ImageError::sys(format!("resolve {}", container_dir.display()), e))?;
         let rootfs = container_dir.join("rootfs");
         if rootfs.exists() {
-            return Err(ImageError::malformed(rootfs.display().to_string(), "already exists; release the old root first"));
+            return Err(ImageError::malformed(
+                rootfs.display().to_string(),
+                "already exists; release the old root first",
+            ));
         }
-        let lease = self.root.join("leases").join(format!("{}.json", Digest::of(container_dir.as_os_str().as_encoded_bytes()).hex()));
+        let lease = self.root.join("leases").join(format!(
+            "{}.json",
+            Digest::of(container_dir.as_os_str().as_encoded_bytes()).hex()
+        ));
         let mut root = PreparedRoot {
             rootfs: rootfs.clone(),
             container_dir: container_dir.clone(),
@@ -78,7 +96,12 @@ impl Store {
         root.save_lease()?;
         let result = (|| {
             create(&rootfs)?;
-            let chains: Vec<Digest> = image.layers.iter().rev().map(|l| l.chain_id.clone()).collect();
+            let chains: Vec<Digest> = image
+                .layers
+                .iter()
+                .rev()
+                .map(|l| l.chain_id.clone())
+                .collect();
             let lowers: Vec<PathBuf> = chains.iter().map(|c| self.layer_diff(c)).collect();
             let overlay_err = match mode {
                 RootMode::Copy => Some("copy requested".to_string()),
@@ -87,7 +110,10 @@ impl Store {
             };
             if let Some(reason) = overlay_err {
                 if mode == RootMode::Overlay {
-                    return Err(ImageError::sys(format!("mount overlay on {}", rootfs.display()), crate::error::Cause::Other(reason)));
+                    return Err(ImageError::sys(
+                        format!("mount overlay on {}", rootfs.display()),
+                        crate::error::Cause::Other(reason),
+                    ));
                 }
                 root.mode = RootMode::Copy;
                 root.fallback_reason = Some(reason);
@@ -96,7 +122,8 @@ impl Store {
                     super::flatten::apply(l, &rootfs)?;
                 }
             }
-            let json = serde_json::to_vec_pretty(&root).map_err(|e| ImageError::malformed("root state", e))?;
+            let json = serde_json::to_vec_pretty(&root)
+                .map_err(|e| ImageError::malformed("root state", e))?;
             write_atomic(&container_dir.join(STATE_FILE), &json)
         })();
         if let Err(e) = result {
@@ -122,8 +149,12 @@ impl PreparedRoot {
             container_dir: &'a Path,
             created: u64,
         }
-        let json = serde_json::to_vec(&Lease { image: &self.image, container_dir: &self.container_dir, created: now_secs() })
-            .map_err(|e| ImageError::malformed("lease", e))?;
+        let json = serde_json::to_vec(&Lease {
+            image: &self.image,
+            container_dir: &self.container_dir,
+            created: now_secs(),
+        })
+        .map_err(|e| ImageError::malformed("lease", e))?;
         write_atomic(&self.lease, &json)
     }
 
@@ -133,9 +164,16 @@ impl PreparedRoot {
         match umount2(&self.rootfs, MntFlags::empty()) {
             Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
             Err(Errno::EBUSY) => {
-                umount2(&self.rootfs, MntFlags::MNT_DETACH).map_err(|e| ImageError::sys(format!("unmount {}", self.rootfs.display()), e))?;
+                umount2(&self.rootfs, MntFlags::MNT_DETACH).map_err(|e| {
+                    ImageError::sys(format!("unmount {}", self.rootfs.display()), e)
+                })?;
             }
-            Err(e) => return Err(ImageError::sys(format!("unmount {}", self.rootfs.display()), e)),
+            Err(e) => {
+                return Err(ImageError::sys(
+                    format!("unmount {}", self.rootfs.display()),
+                    e,
+                ));
+            }
         }
         for sub in ["rootfs", "upper", "work"] {
             remove_tree(&self.container_dir.join(sub))?;
@@ -144,7 +182,10 @@ impl PreparedRoot {
         match fs::remove_file(&self.lease) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ImageError::sys(format!("remove {}", self.lease.display()), e)),
+            Err(e) => Err(ImageError::sys(
+                format!("remove {}", self.lease.display()),
+                e,
+            )),
         }
     }
 }
@@ -156,16 +197,35 @@ fn mount_overlay(container_dir: &Path, rootfs: &Path, lowers: &[PathBuf]) -> Res
     let upper = container_dir.join("upper");
     let work = container_dir.join("work");
     for d in [&upper, &work] {
-        fs::create_dir_all(d).map_err(|e| format!("create {}: {}", d.display(), crate::error::Cause::from(e)))?;
+        fs::create_dir_all(d)
+            .map_err(|e| format!("create {}: {}", d.display(), crate::error::Cause::from(e)))?;
     }
     let mut fds: Vec<OwnedFd> = Vec::with_capacity(lowers.len());
     for l in lowers {
-        let fd = open(l, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| format!("open {}: {}", l.display(), crate::error::errno_text(e)))?;
+        let fd = open(
+            l,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("open {}: {}", l.display(), crate::error::errno_text(e)))?;
         fds.push(fd);
     }
-    let lowerdir: Vec<String> = fds.iter().map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd())).collect();
-    let opts = format!("lowerdir={},upperdir={},workdir={}", lowerdir.join(":"), upper.display(), work.display());
-    mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
-        .map_err(|e| format!("overlayfs: {}", crate::error::errno_text(e)))
+    let lowerdir: Vec<String> = fds
+        .iter()
+        .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .collect();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowerdir.join(":"),
+        upper.display(),
+        work.display()
+    );
+    mount(
+        Some("overlay"),
+        rootfs,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("overlayfs: {}", crate::error::errno_text(e)))
 }
