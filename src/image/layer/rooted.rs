@@ -152,7 +152,9 @@ impl RootDir {
     /// `O_RDONLY` so that it can also be read (`getdents`) and have xattrs read and set.
     pub fn open_dir(&self, rel: &RelPath) -> Result<OwnedFd, OpenDirError> {
         let how = OpenHow::new()
-            .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+            // No O_NOFOLLOW: RESOLVE_NO_SYMLINKS already refuses a symlink as the last
+            // component, and reports it as ELOOP rather than ENOTDIR.
+            .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
         match openat2(self.fd.as_fd(), &rel.to_path_buf(), how) {
             Ok(fd) => Ok(fd),

@@ -532,7 +532,9 @@ impl<'a> Unpacker<'a> {
                         tp
                     }
                     _ => {
-                        return Err(self.refused(raw, "hardlink target is not a file in this image"));
+                        return Err(
+                            self.refused(raw, "hardlink target is not a file in this image")
+                        );
                     }
                 }
             }
