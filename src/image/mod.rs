@@ -16,3 +16,8 @@ pub mod progress;
 pub mod store;
 
 pub use store::{Image, PreparedRoot, PullOptions, RootMode, Store};
+pub mod spec;
+
+/// The image config type (`oci_spec::image::ImageConfiguration`).
+pub type ImageConfig = oci_spec::image::ImageConfiguration;
+pub use spec::{SpecOverrides, config_to_spec, stop_signal};
