@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod events;
 mod features;
+pub mod image;
 mod kill;
 mod list;
 mod pause;
