@@ -50,8 +50,8 @@ impl Store {
     pub fn pull(&self, r: &ImageRef, opts: &PullOptions) -> Result<Image, ImageError> {
         if let ImageRef::Stored(name) = r {
             return self.get(name).map_err(|e| match e {
-                ImageError::NotFound(n) => ImageError::NotFound(format!(
-                    "{n} (to fetch it, name a source: docker://HOST/REPO:TAG, oci:DIR, oci-archive:FILE or docker-archive:FILE)"
+                ImageError::NotFound(n) => ImageError::Unsupported(format!(
+                    "image {n:?} is not in the store; to fetch it, name a source: docker://HOST/REPO:TAG, oci:DIR, oci-archive:FILE or docker-archive:FILE"
                 )),
                 e => e,
             });
