@@ -80,9 +80,15 @@ impl Store {
             let chain = &chains[i];
             let dir = self.layer_dir(chain);
             let short = layer.diff_id.short().to_string();
+            // A layer present from another image may have come from a differently
+            // compressed blob; the image records its own.
+            let own_blob = |mut l: StoredLayer| {
+                l.blob = layer.blob.as_ref().map(|d| d.digest.clone());
+                l
+            };
             if let Some(rec) = self.layer_record(chain)? {
                 opts.progress.layer_done(i, &short, false);
-                stored.push(rec.layer);
+                stored.push(own_blob(rec.layer));
                 continue;
             }
             let _layer_lock = FileLock::acquire(
@@ -95,7 +101,7 @@ impl Store {
             // Another process may have finished it while we waited.
             if let Some(rec) = self.layer_record(chain)? {
                 opts.progress.layer_done(i, &short, false);
-                stored.push(rec.layer);
+                stored.push(own_blob(rec.layer));
                 continue;
             }
             let size = layer.blob.as_ref().map(|d| d.size).filter(|s| *s > 0);
