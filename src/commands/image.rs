@@ -1,13 +1,13 @@
 //! `rind image pull|import|ls|inspect|rm|prune`: thin adapters from flags to the image store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::image::layer::UnpackLimits;
 use crate::image::source::SourceOptions;
-use crate::image::{ImageRef, PullOptions, Store, progress};
+use crate::image::{ImageRef, PreparedRoot, PullOptions, RootMode, Store, progress};
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
@@ -33,6 +33,16 @@ pub enum ImageCommand {
     },
     /// Remove unnamed images, unused layers and blobs, and leftovers of interrupted pulls
     Prune,
+    /// Make DIR/rootfs from a stored image (overlayfs, or a copy where it cannot mount)
+    Mount {
+        image: String,
+        dir: PathBuf,
+        /// Copy the layers instead of mounting overlayfs
+        #[arg(long)]
+        copy: bool,
+    },
+    /// Unmount and remove a root made by `rind image mount`
+    Unmount { dir: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +93,21 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
                 println!("{name}: removed (image {})", id.short());
             }
             Ok(())
+        }
+        ImageCommand::Mount { image, dir, copy } => {
+            let s = open()?;
+            let img = s.get(&image).with_context(|| format!("mount {image}"))?;
+            let mode = if copy { RootMode::Copy } else { RootMode::Auto };
+            let root = s.prepare_rootfs_with(&img, &dir, mode).with_context(|| format!("mount {image} on {}", dir.display()))?;
+            if debug && let Some(why) = &root.fallback_reason {
+                eprintln!("debug: copied the layers instead of mounting overlayfs: {why}");
+            }
+            println!("{} {:?}", root.rootfs.display(), root.mode);
+            Ok(())
+        }
+        ImageCommand::Unmount { dir } => {
+            let root = PreparedRoot::load(&dir).with_context(|| format!("unmount {}", dir.display()))?;
+            root.release().with_context(|| format!("unmount {}", dir.display()))
         }
         ImageCommand::Prune => {
             let r = open()?.prune().context("prune image store")?;
