@@ -98,7 +98,9 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
             let s = open()?;
             let img = s.get(&image).with_context(|| format!("mount {image}"))?;
             let mode = if copy { RootMode::Copy } else { RootMode::Auto };
-            let root = s.prepare_rootfs_with(&img, &dir, mode).with_context(|| format!("mount {image} on {}", dir.display()))?;
+            let root = s
+                .prepare_rootfs_with(&img, &dir, mode)
+                .with_context(|| format!("mount {image} on {}", dir.display()))?;
             if debug && let Some(why) = &root.fallback_reason {
                 eprintln!("debug: copied the layers instead of mounting overlayfs: {why}");
             }
@@ -106,8 +108,10 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
             Ok(())
         }
         ImageCommand::Unmount { dir } => {
-            let root = PreparedRoot::load(&dir).with_context(|| format!("unmount {}", dir.display()))?;
-            root.release().with_context(|| format!("unmount {}", dir.display()))
+            let root =
+                PreparedRoot::load(&dir).with_context(|| format!("unmount {}", dir.display()))?;
+            root.release()
+                .with_context(|| format!("unmount {}", dir.display()))
         }
         ImageCommand::Prune => {
             let r = open()?.prune().context("prune image store")?;

@@ -2,7 +2,7 @@
 //! disk or the inode table.
 
 /// Limits applied to every layer while it streams. The defaults admit any real image we know
-/// of (a Debian rootfs expands about 3x under gzip) while stopping a 1 MiB gzip of zeros long
+/// of (a Debian rootfs expands about 2x under gzip) while stopping a 1 MiB gzip of zeros long
 /// before it reaches a gigabyte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnpackLimits {
