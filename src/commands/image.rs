@@ -169,6 +169,8 @@ fn pull(store: &Store, a: PullArgs, local_only: bool, debug: bool) -> Result<()>
     let image = store
         .pull(&r, &opts)
         .with_context(|| format!("pull {}", a.reference))?;
+    // Dropping the options drops the progress bars, which ends their lines first.
+    drop(opts);
     println!("{} {}", image.id, image.names.join(" "));
     Ok(())
 }
