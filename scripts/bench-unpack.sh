@@ -78,9 +78,9 @@ t_umoci=$(measure umoci "rm -rf $mnt/bundle" "umoci unpack --image $bench/oci:de
 t_tar=$(measure tar "rm -rf $mnt/tar; mkdir $mnt/tar" "tar -xzf $layer -C $mnt/tar")
 # A second container root from the image already in the store (mount, then unmount untimed).
 "$rind" --store "$mnt/store" image pull -q "oci:$bench/oci:debian" >/dev/null
-t_mount=$(measure mount "$rind --store $mnt/store image unmount $mnt/ctr >/dev/null 2>&1 || true" "$rind --store $mnt/store image mount oci:debian $mnt/ctr")
+t_mount=$(measure mount "$rind --store $mnt/store image unmount $mnt/ctr >/dev/null 2>&1 || true" "$rind --store $mnt/store image mount localhost/oci:debian $mnt/ctr")
 "$rind" --store "$mnt/store" image unmount "$mnt/ctr"
-t_copy=$(measure copy "$rind --store $mnt/store image unmount $mnt/ctr >/dev/null 2>&1 || true" "$rind --store $mnt/store image mount --copy oci:debian $mnt/ctr")
+t_copy=$(measure copy "$rind --store $mnt/store image unmount $mnt/ctr >/dev/null 2>&1 || true" "$rind --store $mnt/store image mount --copy localhost/oci:debian $mnt/ctr")
 "$rind" --store "$mnt/store" image unmount "$mnt/ctr"
 
 size=$(du -sh --apparent-size "$mnt/tar" | cut -f1)

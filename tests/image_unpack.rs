@@ -170,3 +170,27 @@ fn whiteouts_opaque_dirs_and_metadata_survive_in_both_root_modes() {
         );
     }
 }
+
+#[test]
+fn local_sources_get_names_that_do_not_read_as_transports() {
+    let Some(img) = images() else { return };
+    let s = Scratch::new();
+    let store = Store::open(&s.path().join("store")).unwrap();
+    let r = ImageRef::parse(&format!("oci:{}/oci:busybox", img.display())).unwrap();
+    let image = store.pull(&r, &PullOptions::default()).unwrap();
+    assert_eq!(image.names, vec!["localhost/oci:busybox".to_string()]);
+    assert_eq!(store.get("localhost/oci:busybox").unwrap().id, image.id);
+    let r = ImageRef::parse(&format!(
+        "docker-archive:{}/whiteouts-docker.tar",
+        img.display()
+    ))
+    .unwrap();
+    let named = PullOptions {
+        name: Some("mine:v1".into()),
+        ..PullOptions::default()
+    };
+    assert_eq!(
+        store.pull(&r, &named).unwrap().names,
+        vec!["mine:v1".to_string()]
+    );
+}

@@ -97,7 +97,7 @@ impl Source for DockerArchive {
             .as_ref()
             .and_then(|t| t.first())
             .cloned()
-            .unwrap_or_else(|| format!("{}:latest", self.base));
+            .unwrap_or_else(|| format!("localhost/{}:latest", self.base));
         Ok(Resolved {
             default_name,
             manifest: None,

@@ -108,7 +108,7 @@ impl Source for LayoutSource {
                         .filter(|t| crate::image::reference::valid_tag(t))
                         .unwrap_or_else(|| "latest".into());
                     return Ok(Resolved {
-                        default_name: format!("{}:{tag}", self.base),
+                        default_name: format!("localhost/{}:{tag}", self.base),
                         manifest: Some((desc.digest.clone(), bytes)),
                         config_digest: m.config.digest.clone(),
                         config_bytes,
