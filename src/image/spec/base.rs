@@ -51,13 +51,12 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// The default seccomp profile, once there is one.
-///
-/// HOOK: the seccomp helper's default profile (in `crate::linux::seccomp`) plugs in here.
-/// Until it exists this returns `None` and image containers run without a seccomp filter;
-/// [`super::config_to_spec`] puts whatever this returns into `linux.seccomp`.
+/// The default seccomp profile for image containers: Docker's default profile for the
+/// default capability set, from the seccomp module (`crate::linux::seccomp`). This is the one
+/// place to change or drop it; [`super::config_to_spec`] puts it into `linux.seccomp`.
 pub fn default_seccomp() -> Option<LinuxSeccomp> {
-    None
+    let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    Some(crate::linux::seccomp::default_profile_for(&caps))
 }
 
 /// The base spec as JSON, so that it reads like `runc spec`'s config.json.
