@@ -16,6 +16,7 @@ what=${1:-all}
 
 scripts/install-deps.sh
 rootfs-fixtures/busybox-rootfs.sh
+rootfs-fixtures/images/build.sh
 
 passed=0
 failed=0

@@ -6,6 +6,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+pub mod image;
 mod kill;
 mod list;
 mod pause;

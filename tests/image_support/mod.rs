@@ -1,0 +1,197 @@
+//! Shared pieces of the image tests: fixture paths, skips, tree snapshots, and a guard that
+//! unmounts and removes a test's directories even when the test fails.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rind::image::Digest;
+
+/// The directory holding `busybox/rootfs` and `images/`.
+pub fn fixtures() -> PathBuf {
+    std::env::var_os("RIND_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs-fixtures/out"))
+        })
+}
+
+/// The image fixtures, or `None` (after printing why) when they have not been built.
+pub fn images() -> Option<PathBuf> {
+    let p = fixtures().join("images");
+    if p.join(".complete").exists() {
+        Some(p)
+    } else {
+        println!(
+            "skipped: image fixtures missing at {} (run rootfs-fixtures/images/build.sh)",
+            p.display()
+        );
+        None
+    }
+}
+
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        println!("skipped: {tool} is not installed");
+    }
+    found
+}
+
+pub fn is_root() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        println!("skipped: needs root");
+    }
+    root
+}
+
+/// A temporary directory that unmounts anything mounted below it and removes itself on drop.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::Builder::new()
+                .prefix("rind-image-test")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let base = self.dir.path().to_string_lossy().into_owned();
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<String> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|m| m.starts_with(&base))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for m in points {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// What the comparison looks at for one path.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Node {
+    pub kind: &'static str,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub link: Option<String>,
+    pub content: Option<Digest>,
+    pub rdev: u64,
+}
+
+/// Walks a tree without following symlinks: path -> node. The root itself is left out.
+pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
+    let mut entries: Vec<_> = fs::read_dir(dir).expect("read_dir").flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let md = fs::symlink_metadata(&p).expect("lstat");
+        let ft = md.file_type();
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let kind = if ft.is_dir() {
+            "dir"
+        } else if ft.is_symlink() {
+            "symlink"
+        } else if ft.is_file() {
+            "file"
+        } else if ft.is_char_device() {
+            "char"
+        } else if ft.is_block_device() {
+            "block"
+        } else if ft.is_fifo() {
+            "fifo"
+        } else {
+            "other"
+        };
+        let node = Node {
+            kind,
+            mode: md.mode() & 0o7777,
+            uid: md.uid(),
+            gid: md.gid(),
+            link: ft
+                .is_symlink()
+                .then(|| fs::read_link(&p).unwrap().to_string_lossy().into_owned()),
+            content: ft.is_file().then(|| Digest::of(&fs::read(&p).unwrap())),
+            rdev: md.rdev(),
+        };
+        out.insert(rel, node);
+        if ft.is_dir() {
+            walk(root, &p, out);
+        }
+    }
+}
+
+/// Lists the differences between two snapshots, one line each.
+pub fn diff(a: &BTreeMap<String, Node>, b: &BTreeMap<String, Node>) -> Vec<String> {
+    let mut d = Vec::new();
+    for (k, v) in a {
+        match b.get(k) {
+            None => d.push(format!("only in first: {k}")),
+            Some(w) if w != v => d.push(format!("{k}: {v:?} != {w:?}")),
+            _ => {}
+        }
+    }
+    for k in b.keys() {
+        if !a.contains_key(k) {
+            d.push(format!("only in second: {k}"));
+        }
+    }
+    d
+}
+
+/// `umoci unpack` of `image` (`DIR:TAG`) into `bundle`; returns the rootfs.
+pub fn umoci_unpack(image: &str, bundle: &Path) -> PathBuf {
+    let out = Command::new("umoci")
+        .args(["unpack", "--image", image])
+        .arg(bundle)
+        .output()
+        .expect("run umoci");
+    assert!(
+        out.status.success(),
+        "umoci unpack {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bundle.join("rootfs")
+}
+
+/// Reads an xattr without following symlinks.
+pub fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 1024];
+    // SAFETY: valid C strings and buffer.
+    let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return None;
+    }
+    buf.truncate(r as usize);
+    Some(buf)
+}
