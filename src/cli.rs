@@ -44,6 +44,14 @@ pub struct GlobalOpts {
     /// Rootless mode: only "false" and "auto" (as root) are supported
     #[arg(long, global = true, value_name = "true|false|auto")]
     pub rootless: Option<String>,
+    /// Directory of the image store (rind image, run --image)
+    #[arg(
+        long,
+        global = true,
+        default_value = "/var/lib/rind",
+        env = "RIND_STORE"
+    )]
+    pub store: PathBuf,
     /// Print a timeline of the runtime's steps on stderr (create, start, run)
     #[arg(long, global = true)]
     pub trace: bool,
@@ -137,6 +145,11 @@ pub enum Command {
     Update(Box<UpdateArgs>),
     /// Run another process in a running container
     Exec(Box<ExecArgs>),
+    /// Manage images: pull, import, ls, inspect, rm, prune
+    Image {
+        #[command(subcommand)]
+        cmd: crate::commands::image::ImageCommand,
+    },
 }
 
 /// runc's `exec` flags.

@@ -56,6 +56,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => events::run(g, &id, stats, interval),
         Command::Update(a) => update::run(g, *a),
         Command::Exec(a) => exec::run(g, *a),
+        Command::Image { cmd } => image::run(cmd, &g.store, g.debug).map(|()| 0),
     };
     if g.trace {
         print_trace(g.trace_format);
