@@ -2,6 +2,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::container::{self, CreateOptions};
+use crate::linux::terminal::ConsoleSocket;
 
 /// The library's create options from the command line.
 pub(super) fn options(a: &CreateArgs) -> CreateOptions {
@@ -9,10 +10,11 @@ pub(super) fn options(a: &CreateArgs) -> CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
+        console_socket: a.console_socket.clone().map(ConsoleSocket::Path),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        proxy_terminal: false,
     }
 }
 

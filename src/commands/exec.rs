@@ -5,6 +5,7 @@ use oci_spec::runtime::{Capability, Process};
 
 use crate::cli::{ExecArgs, GlobalOpts};
 use crate::container::{self, Container, ExecOptions};
+use crate::linux::terminal::{self, ConsoleSocket};
 use crate::process::supervise;
 
 pub fn run(g: &GlobalOpts, a: ExecArgs) -> Result<i32> {
@@ -19,10 +20,11 @@ pub fn run(g: &GlobalOpts, a: ExecArgs) -> Result<i32> {
     };
     let opts = ExecOptions {
         process,
-        console_socket: a.console_socket.clone(),
+        console_socket: a.console_socket.clone().map(ConsoleSocket::Path),
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        proxy_terminal: !a.detach,
     };
     if a.detach {
         container::exec(&g.root, &a.id, opts)
@@ -30,9 +32,15 @@ pub fn run(g: &GlobalOpts, a: ExecArgs) -> Result<i32> {
         return Ok(0);
     }
     let set = supervise::prepare()?;
-    let pid = container::exec(&g.root, &a.id, opts)
+    let started = container::exec(&g.root, &a.id, opts)
         .with_context(|| format!("exec in container {}", a.id))?;
-    Ok(supervise::wait_forwarding(&set, pid)?)
+    Ok(match &started.console {
+        Some(sock) => {
+            let master = terminal::recv_fd(sock).context("receive the process's terminal")?;
+            supervise::wait_with_tty(&set, started.pid, master)?
+        }
+        None => supervise::wait_forwarding(&set, started.pid)?,
+    })
 }
 
 fn read_process(path: &PathBuf) -> Result<Process> {

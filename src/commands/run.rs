@@ -2,10 +2,12 @@ use anyhow::{Context, Result};
 
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::container;
+use crate::linux::terminal;
 use crate::process::supervise;
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
-    let opts = super::create::options(&a.create);
+    let mut opts = super::create::options(&a.create);
+    opts.proxy_terminal = !a.detach;
     let id = opts.id.clone();
     if a.detach {
         container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
@@ -17,8 +19,16 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
 
     let created =
         container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
+    // With a proxied terminal, the master is already waiting on the console socket.
+    let master = match &created.console {
+        Some(sock) => Some(terminal::recv_fd(sock).context("receive the container's terminal")?),
+        None => None,
+    };
     start_or_remove(g, &id)?;
-    let code = supervise::wait_forwarding(&set, created.pid)?;
+    let code = match master {
+        Some(m) => supervise::wait_with_tty(&set, created.pid, m)?,
+        None => supervise::wait_forwarding(&set, created.pid)?,
+    };
     if !a.keep {
         container::delete(&g.root, &id, true)
             .with_context(|| format!("delete container {id} after it exited"))?;

@@ -10,29 +10,36 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 use super::state::{State, Status};
 use super::{LifecycleError, NewContainer};
 use crate::cgroups::{self, Cgroup};
-use crate::linux::{hooks, seccomp, terminal};
+use crate::linux::terminal::{ConsoleSocket, console_pair};
+use crate::linux::{hooks, seccomp};
 use crate::process::{self, InitConfig, LaunchEvents, trace};
 use crate::{logging, spec};
 
 /// What `create` (and `run`) take from the command line.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct CreateOptions {
     pub id: String,
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
-    pub console_socket: Option<PathBuf>,
+    pub console_socket: Option<ConsoleSocket>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// The caller proxies the terminal itself (foreground `run`): if the process wants one and
+    /// no console socket is given, the master comes back in [`Created::console`].
+    pub proxy_terminal: bool,
 }
 
 /// A created container.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct Created {
     /// Host pid of init.
     pub pid: Pid,
     /// The process the runtime cloned (init, or the reaped intermediate of an extra fork).
     pub cloned: Pid,
+    /// With `proxy_terminal`: the runtime's end of the console socket; the pty master arrives
+    /// on it.
+    pub console: Option<OwnedFd>,
 }
 
 /// Removes the cgroup when creation fails.
@@ -66,21 +73,17 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    let console_socket = match (&opts.console_socket, terminal) {
-        (Some(path), true) => Some(terminal::connect_console_socket(path)?),
-        (Some(_), false) => {
-            return Err(LifecycleError::Invalid(
-                "--console-socket was given but process.terminal is false".into(),
-            ));
-        }
+    let (console, own_socket) = match (&opts.console_socket, terminal && opts.proxy_terminal) {
         (None, true) => {
-            return Err(LifecycleError::Invalid(
-                "process.terminal is true: a --console-socket is needed to receive the terminal"
-                    .into(),
-            ));
+            let (ours, theirs) = console_pair()?;
+            (Some(ours), Some(theirs))
         }
-        (None, false) => None,
+        _ => (None, None),
     };
+    let console_socket = super::console_for(
+        own_socket.as_ref().or(opts.console_socket.as_ref()),
+        terminal,
+    )?;
 
     let new = NewContainer::create(root, &opts.id)?;
     std::fs::copy(bundle.join("config.json"), new.dir.join("config.json"))
@@ -174,6 +177,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     Ok(Created {
         pid: launched.pid,
         cloned: launched.cloned,
+        console,
     })
 }
 

@@ -10,7 +10,8 @@ use super::state::Status;
 use super::{Container, LifecycleError};
 use crate::cgroups;
 use crate::linux::namespaces::NamespacePlan;
-use crate::linux::{seccomp, terminal};
+use crate::linux::seccomp;
+use crate::linux::terminal::{ConsoleSocket, console_pair};
 use crate::process::exec::{ExecConfig, child_main};
 use crate::process::{LaunchEvents, spawn, trace};
 use crate::spec;
@@ -20,16 +21,26 @@ pub struct ExecOptions {
     /// The complete process (from `--process` or built from the container's own process and
     /// the command-line flags).
     pub process: Process,
-    pub console_socket: Option<PathBuf>,
+    pub console_socket: Option<ConsoleSocket>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
     /// Allow exec into a paused container (the process starts frozen).
     pub ignore_paused: bool,
+    /// The caller proxies the terminal itself (foreground `exec -t` without a socket).
+    pub proxy_terminal: bool,
+}
+
+/// A started exec'd process.
+#[derive(Debug)]
+pub struct Execed {
+    pub pid: Pid,
+    /// With `proxy_terminal`: the runtime's end of the console socket.
+    pub console: Option<OwnedFd>,
 }
 
 /// Starts `opts.process` in container `id` and returns its host pid once it is about to
 /// execve. A missing or non-executable program fails here.
-pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Pid, LifecycleError> {
+pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, LifecycleError> {
     let c = Container::load(root, id)?;
     match c.status() {
         Status::Running | Status::Created => {}
@@ -52,20 +63,17 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Pid, LifecycleEr
         None => None,
     };
     let terminal = opts.process.terminal().unwrap_or(false);
-    let console_socket: Option<OwnedFd> = match (&opts.console_socket, terminal) {
-        (Some(path), true) => Some(terminal::connect_console_socket(path)?),
-        (Some(_), false) => {
-            return Err(LifecycleError::Invalid(
-                "--console-socket was given without --tty".into(),
-            ));
-        }
+    let (console, own_socket) = match (&opts.console_socket, terminal && opts.proxy_terminal) {
         (None, true) => {
-            return Err(LifecycleError::Invalid(
-                "a terminal needs a --console-socket to receive it".into(),
-            ));
+            let (ours, theirs) = console_pair()?;
+            (Some(ours), Some(theirs))
         }
-        (None, false) => None,
+        _ => (None, None),
     };
+    let console_socket = super::console_for(
+        own_socket.as_ref().or(opts.console_socket.as_ref()),
+        terminal,
+    )?;
     let cfg = ExecConfig {
         target: Pid::from_raw(c.state.pid),
         namespaces: plan.private.clone(),
@@ -87,7 +95,10 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Pid, LifecycleEr
     if let Some(pid_file) = &opts.pid_file {
         super::create::write_pid_file(pid_file, launched.pid)?;
     }
-    Ok(launched.pid)
+    Ok(Execed {
+        pid: launched.pid,
+        console,
+    })
 }
 
 fn saved_spec(c: &Container) -> Result<oci_spec::runtime::Spec, LifecycleError> {

@@ -20,7 +20,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::cgroups::{self, FreezerState};
 use crate::error::Cause;
 pub use create::{CreateOptions, Created, create};
-pub use exec::{ExecOptions, exec};
+pub use exec::{ExecOptions, Execed, exec};
 pub use lifecycle::{delete, kill, pause, resume, start, update};
 pub use state::{OciState, State, Status};
 
@@ -66,6 +66,27 @@ pub enum LifecycleError {
     /// The request itself is malformed.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The connected console socket for a process, checking it against `process.terminal`: a
+/// terminal needs a socket to send its master to, and a socket without a terminal is a
+/// mistake in the caller's setup.
+pub(crate) fn console_for(
+    socket: Option<&crate::linux::terminal::ConsoleSocket>,
+    terminal: bool,
+) -> std::result::Result<Option<std::os::fd::OwnedFd>, LifecycleError> {
+    match (socket, terminal) {
+        (Some(s), true) => Ok(Some(s.connect()?)),
+        (Some(_), false) => Err(LifecycleError::Invalid(
+            "--console-socket was given but the process has no terminal".into(),
+        )),
+        (None, true) => Err(LifecycleError::Invalid(
+            "the process wants a terminal (process.terminal): give --console-socket, or run it \
+             in the foreground"
+                .into(),
+        )),
+        (None, false) => Ok(None),
+    }
 }
 
 /// An I/O failure on a path, as a lifecycle error.

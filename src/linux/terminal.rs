@@ -5,12 +5,12 @@
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::mount::{MsFlags, mount};
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 use nix::sys::stat::Mode;
 use nix::unistd::setsid;
 use oci_spec::runtime::Box as ConsoleSize;
@@ -18,11 +18,66 @@ use oci_spec::runtime::Box as ConsoleSize;
 use super::paths::{Kind, RootDir, fd_path};
 use crate::error::{StepContext, SysError};
 
-/// Connects to the console socket that the caller listens on.
-pub fn connect_console_socket(path: &Path) -> Result<OwnedFd, SysError> {
-    let stream = UnixStream::connect(path)
-        .step(|| format!("connect to console socket {}", path.display()))?;
-    Ok(OwnedFd::from(stream))
+/// Where the container's terminal master goes.
+#[derive(Debug)]
+pub enum ConsoleSocket {
+    /// `--console-socket PATH`: the caller (conmon, containerd's shim) listens there.
+    Path(PathBuf),
+    /// One end of a pair the runtime made itself, to proxy the terminal in the foreground.
+    Connected(OwnedFd),
+}
+
+impl ConsoleSocket {
+    /// A connected socket to hand to the container process.
+    pub fn connect(&self) -> Result<OwnedFd, SysError> {
+        match self {
+            ConsoleSocket::Path(path) => UnixStream::connect(path)
+                .map(OwnedFd::from)
+                .step(|| format!("connect to console socket {}", path.display())),
+            ConsoleSocket::Connected(fd) => {
+                fd.try_clone().step(|| "dup console socket".to_string())
+            }
+        }
+    }
+}
+
+/// A socket pair for a foreground runtime that proxies the terminal: the runtime keeps the
+/// first end and receives the master on it; the second goes to the container process.
+pub fn console_pair() -> Result<(OwnedFd, ConsoleSocket), SysError> {
+    let (ours, theirs) = UnixStream::pair().step(|| "create console socket pair".to_string())?;
+    Ok((
+        OwnedFd::from(ours),
+        ConsoleSocket::Connected(OwnedFd::from(theirs)),
+    ))
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS (the terminal master).
+pub fn recv_fd(socket: &impl AsRawFd) -> Result<OwnedFd, SysError> {
+    let mut buf = [0u8; 256];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .step(|| "receive the terminal master".to_string())?;
+    for c in msg
+        .cmsgs()
+        .step(|| "receive the terminal master".to_string())?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(fd) = fds.first()
+        {
+            // SAFETY: the kernel just installed this descriptor for us.
+            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    Err(SysError::new(
+        "receive the terminal master: no descriptor came",
+        Errno::EBADMSG,
+    ))
 }
 
 /// A pty pair.

@@ -72,3 +72,149 @@ pub fn wait_forwarding(set: &SigSet, pid: Pid) -> Result<i32, SysError> {
         }
     }
 }
+
+/// Puts a terminal in raw mode until dropped (then restores its settings).
+pub struct RawMode {
+    fd: std::os::fd::RawFd,
+    saved: nix::sys::termios::Termios,
+}
+
+impl RawMode {
+    /// Raw mode on `fd` if it is a terminal; `None` otherwise.
+    pub fn enable(fd: std::os::fd::RawFd) -> Option<RawMode> {
+        // SAFETY: the descriptor stays open for the life of the guard (stdin).
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let saved = nix::sys::termios::tcgetattr(bfd).ok()?;
+        let mut raw = saved.clone();
+        nix::sys::termios::cfmakeraw(&mut raw);
+        nix::sys::termios::tcsetattr(bfd, nix::sys::termios::SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { fd, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: see `enable`.
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        let _ = nix::sys::termios::tcsetattr(bfd, nix::sys::termios::SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Copies the window size of the runtime's terminal (stdin) to the container's pty.
+fn copy_window_size(master: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize into the pointer; TIOCSWINSZ reads one.
+    unsafe {
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Like [`wait_forwarding`], while proxying the container's terminal: the runtime's stdin goes
+/// to the pty master, the master's output to stdout, window size changes follow SIGWINCH, and
+/// the runtime's terminal is in raw mode meanwhile (keystrokes such as ^C reach the container
+/// as bytes, and its line discipline turns them into signals there).
+pub fn wait_with_tty(
+    set: &SigSet,
+    pid: Pid,
+    master: std::os::fd::OwnedFd,
+) -> Result<i32, SysError> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    use std::os::fd::AsFd;
+
+    let sfd =
+        SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).step(|| "create signalfd".to_string())?;
+    let _raw = RawMode::enable(0);
+    copy_window_size(&master);
+    let stdin = std::io::stdin();
+    let mut stdin_open = true;
+    let mut exit: Option<i32> = reap(pid)?;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let mut fds = vec![
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        // Once the process has exited, drain what the pty still holds, then stop.
+        let timeout = if exit.is_some() {
+            PollTimeout::ZERO
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(SysError::new("poll the terminal", e)),
+            Ok(0) => return Ok(exit.unwrap_or(0)),
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (master_ready, sig_ready, stdin_ready) = (ready(0), ready(1), ready(2));
+        drop(fds);
+        if master_ready {
+            match nix::unistd::read(&master, &mut buf) {
+                Ok(0) | Err(nix::errno::Errno::EIO) => {
+                    // Every process holding the pty is gone.
+                    if let Some(code) = exit {
+                        return Ok(code);
+                    }
+                    return wait_forwarding(set, pid);
+                }
+                Ok(n) => write_all(1, &buf[..n])?,
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(e) => return Err(SysError::new("read from the terminal", e)),
+            }
+        }
+        if stdin_ready {
+            match nix::unistd::read(&stdin, &mut buf) {
+                // End of input: the pty sees ^D, as a terminal user would type it.
+                Ok(0) => {
+                    stdin_open = false;
+                    let _ = write_all(std::os::fd::AsRawFd::as_raw_fd(&master), &[4]);
+                }
+                Ok(n) => write_all(std::os::fd::AsRawFd::as_raw_fd(&master), &buf[..n])?,
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => stdin_open = false,
+            }
+        }
+        if sig_ready && let Ok(Some(info)) = sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => {
+                    if exit.is_none() {
+                        exit = reap(pid)?;
+                    }
+                }
+                Ok(Signal::SIGWINCH) => copy_window_size(&master),
+                Ok(sig) => {
+                    let _ = kill(pid, sig);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+fn write_all(fd: std::os::fd::RawFd, mut data: &[u8]) -> Result<(), SysError> {
+    while !data.is_empty() {
+        // SAFETY: writing from a valid buffer to a descriptor this process holds.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n < 0 {
+            let e = nix::errno::Errno::last();
+            if e == nix::errno::Errno::EINTR || e == nix::errno::Errno::EAGAIN {
+                continue;
+            }
+            return Err(SysError::new("write terminal data", e));
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
