@@ -29,7 +29,7 @@ run_part() {
 case $what in
     all|host)
         cargo build --release --locked
-        run_part "host suite" cargo test --release --locked
+        run_part "host suite" cargo test --release --locked --no-fail-fast
         ;;
     vm) ;;
     *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm)" >&2; exit 2 ;;
