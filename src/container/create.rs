@@ -104,7 +104,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         ));
     }
     cgroup.apply(&resources)?;
-    trace::mark(|| format!("created cgroup {:?}", cgroup.paths()));
+    trace::mark(|| match cgroup.paths() {
+        cgroups::CgroupPaths::V2 { dir } => format!("created cgroup {}", dir.display()),
+        cgroups::CgroupPaths::V1 { controllers, .. } => {
+            format!("created cgroup in {} v1 hierarchies", controllers.len())
+        }
+    });
 
     // Compiled here, before the clone, and cached by content: a bad profile fails create
     // before anything runs, and init only has to install it.
