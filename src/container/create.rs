@@ -10,7 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 use super::state::{State, Status};
 use super::{LifecycleError, NewContainer};
 use crate::cgroups::{self, Cgroup};
-use crate::linux::terminal::{ConsoleSocket, console_pair};
+use crate::linux::terminal::ConsoleSocket;
 use crate::linux::{hooks, seccomp};
 use crate::process::{self, InitConfig, LaunchEvents, trace};
 use crate::{logging, spec};
@@ -73,17 +73,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    let (console, own_socket) = match (&opts.console_socket, terminal && opts.proxy_terminal) {
-        (None, true) => {
-            let (ours, theirs) = console_pair()?;
-            (Some(ours), Some(theirs))
-        }
-        _ => (None, None),
-    };
-    let console_socket = super::console_for(
-        own_socket.as_ref().or(opts.console_socket.as_ref()),
-        terminal,
-    )?;
+    let (console, console_socket) =
+        super::console_for(opts.console_socket.as_ref(), terminal, opts.proxy_terminal)?;
 
     let new = NewContainer::create(root, &opts.id)?;
     std::fs::copy(bundle.join("config.json"), new.dir.join("config.json"))

@@ -11,7 +11,7 @@ use super::{Container, LifecycleError};
 use crate::cgroups;
 use crate::linux::namespaces::NamespacePlan;
 use crate::linux::seccomp;
-use crate::linux::terminal::{ConsoleSocket, console_pair};
+use crate::linux::terminal::ConsoleSocket;
 use crate::process::exec::{ExecConfig, child_main};
 use crate::process::{LaunchEvents, spawn, trace};
 use crate::spec;
@@ -63,17 +63,8 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
         None => None,
     };
     let terminal = opts.process.terminal().unwrap_or(false);
-    let (console, own_socket) = match (&opts.console_socket, terminal && opts.proxy_terminal) {
-        (None, true) => {
-            let (ours, theirs) = console_pair()?;
-            (Some(ours), Some(theirs))
-        }
-        _ => (None, None),
-    };
-    let console_socket = super::console_for(
-        own_socket.as_ref().or(opts.console_socket.as_ref()),
-        terminal,
-    )?;
+    let (console, console_socket) =
+        super::console_for(opts.console_socket.as_ref(), terminal, opts.proxy_terminal)?;
     let cfg = ExecConfig {
         target: Pid::from_raw(c.state.pid),
         namespaces: plan.private.clone(),

@@ -150,31 +150,29 @@ fn destroy(c: Container) -> Result<(), LifecycleError> {
 
 /// Freezes every process of a running container.
 pub fn pause(root: &Path, id: &str) -> Result<(), LifecycleError> {
-    let c = Container::load(root, id)?;
-    match c.status() {
-        Status::Running => {}
-        s => {
-            return Err(LifecycleError::State(format!(
-                "cannot pause container {id}: it is {s}, not running"
-            )));
-        }
-    }
-    cgroups::from_paths(&c.state.cgroup).set_freezer(FreezerState::Frozen)?;
-    Ok(())
+    set_frozen(root, id, Status::Running, FreezerState::Frozen, "pause")
 }
 
 /// Thaws a paused container.
 pub fn resume(root: &Path, id: &str) -> Result<(), LifecycleError> {
+    set_frozen(root, id, Status::Paused, FreezerState::Thawed, "resume")
+}
+
+fn set_frozen(
+    root: &Path,
+    id: &str,
+    from: Status,
+    to: FreezerState,
+    verb: &str,
+) -> Result<(), LifecycleError> {
     let c = Container::load(root, id)?;
-    match c.status() {
-        Status::Paused => {}
-        s => {
-            return Err(LifecycleError::State(format!(
-                "cannot resume container {id}: it is {s}, not paused"
-            )));
-        }
+    let status = c.status();
+    if status != from {
+        return Err(LifecycleError::State(format!(
+            "cannot {verb} container {id}: it is {status}, not {from}"
+        )));
     }
-    cgroups::from_paths(&c.state.cgroup).set_freezer(FreezerState::Thawed)?;
+    cgroups::from_paths(&c.state.cgroup).set_freezer(to)?;
     Ok(())
 }
 

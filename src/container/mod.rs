@@ -12,6 +12,7 @@ pub mod state;
 
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -68,24 +69,30 @@ pub enum LifecycleError {
     Invalid(String),
 }
 
-/// The connected console socket for a process, checking it against `process.terminal`: a
-/// terminal needs a socket to send its master to, and a socket without a terminal is a
-/// mistake in the caller's setup.
+/// The console sockets for a process, checked against `process.terminal`: a terminal needs a
+/// socket to send its master to, and a socket without a terminal is a mistake in the caller's
+/// setup. With `proxy` and no socket given, the runtime makes a pair and keeps one end (the
+/// first value) to receive the master itself. The second value goes to the process.
 pub(crate) fn console_for(
     socket: Option<&crate::linux::terminal::ConsoleSocket>,
     terminal: bool,
-) -> std::result::Result<Option<std::os::fd::OwnedFd>, LifecycleError> {
+    proxy: bool,
+) -> std::result::Result<(Option<OwnedFd>, Option<OwnedFd>), LifecycleError> {
     match (socket, terminal) {
-        (Some(s), true) => Ok(Some(s.connect()?)),
+        (Some(s), true) => Ok((None, Some(s.connect()?))),
         (Some(_), false) => Err(LifecycleError::Invalid(
             "--console-socket was given but the process has no terminal".into(),
         )),
+        (None, true) if proxy => {
+            let (ours, theirs) = crate::linux::terminal::console_pair()?;
+            Ok((Some(ours), Some(theirs.connect()?)))
+        }
         (None, true) => Err(LifecycleError::Invalid(
             "the process wants a terminal (process.terminal): give --console-socket, or run it \
              in the foreground"
                 .into(),
         )),
-        (None, false) => Ok(None),
+        (None, false) => Ok((None, None)),
     }
 }
 
