@@ -14,4 +14,5 @@ pub mod seccomp;
 pub mod signals;
 pub mod sysctl;
 pub mod terminal;
+pub mod tmpcopyup;
 pub mod user;

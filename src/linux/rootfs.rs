@@ -21,6 +21,7 @@ use super::cgroup_mount;
 use super::devices;
 use super::mount_options::{self, MountOptions, mount_attr_fields};
 use super::paths::{Kind, RootDir, fd_path};
+use super::tmpcopyup;
 use crate::cgroups::CgroupPaths;
 use crate::error::{StepContext, SysError};
 
@@ -164,10 +165,17 @@ fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysEr
         return cgroup_mount::mount_view(root, &dest, &opts, ctx);
     }
     if opts.tmpcopyup {
-        return Err(SysError::new(
-            format!("mount tmpfs on {} with tmpcopyup", dest.display()),
-            Errno::EOPNOTSUPP,
-        ));
+        if typ != "tmpfs" {
+            return Err(SysError::new(
+                format!(
+                    "mount {typ} on {}: tmpcopyup applies to tmpfs only",
+                    dest.display()
+                ),
+                Errno::EINVAL,
+            ));
+        }
+        tmpcopyup::mount(root, &dest, &opts)?;
+        return finish_mount(root, &dest, &opts);
     }
     let target = root.create(&dest, Kind::Directory)?;
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));

@@ -1,0 +1,258 @@
+//! The `tmpcopyup` mount extension (podman and CRI-O send it): a tmpfs mounted over a
+//! directory of the image, starting with a copy of that directory's content.
+//!
+//! The tmpfs is made detached with the new mount API (`fsopen`, `fsconfig`, `fsmount`), filled
+//! through its directory fd, and only then moved onto the target (`move_mount`). Nothing is
+//! mounted anywhere else on the way, and the copy reads the image's files before the tmpfs
+//! hides them.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::mount::MsFlags;
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstatat, mkdirat};
+use nix::unistd::{Gid, Uid, fchownat};
+
+use super::mount_options::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MountOptions,
+};
+use super::paths::{Kind, RootDir};
+use crate::error::{StepContext, SysError};
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// How deep the copied tree may be (a guard against symlink-free but absurd nesting).
+const MAX_DEPTH: usize = 256;
+
+/// Mounts a tmpfs at `dest` holding a copy of what was there.
+pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
+    let show = dest.display();
+    let target = root.create(dest, Kind::Directory)?;
+    let source = openat(
+        &target,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| format!("open {show} to copy up"))?;
+    let fs = fsopen("tmpfs").step(|| "fsopen tmpfs".to_string())?;
+    for opt in &opts.data {
+        let (key, value) = match opt.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (opt.as_str(), None),
+        };
+        fsconfig(&fs, key, value).step(|| format!("tmpfs option {opt:?} for {show}"))?;
+    }
+    fsconfig_create(&fs).step(|| format!("create tmpfs for {show}"))?;
+    let mut attrs = 0;
+    for (flag, attr) in [
+        (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+    ] {
+        if opts.flags.contains(flag) {
+            attrs |= attr;
+        }
+    }
+    let mnt = fsmount(&fs, attrs).step(|| format!("fsmount tmpfs for {show}"))?;
+
+    // The tmpfs root takes the directory's mode and owner, then its content. (The mount fd is
+    // a path-only handle: a real directory fd is opened through it.)
+    let top = openat(
+        &mnt,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| format!("open tmpfs for {show}"))?;
+    let st = nix::sys::stat::fstat(&source).step(|| format!("stat {show}"))?;
+    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(st.st_mode & 0o7777))
+        .step(|| format!("chmod tmpfs for {show}"))?;
+    nix::unistd::fchown(
+        &top,
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+    )
+    .step(|| format!("chown tmpfs for {show}"))?;
+    copy_dir(&source, &top, 0).step(|| format!("copy {show} into its tmpfs"))?;
+    drop(top);
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        set_readonly(&mnt).step(|| format!("make tmpfs on {show} read-only"))?;
+    }
+    move_mount(&mnt, &target).step(|| format!("move tmpfs onto {show}"))
+}
+
+fn cstring(s: &[u8]) -> Result<CString, Errno> {
+    CString::new(s).map_err(|_| Errno::EINVAL)
+}
+
+fn fsopen(fstype: &str) -> Result<OwnedFd, Errno> {
+    let name = cstring(fstype.as_bytes())?;
+    // SAFETY: a valid C string; returns a new fd or -1.
+    let fd =
+        Errno::result(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
+    // SAFETY: the kernel just created this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn fsconfig(fs: &OwnedFd, key: &str, value: Option<&str>) -> Result<(), Errno> {
+    let k = cstring(key.as_bytes())?;
+    let v = value.map(|v| cstring(v.as_bytes())).transpose()?;
+    let (cmd, vptr) = match &v {
+        Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+        None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+    };
+    // SAFETY: valid C strings (or null for a flag) that outlive the call.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k.as_ptr(), vptr, 0)
+    })
+    .map(drop)
+}
+
+fn fsconfig_create(fs: &OwnedFd) -> Result<(), Errno> {
+    // SAFETY: a command without key or value.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<u8>(),
+            std::ptr::null::<u8>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+fn fsmount(fs: &OwnedFd, attrs: u64) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments; returns a new fd or -1.
+    let fd = Errno::result(unsafe {
+        libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs)
+    })?;
+    // SAFETY: the kernel just created this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn move_mount(mnt: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
+    // SAFETY: empty C strings with the EMPTY_PATH flags: both ends are the fds themselves.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+fn set_readonly(mnt: &OwnedFd) -> Result<(), Errno> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: attr lives across the call and its size is passed.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Copies the entries of directory `src` into directory `dst`: directories (recursively),
+/// regular files, symlinks, with modes and owners. Sockets, fifos and devices are skipped:
+/// an image directory meant for a tmpfs does not hold them.
+fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(), Errno> {
+    if depth > MAX_DEPTH {
+        return Err(Errno::ELOOP);
+    }
+    let dup = nix::unistd::dup(src)?;
+    let mut dir = nix::dir::Dir::from_fd(dup)?;
+    for entry in dir.iter() {
+        let entry = entry?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        let st = fstatat(src, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let mode = Mode::from_bits_truncate(st.st_mode & 0o7777);
+        match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFDIR => {
+                mkdirat(dst, name, Mode::from_bits_truncate(0o700))?;
+                let s = openat(
+                    src,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let d = openat(
+                    dst,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                copy_dir(&s, &d, depth + 1)?;
+            }
+            SFlag::S_IFREG => {
+                let s = openat(
+                    src,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let d = openat(
+                    dst,
+                    name,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )?;
+                let (mut s, mut d) = (std::fs::File::from(s), std::fs::File::from(d));
+                std::io::copy(&mut s, &mut d)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            }
+            SFlag::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(src, name)?;
+                nix::unistd::symlinkat(target.as_os_str(), dst, name)?;
+            }
+            _ => continue,
+        }
+        fchownat(
+            dst,
+            name,
+            Some(Uid::from_raw(st.st_uid)),
+            Some(Gid::from_raw(st.st_gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFLNK {
+            fchmodat(dst, name, mode, FchmodatFlags::FollowSymlink)?;
+        }
+    }
+    Ok(())
+}
