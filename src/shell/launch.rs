@@ -12,6 +12,7 @@ use super::{ShellError, containers_dir};
 use crate::container::{self, CreateOptions, Created};
 use crate::image::{Image, PreparedRoot, Store};
 use crate::linux::network;
+use crate::linux::paths::{Kind, RootDir};
 use crate::process::trace;
 
 /// A bundle made in the store for a new container. It stays locked until the container has
@@ -134,6 +135,11 @@ pub fn reserve(
             image_id: &image_id,
         },
     )?;
+    // A working directory the image lacks is made (root-owned, 0755), as docker does, through
+    // a lookup that keeps symlinks planted in the image inside the root.
+    if let Some(p) = spec.process() {
+        RootDir::open(&prepared.rootfs)?.create(p.cwd(), Kind::Directory)?;
+    }
     bundle::write_config(&dir, &spec)?;
     reserved.record.command = spec
         .process()
