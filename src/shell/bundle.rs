@@ -236,8 +236,7 @@ pub fn write_config(bundle: &Path, spec: &Spec) -> Result<(), ShellError> {
     let path = bundle.join("config.json");
     let json = serde_json::to_vec_pretty(spec)
         .map_err(|e| ShellError::Invalid(format!("runtime spec: {e}")))?;
-    crate::image::store::fsutil::write_atomic(&path, &json)?;
-    Ok(())
+    super::record::write_replace(&path, &json)
 }
 
 #[cfg(test)]
