@@ -108,7 +108,7 @@ fn stop_of_a_bundle_container_sends_sigterm_and_rm_leaves_its_bundle() {
 fn a_detached_rm_container_is_removed_by_stop() {
     let Some(sh) = shell() else { return };
     let name = sh.detach(IMG, &["--rm"], "sleep 100");
-    assert_eq!(sh.bundles(), [name.clone()]);
+    assert_eq!(sh.bundles(), vec![name.clone()]);
     sh.ok(&["stop", "-t", "1", &name]);
     assert_eq!(sh.status(&name), None);
     sh.assert_clean();
@@ -147,7 +147,7 @@ fn a_stopped_rm_container_whose_monitor_died_is_removed_by_list() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
     });
-    assert_eq!(sh.bundles(), [name.clone()]);
+    assert_eq!(sh.bundles(), vec![name.clone()]);
     let listed = sh.ok(&["list", "-q"]);
     assert!(!listed.contains(&name), "{listed}");
     sh.assert_clean();

@@ -344,14 +344,38 @@ fn bad_flags_fail_with_one_line_and_leave_nothing() {
 }
 
 #[test]
-fn a_terminal_without_console_socket_uses_runs_terminal_path_and_leaves_nothing_on_error() {
+fn a_terminal_is_proxied_in_the_foreground_and_lo_is_up_there_too() {
     let Some(images) = images() else { return };
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
-    let out = sh.run(&["run", "--image", IMG, "-t", "--rm", "--", "exit 0"]);
-    if !out.status.success() {
-        // Until runc's foreground run proxies a terminal itself, create refuses clearly.
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("terminal"), "{err}");
-    }
+    let out = sh.sh(IMG, &["-t"], "tty; echo $TERM; cat /sys/class/net/lo/flags");
+    // The pty's line discipline turns each newline into CR LF.
+    assert_eq!(
+        out.replace("\r\n", "\n"),
+        "/dev/pts/0\nxterm\n0x9\n",
+        "{out:?}"
+    );
+
+    let input = common::TempDir::new("tty-stdin");
+    let path = input.path().join("in");
+    std::fs::write(&path, "typed\n").unwrap();
+    let out = sh
+        .command(&[
+            "run",
+            "--image",
+            IMG,
+            "--rm",
+            "-it",
+            "--",
+            "read x; echo got $x; exit 6",
+        ])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("got typed"),
+        "{out:?}"
+    );
     sh.assert_clean();
 }

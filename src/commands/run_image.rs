@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{CreateArgs, GlobalOpts, RunArgs, RunCommand};
+use crate::cli::{GlobalOpts, RunCommand};
 use crate::image::layer::UnpackLimits;
 use crate::image::source::SourceOptions;
 use crate::image::{Image, ImageError, ImageRef, PullOptions, Store, progress};
@@ -33,6 +33,7 @@ pub fn run(g: &GlobalOpts, a: RunCommand) -> Result<i32> {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        proxy_terminal: req.tty && !req.detach && a.console_socket.is_none(),
     };
     if req.detach {
         shell::run_detached(&g.root, reserved, &opts)
@@ -43,39 +44,7 @@ pub fn run(g: &GlobalOpts, a: RunCommand) -> Result<i32> {
     if !req.interactive {
         shell::detach_stdin()?;
     }
-    if req.tty && a.console_socket.is_none() {
-        return run_with_terminal(g, reserved.unlock(), &a);
-    }
     shell::run_foreground(&g.root, reserved, &opts).with_context(|| format!("run container {id}"))
-}
-
-/// `-t` without a console socket goes through runc's foreground `run`, which owns the
-/// terminal proxy (`process::supervise`), so image containers get it without a second copy.
-fn run_with_terminal(g: &GlobalOpts, record: shell::Record, a: &RunCommand) -> Result<i32> {
-    let args = RunArgs {
-        create: CreateArgs {
-            bundle: record.bundle.clone(),
-            pid_file: a.pid_file.clone(),
-            console_socket: None,
-            no_pivot: a.no_pivot,
-            no_new_keyring: a.no_new_keyring,
-            preserve_fds: a.preserve_fds,
-            id: record.id.clone(),
-        },
-        detach: false,
-        keep: true,
-    };
-    match super::run::run(g, args) {
-        Ok(code) => {
-            shell::finish(&g.root, &record, code)
-                .with_context(|| format!("container {} exited with {code}", record.id))?;
-            Ok(code)
-        }
-        Err(e) => {
-            let _ = shell::remove(&g.root, &g.store, &record.id, true);
-            Err(e)
-        }
-    }
 }
 
 /// The parsed request; flag values are checked here, before anything is pulled or made.

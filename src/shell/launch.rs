@@ -13,6 +13,7 @@ use crate::container::{self, CreateOptions, Created};
 use crate::image::{Image, PreparedRoot, Store};
 use crate::linux::network;
 use crate::linux::paths::{Kind, RootDir};
+use crate::linux::terminal::ConsoleSocket;
 use crate::process::trace;
 
 /// A bundle made in the store for a new container. It stays locked until the container has
@@ -159,6 +160,9 @@ pub struct StartOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// The caller proxies the terminal (a foreground `-t` without `--console-socket`): the pty
+    /// master then comes back in [`Created::console`].
+    pub proxy_terminal: bool,
 }
 
 /// Creates the container from its reserved bundle, brings `lo` up in a private network
@@ -175,10 +179,11 @@ pub fn start(
         id: r.id.clone(),
         bundle: r.bundle.clone(),
         pid_file: opts.pid_file.clone(),
-        console_socket: opts.console_socket.clone(),
+        console_socket: opts.console_socket.clone().map(ConsoleSocket::Path),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
+        proxy_terminal: opts.proxy_terminal,
     };
     let created = container::create(root, &create)?;
     let started = (|| {

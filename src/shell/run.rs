@@ -14,6 +14,7 @@ use super::launch::{Reserved, StartOptions, finish, start};
 use super::record::Record;
 use super::{LOG_FILE, ShellError};
 use crate::error::{StepContext, SysError};
+use crate::linux::terminal;
 use crate::process::supervise;
 
 /// Points fd 0 at /dev/null, so that a container run without `-i` reads nothing (docker's
@@ -26,7 +27,9 @@ pub fn detach_stdin() -> Result<(), SysError> {
 
 /// Runs the container in the foreground: creates and starts it with this process's stdio,
 /// passes on the signals this process receives, records the exit code, removes the container
-/// with `--rm`, and returns the exit code (128 + n for a kill by signal n).
+/// with `--rm`, and returns the exit code (128 + n for a kill by signal n). With a terminal and
+/// `opts.proxy_terminal`, the container's pty is proxied to this process's stdio by
+/// `supervise::wait_with_tty`, the same proxy runc's foreground `run` uses.
 pub fn run_foreground(
     root: &Path,
     reserved: Reserved,
@@ -34,7 +37,16 @@ pub fn run_foreground(
 ) -> Result<i32, ShellError> {
     let set = supervise::prepare()?;
     let (record, created) = start(root, reserved, opts)?;
-    let code = supervise::wait_forwarding(&set, created.pid)?;
+    let code = match &created.console {
+        Some(sock) => match terminal::recv_fd(sock) {
+            Ok(master) => supervise::wait_with_tty(&set, created.pid, master),
+            Err(e) => {
+                let _ = super::remove::remove_record(root, &record, true);
+                return Err(e.into());
+            }
+        },
+        None => supervise::wait_forwarding(&set, created.pid),
+    }?;
     if let Err(e) = finish(root, &record, code) {
         crate::logging::warn(&format!("container {}: {e}", record.id));
         eprintln!(
