@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::LogFormat;
 
+mod run;
+pub use run::{ImageRunArgs, RunCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rind",
@@ -78,8 +81,8 @@ pub enum Command {
     Create(CreateArgs),
     /// Start the process of a created container
     Start { id: String },
-    /// Create and start a container, and wait for it unless --detach
-    Run(RunArgs),
+    /// Create and start a container, and wait for it unless --detach; with --image, from an image
+    Run(Box<RunCommand>),
     /// Print the state of a container as JSON
     State { id: String },
     /// Send a signal (name or number; default SIGTERM) to the container's init
@@ -98,7 +101,7 @@ pub enum Command {
         force: bool,
         id: String,
     },
-    /// List containers
+    /// List containers (with the image and command of each)
     #[command(visible_alias = "ls")]
     List {
         #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
@@ -122,11 +125,12 @@ pub enum Command {
     Pause { id: String },
     /// Thaw a paused container
     Resume { id: String },
-    /// List the processes of a container (`ps -ef` lines, or host pids as JSON)
+    /// List the processes of a container (`ps -ef` lines, or host pids as JSON); without an id,
+    /// list containers as `list` does
     Ps {
         #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
-        id: String,
+        id: Option<String>,
         /// Arguments for ps(1) instead of -ef
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
@@ -145,6 +149,37 @@ pub enum Command {
     Update(Box<UpdateArgs>),
     /// Run another process in a running container
     Exec(Box<ExecArgs>),
+    /// Stop containers: the image's stop signal (default SIGTERM), then SIGKILL after a grace
+    /// period; a container run with --rm is removed
+    Stop {
+        /// Seconds to wait after the stop signal before SIGKILL
+        #[arg(
+            short = 't',
+            long = "time",
+            visible_alias = "timeout",
+            default_value_t = 10
+        )]
+        time: u64,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Remove containers; for image containers also their root and bundle
+    Rm {
+        /// Kill running containers first
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Print what a detached image container wrote to stdout and stderr
+    Logs {
+        /// Keep printing new output until the container stops
+        #[arg(short, long)]
+        follow: bool,
+        name: String,
+    },
+    /// Print a container's state, image and configuration as JSON
+    Inspect { name: String },
     /// Manage images: pull, import, ls, inspect, rm, prune
     Image {
         #[command(subcommand)]
@@ -275,6 +310,7 @@ pub struct CreateArgs {
     pub id: String,
 }
 
+/// runc's `run`, as `commands::run` takes it.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -334,6 +370,20 @@ mod tests {
                 assert!(all);
                 assert_eq!(id, "c1");
                 assert_eq!(signal, "KILL");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ps_without_an_id_parses_as_a_listing() {
+        let cli = Cli::try_parse_from(["rind", "ps"]).unwrap();
+        assert!(matches!(cli.command, Command::Ps { id: None, .. }));
+        let cli = Cli::try_parse_from(["rind", "ps", "c1", "-o", "pid"]).unwrap();
+        match cli.command {
+            Command::Ps { id, ps_args, .. } => {
+                assert_eq!(id.as_deref(), Some("c1"));
+                assert_eq!(ps_args, ["-o", "pid"]);
             }
             other => panic!("parsed as {other:?}"),
         }

@@ -12,4 +12,5 @@ pub mod image;
 pub mod linux;
 pub mod logging;
 pub mod process;
+pub mod shell;
 pub mod spec;

@@ -1,42 +1,61 @@
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::cli::{GlobalOpts, ListFormat};
 use crate::container::{self, Container, ContainerError, OciState};
+use crate::shell::{self, summary};
+
+/// One `list --format json` entry: runc's fields unchanged, plus `image` (for image
+/// containers) and `command`.
+#[derive(Serialize)]
+struct Entry {
+    #[serde(flatten)]
+    state: OciState,
+    #[serde(flatten)]
+    extras: summary::Extras,
+}
 
 pub fn run(g: &GlobalOpts, format: ListFormat, quiet: bool) -> Result<i32> {
-    let mut states: Vec<OciState> = Vec::new();
+    // A detached --rm container whose monitor was killed is removed here (docs/shell.md).
+    for e in shell::sweep(&g.root).1 {
+        crate::logging::warn(&format!("remove a stopped --rm container: {e}"));
+    }
+    let mut entries: Vec<Entry> = Vec::new();
     for id in container::list_ids(&g.root)? {
         match Container::load(&g.root, &id) {
-            Ok(c) => states.push(c.state.oci(c.status())),
+            Ok(c) => entries.push(Entry {
+                state: c.state.oci(c.status()),
+                extras: summary::extras(&c),
+            }),
             // Deleted meanwhile, or a create that died before writing any state.
             Err(ContainerError::NotExist(_)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     if quiet {
-        for s in &states {
-            println!("{}", s.id);
+        for e in &entries {
+            println!("{}", e.state.id);
         }
         return Ok(0);
     }
     match format {
-        ListFormat::Json => println!("{}", serde_json::to_string(&states)?),
-        ListFormat::Table => print!("{}", table(&states)),
+        ListFormat::Json => println!("{}", serde_json::to_string(&entries)?),
+        ListFormat::Table => print!("{}", table(&entries)),
     }
     Ok(0)
 }
 
-/// runc's columns: ID, PID, STATUS, BUNDLE, CREATED, OWNER.
-fn table(states: &[OciState]) -> String {
-    let mut rows = vec![[
-        "ID".to_string(),
-        "PID".into(),
-        "STATUS".into(),
-        "BUNDLE".into(),
-        "CREATED".into(),
-        "OWNER".into(),
-    ]];
-    for s in states {
+/// runc's columns (ID, PID, STATUS, BUNDLE, CREATED, OWNER), then IMAGE and COMMAND.
+fn table(entries: &[Entry]) -> String {
+    const COLUMNS: usize = 8;
+    let mut rows = vec![
+        [
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER", "IMAGE", "COMMAND",
+        ]
+        .map(String::from),
+    ];
+    for e in entries {
+        let s = &e.state;
         rows.push([
             s.id.clone(),
             s.pid.to_string(),
@@ -48,10 +67,12 @@ fn table(states: &[OciState]) -> String {
             } else {
                 s.owner.clone()
             },
+            e.extras.image.clone().unwrap_or_default(),
+            summary::command_cell(&e.extras.command, 40),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+    let widths: Vec<usize> = (0..COLUMNS)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -59,7 +80,7 @@ fn table(states: &[OciState]) -> String {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                if i == 5 {
+                if i == COLUMNS - 1 {
                     c.clone()
                 } else {
                     format!("{c:<w$}", w = widths[i])

@@ -7,14 +7,19 @@ mod events;
 mod exec;
 mod features;
 pub mod image;
+mod inspect;
 mod kill;
 mod list;
+mod logs;
 mod pause;
 mod ps;
+mod rm;
 mod run;
+mod run_image;
 mod spec;
 mod start;
 mod state;
+mod stop;
 mod update;
 
 use anyhow::{Result, bail};
@@ -32,7 +37,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let code = match cli.command {
         Command::Create(a) => create::run(g, a),
         Command::Start { id } => start::run(g, &id),
-        Command::Run(a) => run::run(g, a),
+        Command::Run(a) if a.image.image.is_some() => run_image::run(g, *a),
+        Command::Run(a) => run::run(g, a.bundle_run()),
         Command::State { id } => state::run(g, &id),
         Command::Kill { all, id, signal } => kill::run(g, &id, &signal, all),
         Command::Delete { force, id } => delete::run(g, &id, force),
@@ -46,9 +52,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Resume { id } => pause::resume(g, &id),
         Command::Ps {
             format,
+            id: None,
+            ps_args,
+        } if ps_args.is_empty() => list::run(g, format, false),
+        Command::Ps {
+            format,
             id,
             ps_args,
-        } => ps::run(g, &id, format, &ps_args),
+        } => ps::run(g, id.as_deref().unwrap_or_default(), format, &ps_args),
         Command::Events {
             stats,
             interval,
@@ -56,6 +67,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         } => events::run(g, &id, stats, interval),
         Command::Update(a) => update::run(g, *a),
         Command::Exec(a) => exec::run(g, *a),
+        Command::Stop { time, names } => stop::run(g, &names, time),
+        Command::Rm { force, names } => rm::run(g, &names, force),
+        Command::Logs { follow, name } => logs::run(g, &name, follow),
+        Command::Inspect { name } => inspect::run(g, &name),
         Command::Image { cmd } => image::run(cmd, &g.store, g.debug).map(|()| 0),
     };
     if g.trace {

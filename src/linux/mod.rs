@@ -7,6 +7,7 @@ pub mod devices;
 pub mod hooks;
 pub mod mount_options;
 pub mod namespaces;
+pub mod network;
 pub mod paths;
 pub mod rlimits;
 pub mod rootfs;

@@ -1,10 +1,10 @@
 //! The secure default runtime spec an image's container starts from.
 //!
-//! Mounts, namespaces, masked and read-only paths and rlimits are runc's `runc spec` defaults.
-//! The capabilities are the set containerd and Docker grant by default, because images are
-//! built expecting them (package managers chown and setuid); runc's `spec` template keeps only
-//! three, which breaks most images. The lead's shared `rind spec` default may replace this
-//! function later.
+//! It is the shared default spec that `rind spec` writes (`crate::spec::default`: runc's mounts,
+//! namespaces, masked and read-only paths and rlimits), with the differences images need. The
+//! capabilities are the set containerd and Docker grant by default, because images are built
+//! expecting them (package managers chown and setuid); runc's `spec` template keeps only
+//! three, which breaks most images.
 
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde_json::{Value, json};
@@ -27,29 +27,9 @@ pub const DEFAULT_CAPS: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// runc's masked paths.
-pub const MASKED_PATHS: &[&str] = &[
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-    "/proc/scsi",
-];
-
-/// runc's read-only paths.
-pub const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// Masked on top of runc's list (`crate::spec::default::MASKED_PATHS`), as containerd does:
+/// RAPL energy counters leak what other tenants compute.
+pub const EXTRA_MASKED_PATHS: &[&str] = &["/sys/devices/virtual/powercap"];
 
 /// The default seccomp profile for image containers: Docker's default profile for the
 /// default capability set, from the seccomp module (`crate::linux::seccomp`). This is the one
@@ -59,51 +39,31 @@ pub fn default_seccomp() -> Option<LinuxSeccomp> {
     Some(crate::linux::seccomp::default_profile_for(&caps))
 }
 
-/// The base spec as JSON, so that it reads like `runc spec`'s config.json.
+/// The base spec as JSON: the shared default spec (`crate::spec::default::default_spec`, what
+/// `rind spec` writes) with the image-container differences: [`DEFAULT_CAPS`] without ambient
+/// capabilities, a writable root, only `PATH` in the environment, [`EXTRA_MASKED_PATHS`], and
+/// no seccomp profile yet ([`base_spec`] adds the one for these capabilities).
 pub(crate) fn base_json() -> Value {
-    json!({
-        "ociVersion": "1.2.0",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["sh"],
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "cwd": "/",
-            "capabilities": {
-                "bounding": DEFAULT_CAPS,
-                "effective": DEFAULT_CAPS,
-                "permitted": DEFAULT_CAPS
-            },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": false},
-        "hostname": "rind",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [
-                {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
-            ],
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS
+    let mut v = crate::spec::default::default_spec(false);
+    v["process"]["capabilities"] = json!({
+        "bounding": DEFAULT_CAPS,
+        "effective": DEFAULT_CAPS,
+        "permitted": DEFAULT_CAPS
+    });
+    v["process"]["env"] =
+        json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+    v["root"]["readonly"] = json!(false);
+    if let Some(masked) = v["linux"]["maskedPaths"].as_array_mut() {
+        for p in EXTRA_MASKED_PATHS {
+            if !masked.iter().any(|m| m == p) {
+                masked.push(json!(p));
+            }
         }
-    })
+    }
+    if let Some(linux) = v["linux"].as_object_mut() {
+        linux.remove("seccomp");
+    }
+    v
 }
 
 /// runc's default spec with the default capabilities and, when the hook provides one, the
@@ -127,14 +87,17 @@ mod tests {
     fn base_spec_parses_and_keeps_runc_lists() {
         let s = base_spec();
         let linux = s.linux().as_ref().unwrap();
-        assert_eq!(
-            linux.masked_paths().as_ref().unwrap().len(),
-            MASKED_PATHS.len()
-        );
+        use crate::spec::default::{MASKED_PATHS, READONLY_PATHS};
+        let masked = linux.masked_paths().as_ref().unwrap();
+        for p in MASKED_PATHS.iter().chain(EXTRA_MASKED_PATHS) {
+            assert!(masked.iter().any(|m| m == p), "{p} is not masked");
+        }
         assert_eq!(
             linux.readonly_paths().as_ref().unwrap().len(),
             READONLY_PATHS.len()
         );
+        assert_eq!(s.root().as_ref().unwrap().readonly(), Some(false));
+        assert!(linux.seccomp().is_some());
         let caps = s
             .process()
             .as_ref()
@@ -143,5 +106,6 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(caps.bounding().as_ref().unwrap().len(), DEFAULT_CAPS.len());
+        assert!(caps.ambient().is_none());
     }
 }
