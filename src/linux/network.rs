@@ -1,6 +1,6 @@
-//! The container's network, as far as rind sets it up itself: bringing the loopback interface
-//! of a new network namespace up, so that `--net none` gives a container a working `lo` and
-//! nothing else.
+//! The container's network, as far as rind sets it up itself: init brings the loopback
+//! interface of a new network namespace up (as runc does), so a container with its own network
+//! namespace has a working `lo` and nothing else.
 //!
 //! A new network namespace starts with `lo` down. `ip link set lo up` is one rtnetlink
 //! request, written here with libc so rind needs neither iproute2 nor a netlink crate:
@@ -14,16 +14,9 @@
 //! The kernel answers with an `NLMSG_ERROR` message whose error is 0 on success (the ACK) or
 //! a negative errno.
 
-use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use nix::sched::{CloneFlags, setns};
-
-use crate::error::{Cause, StepContext, SysError};
-
-/// The annotation that asks for the loopback interface of a new network namespace to be
-/// brought up (value `"up"`). `rind run --image --net none` sets it.
-pub const LOOPBACK_ANNOTATION: &str = "run.rind.network.loopback";
+use crate::error::{Cause, SysError};
 
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
@@ -111,36 +104,6 @@ pub fn loopback_up() -> Result<(), SysError> {
         return Err(SysError::new(step(), std::io::Error::last_os_error()));
     }
     parse_ack(&buf[..n as usize], 1).map_err(|c| SysError::new(step(), c))
-}
-
-/// Brings `lo` up in the network namespace of process `pid`, from the runtime's side: enters
-/// that namespace, sends the request, and returns to the caller's namespace before returning.
-/// Refuses to act when `pid` shares the caller's network namespace, so the host's own
-/// interfaces are never touched. The calling thread must be the only one that uses networking
-/// meanwhile (rind is single-threaded here).
-pub fn loopback_up_in(pid: i32) -> Result<(), SysError> {
-    let target_path = format!("/proc/{pid}/ns/net");
-    let target = File::open(&target_path).step(|| format!("open {target_path}"))?;
-    let own =
-        File::open("/proc/thread-self/ns/net").step(|| "open own network namespace".into())?;
-    let same = nix::sys::stat::fstat(target.as_fd())
-        .and_then(|a| {
-            nix::sys::stat::fstat(own.as_fd()).map(|b| (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
-        })
-        .step(|| format!("stat {target_path}"))?;
-    if same {
-        return Err(SysError::new(
-            format!("bring lo up in {target_path}"),
-            Cause::Other("the process shares the runtime's network namespace".into()),
-        ));
-    }
-    setns(target.as_fd(), CloneFlags::CLONE_NEWNET).step(|| format!("enter {target_path}"))?;
-    let result = loopback_up();
-    // Returning must not fail silently: staying in the container's namespace would make every
-    // later network call of the runtime act inside the container.
-    setns(own.as_fd(), CloneFlags::CLONE_NEWNET)
-        .step(|| "return to the runtime's network namespace".into())?;
-    result
 }
 
 #[cfg(test)]

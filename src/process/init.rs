@@ -17,7 +17,7 @@ use crate::error::{StepContext, SysError};
 use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
 use crate::linux::rootfs::{self, RootfsContext};
-use crate::linux::{sysctl, terminal};
+use crate::linux::{network, sysctl, terminal};
 
 /// A step of init that failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,11 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     namespaces::unshare_flags(plan.unshare_flags & !user_flag)?;
     if plan.unshare_flags & CLONE_NEWTIME != 0 && !plan.time_offsets.is_empty() {
         namespaces::write_time_offsets(&plan.time_offsets)?;
+    }
+    // A new network namespace starts with `lo` down; runc brings it up, and programs expect
+    // 127.0.0.1 to work.
+    if plan.is_new(LinuxNamespaceType::Network) {
+        network::loopback_up()?;
     }
     trace(&format!(
         "init: namespaces ready ({})",

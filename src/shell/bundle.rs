@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::ShellError;
 use crate::image::{ImageConfig, SpecOverrides, config_to_spec};
-use crate::linux::network::LOOPBACK_ANNOTATION;
 
 /// The annotation naming the image a container was run from (as stored).
 pub const IMAGE_ANNOTATION: &str = "run.rind.image";
@@ -217,16 +216,11 @@ pub fn build_spec(
         .expect("config_to_spec writes annotations");
     annotations.insert(IMAGE_ANNOTATION.into(), json!(t.image_name));
     annotations.insert(IMAGE_ID_ANNOTATION.into(), json!(t.image_id));
-    match req.network {
-        Network::None => {
-            annotations.insert(LOOPBACK_ANNOTATION.into(), json!("up"));
-        }
-        Network::Host => {
-            let ns = v["linux"]["namespaces"]
-                .as_array_mut()
-                .expect("the base spec has namespaces");
-            ns.retain(|n| n["type"] != "network");
-        }
+    if req.network == Network::Host {
+        let ns = v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("the base spec has namespaces");
+        ns.retain(|n| n["type"] != "network");
     }
     serde_json::from_value::<Spec>(v).map_err(|e| ShellError::Invalid(format!("runtime spec: {e}")))
 }
@@ -306,7 +300,6 @@ mod tests {
         assert_eq!(bind["options"], json!(["rbind", "rprivate", "ro"]));
         let a = &v["annotations"];
         assert_eq!(a[IMAGE_ANNOTATION], "localhost/busybox:latest");
-        assert_eq!(a[LOOPBACK_ANNOTATION], "up");
         assert_eq!(a["org.opencontainers.image.stopSignal"], "SIGQUIT");
         let ns: Vec<&str> = v["linux"]["namespaces"]
             .as_array()
@@ -318,7 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn host_network_drops_the_namespace_and_the_loopback_request() {
+    fn host_network_drops_the_namespace() {
         let s = build(&RunRequest {
             network: Network::Host,
             ..Default::default()
@@ -332,7 +325,6 @@ mod tests {
                 .iter()
                 .any(|n| n["type"] == "network")
         );
-        assert!(v["annotations"].get(LOOPBACK_ANNOTATION).is_none());
     }
 
     #[test]

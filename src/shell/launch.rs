@@ -6,12 +6,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::bundle::{self, Network, RunRequest, Target};
+use super::bundle::{self, RunRequest, Target};
 use super::record::{BundleLock, Record};
 use super::{ShellError, containers_dir};
 use crate::container::{self, CreateOptions, Created};
 use crate::image::{Image, PreparedRoot, Store};
-use crate::linux::network;
 use crate::linux::paths::{Kind, RootDir};
 use crate::linux::terminal::ConsoleSocket;
 use crate::process::trace;
@@ -186,14 +185,8 @@ pub fn start(
         proxy_terminal: opts.proxy_terminal,
     };
     let created = container::create(root, &create)?;
-    let started = (|| {
-        if r.network == Network::None {
-            network::loopback_up_in(created.pid.as_raw())?;
-            trace::mark(|| "brought lo up in the container's network namespace".into());
-        }
-        container::start(root, &r.id)?;
-        Ok::<(), ShellError>(())
-    })();
+    // init brings `lo` up in a new network namespace itself.
+    let started = container::start(root, &r.id).map_err(ShellError::from);
     if let Err(e) = started {
         let _ = container::delete(root, &r.id, true);
         return Err(e);
