@@ -25,11 +25,19 @@ mod update;
 use anyhow::{Result, bail};
 
 use crate::cli::{Cli, Command, GlobalOpts, TraceFormat};
-use crate::process::trace;
+use crate::process::{sealed_exe, trace};
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     check_global(&cli.global)?;
+    // Verbs that start processes in containers first make sure those processes cannot reach
+    // the rind binary (CVE-2019-5736); this may re-execute rind, which starts over in main.
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        sealed_exe::ensure()?;
+    }
     if cli.global.trace {
         trace::enable();
     }

@@ -9,6 +9,7 @@ pub mod fifo;
 mod init;
 mod launch;
 mod program;
+pub mod sealed_exe;
 pub mod supervise;
 pub mod trace;
 

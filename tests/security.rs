@@ -1,0 +1,30 @@
+//! Properties that keep a container from reaching the host through the runtime itself.
+
+mod common;
+
+use common::*;
+
+/// CVE-2019-5736: until execve the container's init is a fork of rind, so /proc/<init>/exe is
+/// rind's binary. It must not be writable through that link.
+#[test]
+fn the_runtime_binary_cannot_be_written_through_init_proc_exe() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("true");
+    let id = unique("exe");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    let err = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&exe)
+        .unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::EROFS),
+        "opening {exe} for writing must fail with EROFS, got {err}"
+    );
+    // The sealed view is attached to no mount table, so nothing is left behind.
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    assert!(!mounts.contains(" overlay "), "{mounts}");
+    rt.ok(&["delete", "--force", &id]);
+}
