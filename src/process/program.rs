@@ -245,10 +245,13 @@ mod tests {
 
     #[test]
     fn non_executable_file_is_permission_denied() {
-        let env = vec![];
-        let e = find_executable("/etc/hostname", &env)
-            .unwrap_err()
-            .to_string();
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("rind-noexec-{}", std::process::id()));
+        std::fs::write(&path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let result = find_executable(path.to_str().unwrap(), &[]);
+        std::fs::remove_file(&path).unwrap();
+        let e = result.unwrap_err().to_string();
         assert!(e.contains("permission denied"), "{e}");
     }
 
