@@ -20,23 +20,46 @@ rootfs-fixtures/images/build.sh
 
 passed=0
 failed=0
+broken_parts=""
+logdir=$(mktemp -d /tmp/rind-testlog.XXXXXX)
+trap 'rm -rf "$logdir"' EXIT
+
+# Runs one part, showing its output, and adds the tests it reports to the totals: cargo's
+# "test result: ... N passed; M failed" lines, or a part's own "...: N passed, M failed" line.
+# A part that fails without reporting a failed test counts as one failure.
 run_part() {
     name=$1; shift
     echo "==> $name"
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "==> $name FAILED"; fi
+    log="$logdir/part.log"
+    { rc=0; "$@" 2>&1 || rc=$?; echo "$rc" > "$logdir/rc"; } | tee "$log"
+    rc=$(cat "$logdir/rc")
+    # A part's own summary line wins; otherwise cargo's lines are summed.
+    summary=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    if [ -n "$summary" ]; then
+        p=$(echo "$summary" | sed 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/')
+        f=$(echo "$summary" | sed 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/')
+    else
+        p=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+        f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+    fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" != 0 ]; then broken_parts="$broken_parts $name"; echo "==> $name FAILED"; fi
 }
 
 case $what in
     all|host)
         cargo build --release --locked
-        run_part "host suite" cargo test --release --locked --no-fail-fast
+        run_part "host" cargo test --release --locked --no-fail-fast
         ;;
     vm) ;;
     *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm)" >&2; exit 2 ;;
 esac
 case $what in
-    all|vm) run_part "vm suite" scripts/vm-test.sh ;;
+    all|vm) run_part "vm" scripts/vm-test.sh ;;
 esac
 
+[ -z "$broken_parts" ] || echo "failing parts:$broken_parts"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
