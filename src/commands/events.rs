@@ -12,7 +12,7 @@ use crate::container::{Container, Status};
 /// and an `oom` event whenever the kernel's OOM killer kills in the container, until the
 /// container stops.
 pub fn run(g: &GlobalOpts, id: &str, stats_once: bool, interval: Duration) -> Result<i32> {
-    let c = Container::load(&g.root, id)?;
+    let c = Container::read(&g.root, id)?;
     let paths = c.state.cgroup.clone();
     if c.status() == Status::Stopped {
         anyhow::bail!("container {id} is not running");
@@ -35,7 +35,7 @@ pub fn run(g: &GlobalOpts, id: &str, stats_once: bool, interval: Duration) -> Re
     let notifier = cg.oom_notifier().ok();
     let mut kills = cg.oom_kill_count().unwrap_or(0);
     loop {
-        match Container::load(&g.root, id) {
+        match Container::read(&g.root, id) {
             Ok(c) if c.status() != Status::Stopped => {}
             _ => return Ok(0),
         }

@@ -22,7 +22,7 @@ pub fn run(g: &GlobalOpts, format: ListFormat, quiet: bool) -> Result<i32> {
     }
     let mut entries: Vec<Entry> = Vec::new();
     for id in container::list_ids(&g.root)? {
-        match Container::load(&g.root, &id) {
+        match Container::read(&g.root, &id) {
             Ok(c) => entries.push(Entry {
                 state: c.state.oci(c.status()),
                 extras: summary::extras(&c),

@@ -10,7 +10,7 @@ use crate::container::Container;
 /// runc's `ps`: the host pids in the container's cgroup as JSON, or the lines of `ps` (run with
 /// `ps_args`, default `-ef`) whose PID column belongs to the container.
 pub fn run(g: &GlobalOpts, id: &str, format: ListFormat, ps_args: &[String]) -> Result<i32> {
-    let c = Container::load(&g.root, id)?;
+    let c = Container::read(&g.root, id)?;
     let pids: BTreeSet<i32> = cgroups::from_paths(&c.state.cgroup)
         .pids()?
         .into_iter()

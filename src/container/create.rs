@@ -157,9 +157,20 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     state.pid = launched.pid.as_raw();
     state.init_start_time = launched.start_time;
     state.create_finished = true;
-    new.save(&state)?;
-    if let Some(pid_file) = &opts.pid_file {
-        write_pid_file(pid_file, launched.pid)?;
+    let finish = new
+        .save(&state)
+        .map_err(LifecycleError::from)
+        .and_then(|()| match &opts.pid_file {
+            Some(pid_file) => write_pid_file(pid_file, launched.pid),
+            None => Ok(()),
+        });
+    if let Err(e) = finish {
+        // Init is alive and waiting: it must not outlive the failed create, and the cgroup can
+        // only go once it is gone.
+        let _ = nix::sys::signal::kill(launched.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(launched.cloned, None);
+        super::state::wait_gone(launched.pid.as_raw(), launched.start_time);
+        return Err(e);
     }
     guard.armed = false;
     new.keep();

@@ -1,13 +1,12 @@
 //! `start`, `kill` and `delete`: the transitions after `create`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill as send_signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use super::state::{Status, is_alive};
+use super::state::{Status, wait_gone};
 use super::{Container, ContainerError, LifecycleError};
 use crate::cgroups::{self, FreezerState};
 use crate::linux::hooks;
@@ -111,18 +110,12 @@ fn kill_and_wait(c: &Container) -> Result<(), LifecycleError> {
     if matches!(cg.freezer(), Ok(FreezerState::Frozen)) {
         cg.set_freezer(FreezerState::Thawed)?;
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut delay = Duration::from_micros(100);
-    while is_alive(c.state.pid, c.state.init_start_time) {
-        if Instant::now() > deadline {
-            return Err(LifecycleError::State(format!(
-                "container {} init (pid {}) did not exit after SIGKILL",
-                c.id(),
-                c.state.pid
-            )));
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(Duration::from_millis(20));
+    if !wait_gone(c.state.pid, c.state.init_start_time) {
+        return Err(LifecycleError::State(format!(
+            "container {} init (pid {}) did not exit after SIGKILL",
+            c.id(),
+            c.state.pid
+        )));
     }
     Ok(())
 }

@@ -116,7 +116,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Co
 /// A container's state directory, locked for the lifetime of the value.
 pub struct Container {
     dir: PathBuf,
-    _lock: Flock<File>,
+    _lock: Option<Flock<File>>,
     pub state: State,
 }
 
@@ -199,8 +199,24 @@ fn save_state(dir: &Path, state: &State) -> Result<()> {
     std::fs::rename(&tmp, &path).map_err(io("rename", &path))
 }
 
+fn read_state(dir: &Path, id: &str) -> Result<State> {
+    let path = dir.join("state.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        // Gone (a concurrent delete), or a create that died before its first state write.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ContainerError::NotExist(id.to_string()));
+        }
+        Err(e) => return Err(io("read", &path)(e)),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| ContainerError::Corrupt {
+        path,
+        message: e.to_string(),
+    })
+}
+
 impl Container {
-    /// Opens and locks an existing container.
+    /// Opens and locks an existing container, for commands that change it.
     pub fn load(root: &Path, id: &str) -> Result<Self> {
         let dir = dir_of(root, id)?;
         let lock = match lock_dir(&dir) {
@@ -212,23 +228,23 @@ impl Container {
             }
             Err(e) => return Err(e),
         };
-        let path = dir.join("state.json");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            // The directory vanished while we waited for the lock (a concurrent delete), or a
-            // create died before its first state write.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ContainerError::NotExist(id.to_string()));
-            }
-            Err(e) => return Err(io("read", &path)(e)),
-        };
-        let state = serde_json::from_slice(&bytes).map_err(|e| ContainerError::Corrupt {
-            path,
-            message: e.to_string(),
-        })?;
+        let state = read_state(&dir, id)?;
         Ok(Container {
             dir,
-            _lock: lock,
+            _lock: Some(lock),
+            state,
+        })
+    }
+
+    /// Opens an existing container without locking it, for commands that only look (`state`,
+    /// `list`, `ps`, `events`). `state.json` is replaced by rename, so a reader sees the old or
+    /// the new version, never a mix; and a `create` stuck in a hook does not block them.
+    pub fn read(root: &Path, id: &str) -> Result<Self> {
+        let dir = dir_of(root, id)?;
+        let state = read_state(&dir, id)?;
+        Ok(Container {
+            dir,
+            _lock: None,
             state,
         })
     }

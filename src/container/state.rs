@@ -129,6 +129,20 @@ pub fn is_alive(pid: i32, start_time: u64) -> bool {
     proc_stat(pid).is_some_and(|s| s.start_time == start_time && s.state != 'Z' && s.state != 'X')
 }
 
+/// Waits (up to 10 s) until the process is gone or a zombie; returns whether it is.
+pub fn wait_gone(pid: i32, start_time: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut delay = std::time::Duration::from_micros(100);
+    while is_alive(pid, start_time) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ pub fn copy_log(
     follow: bool,
     out: &mut dyn Write,
 ) -> Result<(), ShellError> {
-    let c = Container::load(root, id)?;
+    let c = Container::read(root, id)?;
     let record = Record::for_state(&c.state).ok_or_else(|| {
         ShellError::Invalid(format!(
             "container {id} has no log: only containers run with --image -d keep one"
@@ -66,5 +66,5 @@ pub fn copy_log(
 
 /// True while the container exists and has not stopped.
 fn running(root: &Path, id: &str) -> bool {
-    Container::load(root, id).is_ok_and(|c| c.status() != Status::Stopped)
+    Container::read(root, id).is_ok_and(|c| c.status() != Status::Stopped)
 }

@@ -62,7 +62,7 @@ pub fn command_cell(args: &[String], width: usize) -> String {
 /// `inspect`: the OCI state, the image, and a summary of the spec (process, root, network,
 /// mounts, resources), plus for an image container its record, log and exit code.
 pub fn inspect(root: &Path, id: &str) -> Result<Value, ShellError> {
-    let c = Container::load(root, id)?;
+    let c = Container::read(root, id)?;
     let state: OciState = c.state.oci(c.status());
     let spec = saved_spec(&c);
     let record = Record::for_state(&c.state);

@@ -26,14 +26,48 @@ pub enum SpecError {
     Unsupported(String),
 }
 
-/// Reads and parses `<bundle>/config.json`.
+/// Fields outside the OCI runtime spec that engines send in practice and rind accepts
+/// (without acting on them). Any other unknown field is an error.
+pub const ACCEPTED_EXTENSIONS: &[&str] = &[];
+
+/// Reads and parses `<bundle>/config.json` for a new container. A field rind does not know is
+/// an error that names it: a spec is never half-understood.
 pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
     let path = bundle.join("config.json");
     let bytes = std::fs::read(&path).map_err(|e| SpecError::Read {
         path: path.clone(),
         cause: e.into(),
     })?;
-    parse(&bytes).map_err(|message| SpecError::Parse { path, message })
+    parse_strict(&bytes).map_err(|message| SpecError::Parse { path, message })
+}
+
+/// Parses spec JSON, refusing fields the spec types do not know (apart from
+/// [`ACCEPTED_EXTENSIONS`]). One pass: serde reports each field it would have ignored.
+pub fn parse_strict(bytes: &[u8]) -> Result<Spec, String> {
+    let mut unknown: Option<String> = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<Spec, _> = serde_ignored::deserialize(&mut de, |path| {
+        // serde_ignored marks each Option it passes through with a `?` segment.
+        let p = path
+            .to_string()
+            .split('.')
+            .filter(|seg| *seg != "?")
+            .collect::<Vec<_>>()
+            .join(".");
+        if unknown.is_none() && !ACCEPTED_EXTENSIONS.contains(&p.as_str()) {
+            unknown = Some(p);
+        }
+    });
+    let spec = match parsed.and_then(|s| de.end().map(|()| s)) {
+        Ok(spec) => spec,
+        Err(_) => return parse(bytes),
+    };
+    match unknown {
+        Some(field) => Err(format!(
+            "unknown field {field:?}: rind does not know it, and will not run a spec it does not fully understand"
+        )),
+        None => Ok(spec),
+    }
 }
 
 /// Parses spec JSON. serde's "unknown variant `X`, expected one of ..." lists every variant;
@@ -152,6 +186,16 @@ mod tests {
         assert!(msg.contains("CAP_NOT_A_THING"), "{msg}");
         assert!(!msg.contains("expected one of"), "{msg}");
         assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let json = br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "frobnicate":true},"linux":{"namespaces":[{"type":"pid","extra":1}]}}"#;
+        let msg = parse_strict(json).unwrap_err();
+        assert!(msg.contains("\"process.frobnicate\""), "{msg}");
+        let ok = br#"{"ociVersion":"1.0.2","annotations":{"any.key":"v"}}"#;
+        assert!(parse_strict(ok).is_ok());
     }
 
     #[test]
