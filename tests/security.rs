@@ -14,15 +14,27 @@ fn the_runtime_binary_cannot_be_written_through_init_proc_exe() {
     rt.create(&b, &id);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
     let exe = format!("/proc/{pid}/exe");
-    let err = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&exe)
-        .unwrap_err();
-    assert_eq!(
-        err.raw_os_error(),
-        Some(libc::EROFS),
-        "opening {exe} for writing must fail with EROFS, got {err}"
-    );
+    // Two seals are possible: a read-only overlayfs view refuses the open with EROFS; where
+    // overlayfs cannot stack on the binary's filesystem (an initramfs) a sealed memfd is used,
+    // which opens but refuses every write with EPERM.
+    match std::fs::OpenOptions::new().write(true).open(&exe) {
+        Err(e) => assert_eq!(
+            e.raw_os_error(),
+            Some(libc::EROFS),
+            "opening {exe} for writing must fail with EROFS, got {e}"
+        ),
+        Ok(mut f) => {
+            use std::io::Write;
+            let target = std::fs::read_link(&exe).unwrap();
+            assert!(
+                target.to_string_lossy().starts_with("/memfd:"),
+                "{exe} -> {} opened for writing",
+                target.display()
+            );
+            let e = f.write_all(b"\x7fELF").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM), "write to {exe}: {e}");
+        }
+    }
     // The sealed view is attached to no mount table, so nothing is left behind.
     let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
     assert!(!mounts.contains(" overlay "), "{mounts}");
