@@ -123,9 +123,15 @@ fn clean(path: &Path) -> PathBuf {
 }
 
 fn check_proc_destination(dest: &Path, typ: &str) -> Result<(), SysError> {
+    check_proc_target(dest, &dest.display().to_string(), typ)
+}
+
+/// Refuses `dest` (shown in the message as `shown`) when it is /proc or inside it, but for a
+/// proc filesystem on /proc and the allowed files.
+fn check_proc_target(dest: &Path, shown: &str, typ: &str) -> Result<(), SysError> {
     let fail = |why: &str| {
         Err(SysError::new(
-            format!("mount {} on {}: {why}", typ, dest.display()),
+            format!("mount {typ} on {shown}: {why}"),
             Errno::EPERM,
         ))
     };
@@ -142,6 +148,31 @@ fn check_proc_destination(dest: &Path, typ: &str) -> Result<(), SysError> {
     Ok(())
 }
 
+/// Where `dest` resolves inside the root, as a path from the root, when it exists. A missing
+/// destination is created later through the same resolution, and nothing can be created
+/// inside procfs, so it needs no check.
+fn resolved_destination(root: &RootDir, dest: &Path) -> Result<Option<PathBuf>, SysError> {
+    let fd = match root.open_path(dest) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(SysError::new(format!("resolve {}", dest.display()), e)),
+    };
+    let real = std::fs::read_link(fd_path(&fd)).step(|| format!("resolve {}", dest.display()))?;
+    let base = std::fs::read_link(fd_path(&root.fd()))
+        .step(|| format!("resolve {}", root.path().display()))?;
+    match real.strip_prefix(&base) {
+        Ok(rel) => Ok(Some(Path::new("/").join(rel))),
+        Err(_) => Err(SysError::new(
+            format!(
+                "resolve {}: lands outside the rootfs at {}",
+                dest.display(),
+                real.display()
+            ),
+            Errno::EXDEV,
+        )),
+    }
+}
+
 /// Mounts one spec entry at its destination inside the root.
 fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
@@ -152,6 +183,14 @@ fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysEr
         .unwrap_or_else(|| if bind { "bind".into() } else { "none".into() });
     let dest = clean(m.destination());
     check_proc_destination(&dest, &typ)?;
+    // The mount follows symlinks in the image (inside the root): check where it really lands,
+    // or `/myproc/sys` with `/myproc -> /proc` would cover the container's /proc/sys.
+    if let Some(real) = resolved_destination(root, &dest)?
+        && real != dest
+    {
+        let shown = format!("{} (resolves to {})", dest.display(), real.display());
+        check_proc_target(&real, &shown, &typ)?;
+    }
     if opts.idmap {
         return Err(SysError::new(
             format!("mount {} on {}: id-mapped mounts", typ, dest.display()),
