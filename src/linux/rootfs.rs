@@ -452,9 +452,22 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
             .step(|| format!("move {} to /", root.path().display()))?;
         chroot(".").step(|| format!("chroot {}", root.path().display()))?;
     } else {
+        // After pivot_root(".", ".") the old root is stacked on top of the new one, but the
+        // working directory still names the new root's mount: a mount(2) on "." would change
+        // the container's own mounts (turning every spec propagation into rslave). An fd
+        // taken on the old "/" before the pivot names the old root itself.
+        let old_root = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .step(|| "open the old root".to_string())?;
         pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
-        // The old root is stacked under the new one. Make it a slave first, so that unmounting
-        // it here cannot propagate to the host's mounts.
+        fchdir(&old_root).step(|| "chdir to the old root".to_string())?;
+        // Make the old root a slave first, so that unmounting it here cannot propagate to the
+        // host's mounts.
         mount(
             None::<&str>,
             ".",
