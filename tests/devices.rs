@@ -219,3 +219,37 @@ fn in_a_user_namespace_devices_are_bound_from_the_host() {
     );
     assert!(out.contains("null-ok"), "{out}");
 }
+
+#[test]
+fn spec_devices_never_touch_a_dev_bound_from_the_host() {
+    // A stand-in for the host's /dev: a null node (the masks bind it) and a regular file where
+    // linux.devices asks for a node.
+    let host_dev = TempDir::new("host-dev");
+    nix::sys::stat::mknod(
+        &host_dev.path().join("null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
+    let precious = host_dev.path().join("mynull");
+    std::fs::write(&precious, "host file\n").unwrap();
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cat /dev/mynull");
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+    b.add_mount(
+        json!({"destination": "/dev", "type": "bind", "source": host_dev.path(),
+                       "options": ["rbind"]}),
+    );
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3}]);
+    assert_eq!(rt.output_of(&b), "host file\n");
+    assert!(
+        precious.is_file(),
+        "the host's file was replaced by a device node"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "host file\n");
+}

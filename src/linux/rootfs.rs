@@ -87,18 +87,20 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
             dev_from_host = true;
         }
     }
+    // A /dev bound from the host is the host's: creating nodes there (which replaces what is
+    // at the path) would change the host's /dev. runc skips `linux.devices` then too.
     if !dev_from_host {
         for dev in devices::default_devices() {
             devices::create(&root, &dev, ctx.in_userns)?;
         }
         devices::create_symlinks(&root)?;
-    }
-    for d in linux
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        devices::create(&root, &devices::from_spec(d)?, ctx.in_userns)?;
+        for d in linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            devices::create(&root, &devices::from_spec(d)?, ctx.in_userns)?;
+        }
     }
     Ok(root)
 }
