@@ -253,3 +253,21 @@ fn spec_devices_never_touch_a_dev_bound_from_the_host() {
     );
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "host file\n");
 }
+
+#[test]
+fn a_spec_device_path_that_climbs_out_of_dev_is_refused() {
+    let rt = Runtime::new();
+    for path in ["/dev/../etc/passwd", "/etc/evil", "/dev"] {
+        let mut b = Bundle::sh("true");
+        b.config["linux"]["devices"] = json!([
+            {"path": path, "type": "c", "major": 1, "minor": 3}]);
+        let id = unique("devpath");
+        let err = rt.run_fails(&b, &id);
+        assert!(err.contains("devices must be under /dev"), "{path}: {err}");
+        assert!(
+            b.rootfs().join("etc/passwd").is_file(),
+            "{path}: /etc/passwd replaced"
+        );
+        assert!(!rt.root.path().join(&id).exists());
+    }
+}
