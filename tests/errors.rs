@@ -292,3 +292,28 @@ fn an_rlimit_above_the_hard_limit_is_refused_without_cap_sys_resource() {
         "{err}"
     );
 }
+
+#[test]
+fn an_oom_score_adj_below_the_current_one_is_refused_without_cap_sys_resource() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = u64::from_str_radix(status_field(&status, "CapEff").unwrap(), 16).unwrap();
+    let current: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if eff & (1 << 24) != 0 || current <= -1000 {
+        eprintln!("skipped: lowering oom_score_adj is allowed on this host");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["process"]["oomScoreAdj"] = json!(current - 1);
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains(&format!("write oom_score_adj {}", current - 1))
+            && err.contains("permission denied"),
+        "{err}"
+    );
+}

@@ -295,3 +295,51 @@ fn ipc_namespace_hides_host_message_queues() {
     let out = rt.output_of(&b);
     assert_eq!(out.lines().count(), 1, "only the header: {out}");
 }
+
+#[test]
+fn joining_a_user_namespace_by_path_takes_its_id_maps() {
+    let rt = Runtime::new();
+    let mut a = Bundle::sh("sleep 1000");
+    add_user_namespace(&mut a, 100000, 100000, 65536);
+    let id_a = unique("usera");
+    rt.create(&a, &id_a);
+    let pid_a = rt.state(&id_a)["pid"].as_i64().unwrap();
+
+    // B joins A's user and network namespaces; its new mount, IPC, UTS, cgroup and pid
+    // namespaces then belong to A's user namespace.
+    let mut b = Bundle::sh(&format!("{} cat /proc/self/uid_map; id -u", ns_script()));
+    let st = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    b.set_namespaces(&["pid", "mount", "ipc", "uts", "cgroup"]);
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user", "path": format!("/proc/{pid_a}/ns/user")}));
+    ns.push(json!({"type": "network", "path": format!("/proc/{pid_a}/ns/net")}));
+    let out = rt.output_of(&b);
+    let inside = parse_ns(&out);
+    for n in ["user", "net"] {
+        let a_ns = std::fs::read_link(format!("/proc/{pid_a}/ns/{n}")).unwrap();
+        assert_eq!(inside[n], a_ns.to_string_lossy(), "{n}: {out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["0", "100000", "65536"]),
+        "{out}"
+    );
+    assert!(out.ends_with("\n0\n"), "root in A's user namespace: {out}");
+}
+
+#[test]
+fn a_new_time_namespace_without_offsets_is_still_new() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    let inside = inside_namespaces(&rt, &mut b);
+    assert_ne!(inside["time"], host_ns("time"));
+}
