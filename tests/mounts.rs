@@ -93,7 +93,8 @@ fn no_pivot_moves_the_rootfs_to_slash_and_hides_host_mounts() {
 #[test]
 fn readonly_root_refuses_writes_and_writable_root_accepts_them() {
     let rt = Runtime::new();
-    let b = Bundle::sh("touch /new-file 2>&1; echo rc=$?");
+    let mut b = Bundle::sh("touch /new-file 2>&1; echo rc=$?");
+    b.config["root"]["readonly"] = json!(true);
     let out = rt.output_of(&b);
     assert!(out.contains("Read-only file system"), "{out}");
     assert!(!b.rootfs().join("new-file").exists());
