@@ -1,6 +1,7 @@
 //! The container's filesystem view: pivot_root and --no-pivot, the read-only root, the spec's
-//! mounts (kernel filesystems, tmpfs, binds with their flags, propagation and recursive
-//! attributes), targets created inside the rootfs only, and mounts refused inside /proc.
+//! mounts (kernel filesystems, tmpfs, binds with their flags and recursive attributes),
+//! targets created inside the rootfs only, and mounts refused inside /proc. Propagation is in
+//! mount_propagation.rs.
 
 mod common;
 
@@ -103,90 +104,6 @@ fn readonly_root_refuses_writes_and_writable_root_accepts_them() {
     b.config["root"]["readonly"] = json!(false);
     assert_eq!(rt.output_of(&b).trim(), "made");
     assert!(b.rootfs().join("new-file").exists());
-}
-
-/// A host directory that is a shared mount of its own, bound into the container at /mnt with
-/// `options`; returns the host peer group and the container's /mnt entry.
-fn shared_bind(rootfs_propagation: Option<&str>, options: &[&str]) -> (u32, MountEntry) {
-    let rt = Runtime::new();
-    let dir = TempDir::new("shared-src");
-    let host = HostMount::shared_self_bind(dir.path());
-    let group = host.entry().group("shared").expect("host dir is shared");
-    let mut b = Bundle::new();
-    if let Some(p) = rootfs_propagation {
-        b.config["linux"]["rootfsPropagation"] = json!(p);
-    }
-    b.add_mount(
-        json!({"destination": "/mnt", "type": "bind", "source": dir.path(),
-                       "options": options}),
-    );
-    let (entries, out) = mountinfo_of(&rt, &mut b, "true");
-    let m = mount_at(&entries, "/mnt")
-        .unwrap_or_else(|| panic!("no /mnt: {out}"))
-        .clone();
-    (group, m)
-}
-
-#[test]
-fn default_rootfs_propagation_makes_binds_slaves_of_the_host() {
-    let (group, m) = shared_bind(None, &["rbind"]);
-    assert_eq!(m.group("master"), Some(group), "{m:?}");
-    assert_eq!(m.group("shared"), None, "{m:?}");
-}
-
-#[test]
-fn rootfs_propagation_rshared_keeps_binds_in_the_host_peer_group() {
-    let (group, m) = shared_bind(Some("rshared"), &["rbind"]);
-    assert_eq!(m.group("shared"), Some(group), "{m:?}");
-}
-
-#[test]
-fn rootfs_propagation_rprivate_cuts_binds_from_the_host() {
-    let (_, m) = shared_bind(Some("rprivate"), &["rbind"]);
-    assert!(m.optional.is_empty(), "{m:?}");
-}
-
-#[test]
-fn mount_propagation_options_show_in_mountinfo() {
-    let (group, m) = shared_bind(None, &["rbind", "shared"]);
-    let own = m.group("shared").expect("a shared peer group");
-    assert_ne!(own, group, "a new peer group: {m:?}");
-    assert_eq!(m.group("master"), Some(group), "and still a slave: {m:?}");
-
-    let (_, m) = shared_bind(None, &["rbind", "private"]);
-    assert!(m.optional.is_empty(), "{m:?}");
-}
-
-#[test]
-fn a_slave_bind_receives_host_mounts_made_after_create() {
-    let rt = Runtime::new();
-    let dir = TempDir::new("slave-src");
-    let _host = HostMount::shared_self_bind(dir.path());
-    std::fs::create_dir(dir.path().join("sub")).unwrap();
-    let mut b = Bundle::sh("echo inside > /mnt/sub/written");
-    b.add_bind(dir.path(), "/mnt", &["rslave"]);
-    let id = unique("slave");
-    rt.create(&b, &id);
-    // Mounted on the host after the container's mounts were made: propagates into /mnt/sub.
-    let sub = HostMount::tmpfs(&dir.path().join("sub"));
-    rt.ok(&["start", &id]);
-    rt.wait_status(&id, "stopped");
-    rt.ok(&["delete", &id]);
-    assert_eq!(
-        std::fs::read_to_string(sub.0.join("written")).unwrap_or_default(),
-        "inside\n",
-        "the container wrote into the host's new tmpfs"
-    );
-}
-
-#[test]
-fn pivot_works_when_the_bundle_is_on_a_shared_mount() {
-    let rt = Runtime::new();
-    let mut b = Bundle::sh("echo ok");
-    let _m = HostMount::shared_self_bind(b.path());
-    assert_eq!(rt.output_of(&b).trim(), "ok");
-    b.config["linux"]["rootfsPropagation"] = json!("private");
-    assert_eq!(rt.output_of(&b).trim(), "ok");
 }
 
 #[test]
@@ -326,6 +243,21 @@ fn bind_mounts_of_dirs_and_files_honour_ro_and_rw() {
     assert!(mount_at(&entries, "/ro").unwrap().has_option("ro"));
     assert!(mount_at(&entries, "/rw").unwrap().has_option("rw"));
     assert!(mount_at(&entries, "/etc/single").is_some(), "{out}");
+}
+
+#[test]
+fn type_bind_without_a_bind_option_is_a_bind_mount() {
+    let rt = Runtime::new();
+    let src = TempDir::new("typebind-src");
+    std::fs::write(src.path().join("f"), "typed\n").unwrap();
+    let mut b = Bundle::new();
+    b.add_mount(
+        json!({"destination": "/typed", "type": "bind", "source": src.path(),
+                       "options": ["ro"]}),
+    );
+    let (entries, out) = mountinfo_of(&rt, &mut b, "cat /typed/f");
+    assert!(out.starts_with("typed\n"), "{out}");
+    assert!(mount_at(&entries, "/typed").unwrap().has_option("ro"));
 }
 
 #[test]
