@@ -280,11 +280,12 @@ fn bind_mount(
         Kind::File
     };
     let target = root.create(dest, kind)?;
+    // MS_BIND always: type "bind" without a bind option in the list is a bind mount too.
     mount(
         Some(&source),
         &fd_path(&target),
         None::<&str>,
-        opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+        MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC),
         None::<&str>,
     )
     .step(|| format!("bind {} on {}", source.display(), dest.display()))?;
