@@ -317,3 +317,33 @@ fn an_oom_score_adj_below_the_current_one_is_refused_without_cap_sys_resource() 
         "{err}"
     );
 }
+
+#[test]
+fn a_cgroups_path_that_climbs_is_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["linux"]["cgroupsPath"] = json!("../../escape");
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("../../escape") && err.contains(".."), "{err}");
+}
+
+#[test]
+fn unsupported_mount_options_are_refused_not_ignored() {
+    let rt = Runtime::new();
+    for opt in ["tmpcopyup", "idmap"] {
+        let mut b = Bundle::new();
+        let typ = if opt == "idmap" { "bind" } else { "tmpfs" };
+        b.add_mount(
+            json!({"destination": "/data", "type": typ, "source": "/tmp",
+                           "options": if opt == "idmap" { json!(["rbind", opt]) }
+                                      else { json!([opt]) }}),
+        );
+        b.write();
+        let err = create_fails(&rt, &b);
+        assert!(
+            err.contains("/data") && err.contains("not supported"),
+            "{opt}: {err}"
+        );
+    }
+}

@@ -228,11 +228,15 @@ fn hooks_get_exactly_their_args_and_env() {
     let rt = Runtime::new();
     let log = TempDir::new("hook-env");
     let mut b = Bundle::sh("true");
+    // The fixture's busybox picks its applet by argv[0]: it runs as a shell only if the
+    // hook's args[0] ("sh") reaches it as argv[0] rather than the path.
+    let busybox = fixtures().join("busybox/rootfs/bin/busybox");
     b.config["hooks"] = json!({"prestart": [{
-        "path": "/bin/sh",
-        "args": ["my-hook-name", "-c",
+        "path": busybox,
+        "args": ["sh", "-c",
                  format!("echo \"$0|$FOO|${{RIND_TEST_LEAK-unset}}\" > {}/env",
-                         log.path().display())],
+                         log.path().display()),
+                 "my-hook-name"],
         "env": ["FOO=bar"],
     }]});
     b.write();
