@@ -191,14 +191,14 @@ fn a_failing_mount_names_the_step_and_the_target() {
 }
 
 #[test]
-fn a_missing_cwd_is_named() {
+fn a_cwd_that_is_not_a_directory_is_named() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
-    b.config["process"]["cwd"] = json!("/no/such/dir");
+    b.config["process"]["cwd"] = json!("/etc/passwd");
     b.write();
     let err = create_fails(&rt, &b);
     assert!(
-        err.contains("/no/such/dir") && err.contains("no such file"),
+        err.contains("/etc/passwd") && err.contains("not a directory"),
         "{err}"
     );
 }

@@ -227,6 +227,15 @@ fn cwd_is_the_working_directory() {
 }
 
 #[test]
+fn a_missing_cwd_is_created_in_the_rootfs() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("pwd; stat -c %a .");
+    b.config["process"]["cwd"] = json!("/work/dir");
+    assert_eq!(rt.output_of(&b), "/work/dir\n755\n");
+    assert!(b.rootfs().join("work/dir").is_dir());
+}
+
+#[test]
 fn user_gid_and_additional_gids_are_set() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("cat /proc/self/status; id");
