@@ -2,7 +2,8 @@
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
-//!    spec mount at a target resolved inside the rootfs, and populate `/dev`.
+//!    spec mount at a target resolved inside the rootfs, create a missing working directory,
+//!    and populate `/dev`.
 //! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
 //!    `chroot` with `--no-pivot`.
 //! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new
@@ -86,6 +87,11 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
             dev_from_host = true;
         }
+    }
+    // A missing working directory is created (mode 0755, resolved inside the root), as runc
+    // does: images often name a WORKDIR they do not ship.
+    if let Some(p) = ctx.spec.process() {
+        root.create(p.cwd(), Kind::Directory)?;
     }
     // A /dev bound from the host is the host's: creating nodes there (which replaces what is
     // at the path) would change the host's /dev. runc skips `linux.devices` then too.
