@@ -261,21 +261,32 @@ fn type_bind_without_a_bind_option_is_a_bind_mount() {
 }
 
 #[test]
-fn nosuid_nodev_noexec_binds_carry_the_flags_and_noexec_blocks_exec() {
+fn nosuid_nodev_noexec_binds_carry_the_flags_and_block_exec_and_devices() {
     let rt = Runtime::new();
     let src = TempDir::new("noexec-src");
     let script = src.path().join("run-me");
     std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    nix::sys::stat::mknod(
+        &src.path().join("null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
     let mut b = Bundle::new();
     b.add_bind(src.path(), "/noexec", &["nosuid", "nodev", "noexec"]);
     b.add_bind(src.path(), "/exec", &[]);
-    let (entries, out) = mountinfo_of(&rt, &mut b, "/exec/run-me; /noexec/run-me 2>&1");
-    assert!(
-        out.contains("ran"),
-        "the same script runs from /exec: {out}"
+    let (entries, out) = mountinfo_of(
+        &rt,
+        &mut b,
+        "/exec/run-me; /noexec/run-me 2>/dev/null || echo exec-denied; \
+         echo x > /exec/null && echo dev-ok; \
+         (echo x > /noexec/null) 2>/dev/null || echo dev-denied",
     );
-    assert!(out.contains("Permission denied"), "{out}");
+    for word in ["ran", "exec-denied", "dev-ok", "dev-denied"] {
+        assert!(out.lines().any(|l| l == word), "{word}: {out}");
+    }
     let m = mount_at(&entries, "/noexec").unwrap();
     for o in ["nosuid", "nodev", "noexec"] {
         assert!(m.has_option(o), "{o}: {m:?}");
