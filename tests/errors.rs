@@ -332,8 +332,10 @@ fn a_cgroups_path_that_climbs_is_refused() {
 fn an_id_mapped_mount_is_refused_not_ignored() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
-    b.add_mount(json!({"destination": "/data", "type": "bind", "source": "/tmp",
-                       "options": ["rbind", "idmap"]}));
+    b.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": "/tmp",
+                       "options": ["rbind", "idmap"]}),
+    );
     b.write();
     let err = create_fails(&rt, &b);
     assert!(
