@@ -48,7 +48,7 @@ impl CapabilitySets {
         Ok(())
     }
 
-    /// Sets the permitted, inheritable, effective and ambient sets, in the order the kernel
+    /// Sets the inheritable, permitted, effective and ambient sets, in the order the kernel
     /// requires (effective within permitted, ambient within permitted and inheritable).
     pub fn apply(&self) -> Result<(), SysError> {
         // Effective first shrinks to what permitted will allow, so the permitted write below
@@ -57,10 +57,13 @@ impl CapabilitySets {
         let eff_tmp: CapsHashSet = eff_now.intersection(&self.permitted).copied().collect();
         caps::set(None, CapSet::Effective, &eff_tmp)
             .map_err(|e| err("set effective capabilities", e))?;
-        caps::set(None, CapSet::Permitted, &self.permitted)
-            .map_err(|e| err("set permitted capabilities", e))?;
+        // Inheritable before permitted: the kernel only lets the inheritable set grow within
+        // the current permitted set, and a spec may list inheritable capabilities that are not
+        // permitted (runc sets all three in one capset(2) and accepts that).
         caps::set(None, CapSet::Inheritable, &self.inheritable)
             .map_err(|e| err("set inheritable capabilities", e))?;
+        caps::set(None, CapSet::Permitted, &self.permitted)
+            .map_err(|e| err("set permitted capabilities", e))?;
         caps::set(None, CapSet::Effective, &self.effective)
             .map_err(|e| err("set effective capabilities", e))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| err("clear ambient capabilities", e))?;

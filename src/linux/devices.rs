@@ -79,7 +79,15 @@ pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode, SysError> {
 pub fn create(root: &RootDir, dev: &DeviceNode, in_userns: bool) -> Result<(), SysError> {
     let rel = relative(&dev.path);
     let show = dev.path.display();
-    if !dev.path.starts_with("/dev") {
+    // Checked by component, so that `/dev/../etc/passwd` is not taken for a path under /dev.
+    let under_dev = dev.path.is_absolute()
+        && dev.path.starts_with("/dev")
+        && dev.path != Path::new("/dev")
+        && !dev
+            .path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if !under_dev {
         return Err(SysError::new(
             format!("create device {show}: devices must be under /dev"),
             Errno::EINVAL,

@@ -2,7 +2,8 @@
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
-//!    spec mount at a target resolved inside the rootfs, and populate `/dev`.
+//!    spec mount at a target resolved inside the rootfs, create a missing working directory,
+//!    and populate `/dev`.
 //! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
 //!    `chroot` with `--no-pivot`.
 //! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new
@@ -87,18 +88,25 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
             dev_from_host = true;
         }
     }
+    // A missing working directory is created (mode 0755, resolved inside the root), as runc
+    // does: images often name a WORKDIR they do not ship.
+    if let Some(p) = ctx.spec.process() {
+        root.create(p.cwd(), Kind::Directory)?;
+    }
+    // A /dev bound from the host is the host's: creating nodes there (which replaces what is
+    // at the path) would change the host's /dev. runc skips `linux.devices` then too.
     if !dev_from_host {
         for dev in devices::default_devices() {
             devices::create(&root, &dev, ctx.in_userns)?;
         }
         devices::create_symlinks(&root)?;
-    }
-    for d in linux
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        devices::create(&root, &devices::from_spec(d)?, ctx.in_userns)?;
+        for d in linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            devices::create(&root, &devices::from_spec(d)?, ctx.in_userns)?;
+        }
     }
     Ok(root)
 }
@@ -123,9 +131,15 @@ fn clean(path: &Path) -> PathBuf {
 }
 
 fn check_proc_destination(dest: &Path, typ: &str) -> Result<(), SysError> {
+    check_proc_target(dest, &dest.display().to_string(), typ)
+}
+
+/// Refuses `dest` (shown in the message as `shown`) when it is /proc or inside it, but for a
+/// proc filesystem on /proc and the allowed files.
+fn check_proc_target(dest: &Path, shown: &str, typ: &str) -> Result<(), SysError> {
     let fail = |why: &str| {
         Err(SysError::new(
-            format!("mount {} on {}: {why}", typ, dest.display()),
+            format!("mount {typ} on {shown}: {why}"),
             Errno::EPERM,
         ))
     };
@@ -142,6 +156,31 @@ fn check_proc_destination(dest: &Path, typ: &str) -> Result<(), SysError> {
     Ok(())
 }
 
+/// Where `dest` resolves inside the root, as a path from the root, when it exists. A missing
+/// destination is created later through the same resolution, and nothing can be created
+/// inside procfs, so it needs no check.
+fn resolved_destination(root: &RootDir, dest: &Path) -> Result<Option<PathBuf>, SysError> {
+    let fd = match root.open_path(dest) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(SysError::new(format!("resolve {}", dest.display()), e)),
+    };
+    let real = std::fs::read_link(fd_path(&fd)).step(|| format!("resolve {}", dest.display()))?;
+    let base = std::fs::read_link(fd_path(&root.fd()))
+        .step(|| format!("resolve {}", root.path().display()))?;
+    match real.strip_prefix(&base) {
+        Ok(rel) => Ok(Some(Path::new("/").join(rel))),
+        Err(_) => Err(SysError::new(
+            format!(
+                "resolve {}: lands outside the rootfs at {}",
+                dest.display(),
+                real.display()
+            ),
+            Errno::EXDEV,
+        )),
+    }
+}
+
 /// Mounts one spec entry at its destination inside the root.
 fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
@@ -152,6 +191,14 @@ fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysEr
         .unwrap_or_else(|| if bind { "bind".into() } else { "none".into() });
     let dest = clean(m.destination());
     check_proc_destination(&dest, &typ)?;
+    // The mount follows symlinks in the image (inside the root): check where it really lands,
+    // or `/myproc/sys` with `/myproc -> /proc` would cover the container's /proc/sys.
+    if let Some(real) = resolved_destination(root, &dest)?
+        && real != dest
+    {
+        let shown = format!("{} (resolves to {})", dest.display(), real.display());
+        check_proc_target(&real, &shown, &typ)?;
+    }
     if opts.idmap {
         return Err(SysError::new(
             format!("mount {} on {}: id-mapped mounts", typ, dest.display()),
@@ -239,11 +286,12 @@ fn bind_mount(
         Kind::File
     };
     let target = root.create(dest, kind)?;
+    // MS_BIND always: type "bind" without a bind option in the list is a bind mount too.
     mount(
         Some(&source),
         &fd_path(&target),
         None::<&str>,
-        opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+        MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC),
         None::<&str>,
     )
     .step(|| format!("bind {} on {}", source.display(), dest.display()))?;
@@ -413,9 +461,22 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
             .step(|| format!("move {} to /", root.path().display()))?;
         chroot(".").step(|| format!("chroot {}", root.path().display()))?;
     } else {
+        // After pivot_root(".", ".") the old root is stacked on top of the new one, but the
+        // working directory still names the new root's mount: a mount(2) on "." would change
+        // the container's own mounts (turning every spec propagation into rslave). An fd
+        // taken on the old "/" before the pivot names the old root itself.
+        let old_root = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .step(|| "open the old root".to_string())?;
         pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
-        // The old root is stacked under the new one. Make it a slave first, so that unmounting
-        // it here cannot propagate to the host's mounts.
+        fchdir(&old_root).step(|| "chdir to the old root".to_string())?;
+        // Make the old root a slave first, so that unmounting it here cannot propagate to the
+        // host's mounts.
         mount(
             None::<&str>,
             ".",

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod mountinfo;
+#[allow(unused_imports)] // not every test file uses the mount helpers
+pub use mountinfo::*;
+
 /// The rind binary under test: `RIND_BIN`, else the one cargo built for these tests.
 pub fn rind_bin() -> PathBuf {
     std::env::var_os("RIND_BIN")
@@ -279,4 +283,203 @@ pub fn host_ns(name: &str) -> String {
 /// True if a process with this pid exists (zombies included).
 pub fn pid_exists(pid: i64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+// ---- Additions for the namespace, mount, device, process, hook, error and cgroup tests ----
+
+impl Bundle {
+    /// Replaces the namespace list with new namespaces of these types.
+    pub fn set_namespaces(&mut self, types: &[&str]) {
+        self.config["linux"]["namespaces"] =
+            Value::Array(types.iter().map(|t| json!({ "type": t })).collect());
+    }
+
+    /// Adds a bind mount of a host path.
+    pub fn add_bind(&mut self, source: &Path, destination: &str, options: &[&str]) {
+        let mut opts = vec!["bind"];
+        opts.extend_from_slice(options);
+        self.add_mount(json!({
+            "destination": destination,
+            "type": "bind",
+            "source": source,
+            "options": opts,
+        }));
+    }
+
+    /// Adds a writable tmpfs at `destination` (the default root is read-only).
+    pub fn add_tmpfs(&mut self, destination: &str) {
+        self.add_mount(json!({
+            "destination": destination,
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "nodev", "mode=1777"],
+        }));
+    }
+}
+
+impl Runtime {
+    /// Runs the bundle, asserts exit 0, and returns (stdout, stderr).
+    pub fn outputs_of(&self, b: &Bundle) -> (String, String) {
+        let id = unique("c");
+        let out = self.run_bundle(b, &id);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "container failed ({}): stdout: {stdout} stderr: {stderr}",
+            out.status
+        );
+        (stdout, stderr)
+    }
+
+    /// Runs the bundle as `id` and asserts that `run` fails with exit code 1; returns stderr.
+    pub fn run_fails(&self, b: &Bundle, id: &str) -> String {
+        let out = self.run_bundle(b, id);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "run should fail with 1; stdout: {} stderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    /// The container's `state.json` as rind stored it (holds the `cgroup` paths).
+    pub fn stored_state(&self, id: &str) -> Value {
+        let p = self.root.path().join(id).join("state.json");
+        serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+    }
+
+    /// Every cgroup directory of the container, from its stored state.
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        let paths: rind::cgroups::CgroupPaths =
+            serde_json::from_value(self.stored_state(id)["cgroup"].clone()).unwrap();
+        cgroup_dirs(&paths)
+    }
+}
+
+/// Every directory of a cgroup, in all hierarchies.
+pub fn cgroup_dirs(paths: &rind::cgroups::CgroupPaths) -> Vec<PathBuf> {
+    match paths {
+        rind::cgroups::CgroupPaths::V1 {
+            controllers,
+            unified,
+        } => controllers
+            .values()
+            .cloned()
+            .chain(unified.iter().cloned())
+            .collect(),
+        rind::cgroups::CgroupPaths::V2 { dir } => vec![dir.clone()],
+    }
+}
+
+/// The cgroup directories `rind create` would use for `id` without a `cgroupsPath` (the test
+/// runs in the same cgroup as the rind it starts).
+pub fn default_cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    cgroup_dirs(&rind::cgroups::resolve(None, id).unwrap().paths())
+}
+
+/// True when /sys/fs/cgroup is a cgroup2 mount (a pure v2 host, as in the VM).
+pub fn cgroup_v2() -> bool {
+    matches!(
+        rind::cgroups::MountInfo::read_self().unwrap().layout(),
+        rind::cgroups::Layout::Unified
+    )
+}
+
+/// Pids of live (non-zombie) processes whose command line contains `needle` as one argument.
+/// A container's init is a clone of rind, so until it execs its command line is rind's, which
+/// names the container id.
+pub fn processes_with_arg(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z"))
+            .unwrap_or(true);
+        if !zombie && cmdline.split(|b| *b == 0).any(|a| a == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Polls `cond` every 10 ms until it holds; panics with `what` after `secs` seconds.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True if `pid` is gone or a zombie.
+pub fn pid_dead(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.contains(") Z"))
+        .unwrap_or(true)
+}
+
+/// The `runc` binary on PATH, or None after printing "skipped: ...".
+pub fn runc_or_skip(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("runc"))
+            .find(|c| c.is_file())
+    });
+    if found.is_none() {
+        eprintln!("skipped: {test}: runc is not installed");
+    }
+    found
+}
+
+/// Runs `bundle` with runc under a private root and returns its stdout, or None after printing
+/// "skipped: ..." when runc is absent or cannot run here.
+pub fn runc_output(test: &str, b: &Bundle) -> Option<String> {
+    let runc = runc_or_skip(test)?;
+    // runc 1.1 checks the spec version it was built for; the fields used here are 1.0.
+    let mut config = b.config.clone();
+    config["ociVersion"] = json!("1.0.2");
+    std::fs::write(
+        b.path().join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let root = TempDir::new("runc-root");
+    let out_path = root.path().join(".out");
+    let err_path = root.path().join(".err");
+    let status = Command::new(runc)
+        .arg("--root")
+        .arg(root.path())
+        .args([
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &unique("runc"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    if !status.success() {
+        eprintln!(
+            "skipped: {test}: runc failed here: {}",
+            std::fs::read_to_string(&err_path).unwrap_or_default()
+        );
+        return None;
+    }
+    Some(stdout)
+}
+
+/// The value of a `Key:\tvalue` line of a /proc status text.
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(|v| v.trim()))
 }

@@ -1,0 +1,273 @@
+//! /dev inside the container: the default nodes, `linux.devices`, the standard symlinks,
+//! devpts, and the masked and read-only paths of the default spec.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// `path major:minor mode type` for each path, as busybox stat prints it (major and minor in
+/// hex).
+fn stat_lines(paths: &[&str]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("stat -c '%n %t:%T %a %F %u:%g' {p};"))
+        .collect()
+}
+
+#[test]
+fn default_devices_have_the_right_numbers_and_mode_0666() {
+    let rt = Runtime::new();
+    let want = [
+        ("/dev/null", "1:3"),
+        ("/dev/zero", "1:5"),
+        ("/dev/full", "1:7"),
+        ("/dev/random", "1:8"),
+        ("/dev/urandom", "1:9"),
+        ("/dev/tty", "5:0"),
+    ];
+    let paths: Vec<&str> = want.iter().map(|(p, _)| *p).collect();
+    let b = Bundle::sh(&stat_lines(&paths));
+    let out = rt.output_of(&b);
+    for (path, numbers) in want {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{path} ")))
+            .unwrap_or_else(|| panic!("{path} missing: {out}"));
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f[1], numbers, "{line}");
+        assert_eq!(f[2], "666", "{line}");
+        assert!(line.contains("character special file"), "{line}");
+    }
+}
+
+#[test]
+fn default_devices_behave_like_the_real_ones() {
+    let rt = Runtime::new();
+    let b = Bundle::sh(
+        "echo x > /dev/null && echo null-ok; \
+         head -c 4 /dev/zero | od -An -tx1; \
+         head -c 16 /dev/urandom | wc -c; \
+         dd if=/dev/zero of=/dev/full bs=1 count=1 2>&1 || true",
+    );
+    let (out, err) = rt.outputs_of(&b);
+    assert!(out.contains("null-ok"), "{out}");
+    assert!(out.contains("00 00 00 00"), "{out}");
+    assert!(out.lines().any(|l| l.trim() == "16"), "{out}");
+    assert!(
+        format!("{out}{err}").contains("No space left on device"),
+        "/dev/full: {out} {err}"
+    );
+}
+
+#[test]
+fn spec_devices_are_created_with_mode_and_owner() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(&format!(
+        "{} echo hi > /dev/mynull && echo write-ok",
+        stat_lines(&["/dev/mynull", "/dev/sub/myzero"])
+    ));
+    // The owner (uid 1000) may write it; root without CAP_DAC_OVERRIDE could not.
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
+         "fileMode": 0o640, "uid": 1000, "gid": 100},
+        {"path": "/dev/sub/myzero", "type": "c", "major": 1, "minor": 5},
+    ]);
+    let out = rt.output_of(&b);
+    assert!(
+        out.contains("/dev/mynull 1:3 640 character special file 1000:100"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/dev/sub/myzero 1:5 666 character special file 0:0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("write-ok"),
+        "the device cgroup allows it: {out}"
+    );
+}
+
+#[test]
+fn dev_has_the_standard_symlinks() {
+    let rt = Runtime::new();
+    let links = ["fd", "stdin", "stdout", "stderr", "ptmx"];
+    let script: String = links
+        .iter()
+        .map(|l| format!("echo {l} $(readlink /dev/{l});"))
+        .collect();
+    let b = Bundle::sh(&script);
+    let out = rt.output_of(&b);
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        assert!(
+            out.lines().any(|l| l == format!("{name} {target}")),
+            "/dev/{name} -> {target}: {out}"
+        );
+    }
+}
+
+#[test]
+fn devpts_is_a_new_instance_and_ptmx_opens_a_pty() {
+    let rt = Runtime::new();
+    // Opening /dev/ptmx makes /dev/pts/0 in this instance, whatever the host has.
+    let b = Bundle::sh("ls /dev/pts; exec 3<>/dev/ptmx; echo --; ls /dev/pts");
+    let out = rt.output_of(&b);
+    let (before, after) = out.split_once("--\n").unwrap();
+    assert_eq!(before.split_whitespace().collect::<Vec<_>>(), vec!["ptmx"]);
+    assert_eq!(
+        after.split_whitespace().collect::<Vec<_>>(),
+        vec!["0", "ptmx"]
+    );
+}
+
+#[test]
+fn masked_files_read_empty_as_dev_null_and_masked_dirs_are_empty() {
+    let rt = Runtime::new();
+    // /proc/kcore is not on every kernel; /proc/keys and /proc/timer_list are masked too.
+    let files: Vec<&str> = ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
+        .into_iter()
+        .filter(|p| std::path::Path::new(p).exists())
+        .collect();
+    assert!(!files.is_empty());
+    let mut script = stat_lines(&files);
+    for f in &files {
+        script.push_str(&format!("echo {f} bytes $(wc -c < {f});"));
+    }
+    script
+        .push_str("echo firmware $(ls -A /sys/firmware | wc -l); touch /sys/firmware/x 2>&1; true");
+    let b = Bundle::sh(&script);
+    let out = rt.output_of(&b);
+    for f in &files {
+        assert!(
+            out.contains(&format!("{f} 1:3 666 character special file")),
+            "{f} masked by /dev/null: {out}"
+        );
+        assert!(out.contains(&format!("{f} bytes 0")), "{f} empty: {out}");
+    }
+    assert!(out.contains("firmware 0"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+}
+
+#[test]
+fn readonly_paths_refuse_writes() {
+    let rt = Runtime::new();
+    // Files under each read-only path of the default spec, where this kernel has them.
+    let files: Vec<&str> = [
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/irq/default_smp_affinity",
+        "/proc/sysrq-trigger",
+    ]
+    .into_iter()
+    .filter(|p| std::path::Path::new(p).exists())
+    .collect();
+    let mut script: String = files.iter().map(|f| format!("echo 1 > {f};")).collect();
+    script.push_str("cat /proc/sys/kernel/ostype");
+    let b = Bundle::sh(&script);
+    let (out, err) = rt.outputs_of(&b);
+    let all = format!("{out}{err}");
+    assert_eq!(
+        all.matches("Read-only file system").count(),
+        files.len(),
+        "every write refused: {all}"
+    );
+    assert!(out.contains("Linux"), "still readable: {out}");
+}
+
+#[test]
+fn without_masks_the_same_paths_are_the_kernels() {
+    // The counterpart of the two tests above: with empty lists the paths are the real ones,
+    // so those tests see the masks, not the kernel.
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "stat -c '%F' /proc/keys; echo 1 > /proc/sys/net/ipv4/ip_forward && \
+         cat /proc/sys/net/ipv4/ip_forward",
+    );
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = json!(["CAP_NET_ADMIN"]);
+    }
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    let out = rt.output_of(&b);
+    assert!(out.starts_with("regular"), "{out}");
+    assert!(out.ends_with("1\n"), "written in the private netns: {out}");
+}
+
+#[test]
+fn in_a_user_namespace_devices_are_bound_from_the_host() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(&format!(
+        "{} echo x > /dev/null && echo null-ok",
+        stat_lines(&["/dev/null"])
+    ));
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    let out = rt.output_of(&b);
+    assert!(
+        out.contains("/dev/null 1:3 666 character special file"),
+        "{out}"
+    );
+    assert!(out.contains("null-ok"), "{out}");
+}
+
+#[test]
+fn spec_devices_never_touch_a_dev_bound_from_the_host() {
+    // A stand-in for the host's /dev: a null node (the masks bind it) and a regular file where
+    // linux.devices asks for a node.
+    let host_dev = TempDir::new("host-dev");
+    nix::sys::stat::mknod(
+        &host_dev.path().join("null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
+    let precious = host_dev.path().join("mynull");
+    std::fs::write(&precious, "host file\n").unwrap();
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cat /dev/mynull");
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+    b.add_mount(
+        json!({"destination": "/dev", "type": "bind", "source": host_dev.path(),
+                       "options": ["rbind"]}),
+    );
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3}]);
+    assert_eq!(rt.output_of(&b), "host file\n");
+    assert!(
+        precious.is_file(),
+        "the host's file was replaced by a device node"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "host file\n");
+}
+
+#[test]
+fn a_spec_device_path_that_climbs_out_of_dev_is_refused() {
+    let rt = Runtime::new();
+    for path in ["/dev/../etc/passwd", "/etc/evil", "/dev"] {
+        let mut b = Bundle::sh("true");
+        b.config["linux"]["devices"] = json!([
+            {"path": path, "type": "c", "major": 1, "minor": 3}]);
+        let id = unique("devpath");
+        let err = rt.run_fails(&b, &id);
+        assert!(err.contains("devices must be under /dev"), "{path}: {err}");
+        assert!(
+            b.rootfs().join("etc/passwd").is_file(),
+            "{path}: /etc/passwd replaced"
+        );
+        assert!(!rt.root.path().join(&id).exists());
+    }
+}

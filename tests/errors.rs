@@ -1,0 +1,345 @@
+//! Errors: each bad input fails with exit 1 and one line naming what is wrong, and leaves no
+//! state directory, cgroup or process behind.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// Runs `create` of the bundle as a fresh id, asserts exit 1 and that nothing is left;
+/// returns stderr.
+fn create_fails(rt: &Runtime, b: &Bundle) -> String {
+    let id = unique("err");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line on stderr: {err}"
+    );
+    assert!(err.starts_with("rind: "), "{err}");
+    assert_nothing_left(rt, &id);
+    err
+}
+
+fn assert_nothing_left(rt: &Runtime, id: &str) {
+    assert!(!rt.root.path().join(id).exists(), "state dir left for {id}");
+    for d in default_cgroup_dirs(id) {
+        assert!(!d.exists(), "cgroup left: {}", d.display());
+    }
+    wait_until(5, "container processes to go", || {
+        processes_with_arg(id).is_empty()
+    });
+}
+
+#[test]
+fn config_json_with_a_syntax_error_is_refused_with_its_position() {
+    let rt = Runtime::new();
+    let b = Bundle::new();
+    std::fs::write(
+        b.path().join("config.json"),
+        "{\"ociVersion\": \"1.2.0\",\n  \"process\": {",
+    )
+    .unwrap();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("parse") && err.contains("config.json"),
+        "{err}"
+    );
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn config_json_with_a_wrong_type_is_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["process"]["args"] = json!("sh -c true");
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("config.json") && err.contains("invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_config_json_is_named() {
+    let rt = Runtime::new();
+    let b = Bundle::new();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains(&format!("{}/config.json", b.path().display()))
+            && err.contains("no such file or directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_rootfs_is_named() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["root"]["path"] = json!("no-such-rootfs");
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("no-such-rootfs") && err.contains("no such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_ids_are_refused_before_anything_is_made() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("true");
+    b.write();
+    let long = "x".repeat(256);
+    for id in ["", ".", "a\nb", "semi;colon", long.as_str()] {
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), id]);
+        assert!(err.contains("invalid container id"), "{id:?}: {err}");
+    }
+    let entries: Vec<_> = std::fs::read_dir(rt.root.path())
+        .map(|d| d.flatten().filter(|e| e.path().is_dir()).collect())
+        .unwrap_or_default();
+    assert!(entries.is_empty(), "{entries:?}");
+}
+
+#[test]
+fn a_duplicate_id_fails_even_after_the_first_container_stopped() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("true");
+    b.write();
+    let id = unique("dupstop");
+    rt.ok(&["run", "--keep", "--bundle", b.path().to_str().unwrap(), &id]);
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        rt.status(&id),
+        "stopped",
+        "the first container is untouched"
+    );
+}
+
+#[test]
+fn a_missing_binary_fails_create_with_no_such_file() {
+    let rt = Runtime::new();
+    for args in [json!(["/no/such/binary"]), json!(["no-such-binary"])] {
+        let mut b = Bundle::new();
+        b.config["process"]["args"] = args.clone();
+        b.write();
+        let err = create_fails(&rt, &b);
+        assert!(err.contains("no such file or directory"), "{args}: {err}");
+        assert!(
+            err.contains("no-such-binary") || err.contains("/no/such/binary"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_non_executable_binary_fails_create_with_permission_denied() {
+    let rt = Runtime::new();
+    for target in ["/etc/passwd", "/etc"] {
+        let mut b = Bundle::new();
+        b.config["process"]["args"] = json!([target]);
+        b.write();
+        let err = create_fails(&rt, &b);
+        assert!(err.contains("permission denied"), "{target}: {err}");
+        assert!(err.contains(target), "{err}");
+    }
+}
+
+#[test]
+fn an_unknown_capability_is_named() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_MAKE_COFFEE"));
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("CAP_MAKE_COFFEE"), "{err}");
+}
+
+#[test]
+fn a_bind_mount_with_a_missing_source_names_the_path_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let missing = std::env::temp_dir().join(unique("rind-missing-source"));
+    let mut b = Bundle::new();
+    b.add_bind(&missing, "/data", &[]);
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains(missing.to_str().unwrap()) && err.contains("no such file or directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failing_mount_names_the_step_and_the_target() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.add_mount(
+        json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["size=not-a-size"]}),
+    );
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("mount tmpfs on /data") && err.contains("invalid argument"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cwd_that_is_not_a_directory_is_named() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["process"]["cwd"] = json!("/etc/passwd");
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("/etc/passwd") && err.contains("not a directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_log_gets_one_error_line_naming_the_problem() {
+    let rt = Runtime::new();
+    let log = TempDir::new("log");
+    let log_file = log.path().join("rind.log");
+    let b = Bundle::new(); // no config.json
+    let id = unique("jsonlog");
+    let err = rt.fails(&[
+        "--log",
+        log_file.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let text = std::fs::read_to_string(&log_file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["level"], "error");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("config.json") && msg.contains(&id), "{msg}");
+    assert!(err.contains(msg), "stderr has the same message: {err}");
+    let time = v["time"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(time).is_ok(), "{time}");
+}
+
+#[test]
+fn systemd_cgroup_is_refused() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("true");
+    b.write();
+    let id = unique("systemd");
+    let err = rt.fails(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(err.contains("--systemd-cgroup is not supported"), "{err}");
+    assert_nothing_left(&rt, &id);
+}
+
+#[test]
+fn sysctls_outside_the_containers_namespaces_are_refused() {
+    let rt = Runtime::new();
+    for (key, drop, word) in [
+        ("net.ipv4.ip_forward", "network", "network"),
+        ("kernel.shmmax", "ipc", "IPC"),
+        ("kernel.hostname", "uts", "UTS"),
+    ] {
+        let mut b = Bundle::sh("true");
+        b.drop_namespace(drop);
+        if drop == "uts" {
+            b.config["hostname"] = json!(null);
+        }
+        b.config["linux"]["sysctl"] = json!({ key: "1" });
+        b.write();
+        let err = create_fails(&rt, &b);
+        assert!(err.contains(key) && err.contains(word), "{key}: {err}");
+    }
+}
+
+#[test]
+fn an_rlimit_above_the_hard_limit_is_refused_without_cap_sys_resource() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = u64::from_str_radix(status_field(&status, "CapEff").unwrap(), 16).unwrap();
+    if eff & (1 << 24) != 0
+    /* CAP_SYS_RESOURCE */
+    {
+        eprintln!("skipped: an_rlimit_above_the_hard_limit...: this host has CAP_SYS_RESOURCE");
+        return;
+    }
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["process"]["rlimits"] =
+        json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]);
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("RLIMIT_NOFILE") && err.contains("not permitted"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_oom_score_adj_below_the_current_one_is_refused_without_cap_sys_resource() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = u64::from_str_radix(status_field(&status, "CapEff").unwrap(), 16).unwrap();
+    let current: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if eff & (1 << 24) != 0 || current <= -1000 {
+        eprintln!("skipped: lowering oom_score_adj is allowed on this host");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["process"]["oomScoreAdj"] = json!(current - 1);
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains(&format!("write oom_score_adj {}", current - 1))
+            && err.contains("permission denied"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cgroups_path_that_climbs_is_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.config["linux"]["cgroupsPath"] = json!("../../escape");
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("../../escape") && err.contains(".."), "{err}");
+}
+
+#[test]
+fn an_id_mapped_mount_is_refused_not_ignored() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.add_mount(
+        json!({"destination": "/data", "type": "bind", "source": "/tmp",
+                       "options": ["rbind", "idmap"]}),
+    );
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("/data") && err.contains("id-mapped") && err.contains("not supported"),
+        "{err}"
+    );
+}
