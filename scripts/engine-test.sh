@@ -47,6 +47,9 @@ T=$(mktemp -d /tmp/rind-engines.XXXXXX)
 # --uidmap scenarios) must reach the container's rootfs below it to mount it.
 chmod 711 "$T"
 mkdir -p "$T/bin"
+# conmon 2.1.6 writes an "oom" file into its working directory when a container is killed for
+# memory (podman 4.3 passes it no --persist-dir): keep that litter in the temp dir.
+cd "$T" || exit 1
 . "$ENGINES_DIR/lib.sh"
 . "$ENGINES_DIR/podman.sh"
 . "$ENGINES_DIR/podman-scenarios.sh"
@@ -60,6 +63,7 @@ note_cgroup_dirs "$CGROUP_PARENT"
 
 cleanup() {
     trap - EXIT INT TERM
+    cd /
     podman_cleanup
     containerd_cleanup
     if [ -n "${ENGINE_KEEP:-}" ]; then
