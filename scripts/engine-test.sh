@@ -11,7 +11,8 @@
 #   ENGINE_TIMEOUT=SECS  limit for each engine command (default 60)
 #   ENGINE_ONLY=REGEX    run only the scenarios whose name matches
 #   ENGINE_VERBOSE=1     show every scenario's output, not only the failures'
-#   ENGINE_KEEP=DIR      copy the runtime log, rind's last config.json and the engine logs there
+#   ENGINE_KEEP=DIR      copy the log of every rind invocation, rind's last config.json, the
+#                        results and the engine logs there
 #
 # Installs the engines from Debian when missing (scripts/engines/install.sh) and builds the
 # busybox image fixtures. Every piece of engine state lives in one temp dir: podman's storage,
@@ -68,7 +69,7 @@ cleanup() {
     containerd_cleanup
     if [ -n "${ENGINE_KEEP:-}" ]; then
         mkdir -p "$ENGINE_KEEP"
-        cp "$T/runtime.log" "$T/configs/last-create.json" "$T/results" "$ENGINE_KEEP/" 2>/dev/null
+        cp "$T/runtime-all.log" "$T/configs/last-create.json" "$T/results" "$ENGINE_KEEP/" 2>/dev/null
         cp "$T/containerd/containerd.log" "$T/podman/events.log" "$ENGINE_KEEP/" 2>/dev/null
     fi
     kill_processes_under "$T"

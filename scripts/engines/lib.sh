@@ -112,6 +112,7 @@ write_runtime_wrapper() {
     cat >"$1" <<EOF
 #!/bin/sh
 echo "rind \$*" >>"$T/runtime.log"
+echo "rind \$*" >>"$T/runtime-all.log"
 root=${2:-}
 prev=
 for a in "\$@"; do
