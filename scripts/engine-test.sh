@@ -19,8 +19,8 @@
 # run root and database, containerd's root, state and socket, rind's state. On exit (also on
 # ^C) it stops what it started, by pid, unmounts what the engines left under the temp dir,
 # removes the cgroups and the temp dir. Each scenario checks its result and cleans up after
-# itself. Ends with "N passed, M failed"; exits 1 when a scenario failed. Known gaps in rind are
-# XFAIL, counted apart from both.
+# itself. Ends with "engines: N passed, M failed" (the form scripts/test.sh counts); exits 1
+# when a scenario failed. Known gaps in rind are XFAIL, counted apart from both.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -118,5 +118,5 @@ fi
 secs=$(awk -v ms=$(($(now_ms) - suite_start)) 'BEGIN { printf "%.0f", ms / 1000 }')
 [ -z "$failures" ] || echo "failed:$failures"
 echo "engine suite: ${secs}s; $xfailed known failures (XFAIL, counted neither passed nor failed), $skipped skipped"
-echo "$passed passed, $failed failed"
+echo "engines: $passed passed, $failed failed"
 [ "$failed" = 0 ]
