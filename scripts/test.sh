@@ -5,6 +5,7 @@
 #   scripts/test.sh            everything
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
+#   scripts/test.sh engines    only podman and containerd with rind as runtime (scripts/engine-test.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines and
 # a final "N passed, M failed" line for the whole run.
@@ -53,11 +54,14 @@ case $what in
         cargo build --release --locked
         run_part "host" cargo test --release --locked --no-fail-fast
         ;;
-    vm) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm)" >&2; exit 2 ;;
+    vm|engines) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
+esac
+case $what in
+    all|engines) run_part "engines" scripts/engine-test.sh ;;
 esac
 
 [ -z "$broken_parts" ] || echo "failing parts:$broken_parts"

@@ -58,8 +58,14 @@ impl From<io::Error> for Cause {
 }
 
 /// The errno's description in lower case, as Go and runc print it: "no such file or directory".
+///
+/// The text is the C library's (`strerror`), which Go's table copies; nix's own descriptions
+/// differ for about twenty errnos ("operation not supported on transport endpoint" for
+/// EOPNOTSUPP, "try again" for EAGAIN, "out of memory" for ENOMEM).
 pub fn errno_text(e: Errno) -> String {
-    let desc = e.desc();
+    let full = io::Error::from_raw_os_error(e as i32).to_string();
+    // std appends " (os error N)" to the C library's text.
+    let desc = full.split(" (os error ").next().unwrap_or_default();
     let mut chars = desc.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
@@ -104,6 +110,22 @@ mod tests {
     fn errno_text_is_lower_case_without_os_error_suffix() {
         assert_eq!(errno_text(Errno::ENOENT), "no such file or directory");
         assert_eq!(errno_text(Errno::EACCES), "permission denied");
+    }
+
+    #[test]
+    fn errno_text_matches_go_where_nix_words_it_differently() {
+        assert_eq!(errno_text(Errno::EOPNOTSUPP), "operation not supported");
+        assert_eq!(
+            errno_text(Errno::EAGAIN),
+            "resource temporarily unavailable"
+        );
+        assert_eq!(errno_text(Errno::ENOMEM), "cannot allocate memory");
+        assert_eq!(
+            errno_text(Errno::ELOOP),
+            "too many levels of symbolic links"
+        );
+        assert_eq!(errno_text(Errno::ERANGE), "numerical result out of range");
+        assert_eq!(errno_text(Errno::ENOTTY), "inappropriate ioctl for device");
     }
 
     #[test]

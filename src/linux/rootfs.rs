@@ -513,7 +513,11 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
         )
         .step(|| format!("bind readonly path {p}"))?;
         let top = root.open_path(dest).step(|| format!("open {p}"))?;
-        remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_REC, dest)?;
+        // A bind remount clears every flag it does not name: keep the nosuid, nodev and
+        // noexec the path had from its mount (procfs has all three), as runc does.
+        let keep = locked_flags(&fd_path(&top))
+            & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+        remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_REC | keep, dest)?;
     }
     for p in linux.masked_paths().iter().flatten() {
         let fd = match root.open_path(Path::new(p)) {

@@ -66,8 +66,10 @@ pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Sys
     }
     let mnt = fsmount(&fs, attrs).step(|| format!("fsmount tmpfs for {show}"))?;
 
-    // The tmpfs root takes the directory's mode and owner, then its content. (The mount fd is
-    // a path-only handle: a real directory fd is opened through it.)
+    // The tmpfs root takes the directory's mode and owner, then its content; a mode=, uid= or
+    // gid= in the options wins (runc puts the directory's mode before the options, so podman's
+    // --tmpfs /dir:mode=1777 gets 1777). (The mount fd is a path-only handle: a real directory
+    // fd is opened through it.)
     let top = openat(
         &mnt,
         ".",
@@ -76,14 +78,14 @@ pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Sys
     )
     .step(|| format!("open tmpfs for {show}"))?;
     let st = nix::sys::stat::fstat(&source).step(|| format!("stat {show}"))?;
-    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(st.st_mode & 0o7777))
-        .step(|| format!("chmod tmpfs for {show}"))?;
-    nix::unistd::fchown(
-        &top,
-        Some(Uid::from_raw(st.st_uid)),
-        Some(Gid::from_raw(st.st_gid)),
-    )
-    .step(|| format!("chown tmpfs for {show}"))?;
+    let given = |key: &str| opts.data.iter().any(|o| o.starts_with(key));
+    if !given("mode=") {
+        nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(st.st_mode & 0o7777))
+            .step(|| format!("chmod tmpfs for {show}"))?;
+    }
+    let uid = (!given("uid=")).then_some(Uid::from_raw(st.st_uid));
+    let gid = (!given("gid=")).then_some(Gid::from_raw(st.st_gid));
+    nix::unistd::fchown(&top, uid, gid).step(|| format!("chown tmpfs for {show}"))?;
     copy_dir(&source, &top, 0).step(|| format!("copy {show} into its tmpfs"))?;
     drop(top);
     if opts.flags.contains(MsFlags::MS_RDONLY) {
