@@ -78,10 +78,12 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     )
     .step(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
     let root = RootDir::open(ctx.rootfs)?;
+    crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
     let mut dev_from_host = false;
     for m in ctx.spec.mounts().iter().flatten() {
         mount_one(&root, m, ctx)?;
+        crate::process::trace::mark(|| format!("init: mounted {}", m.destination().display()));
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
             dev_from_host = true;
@@ -93,6 +95,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         }
         devices::create_symlinks(&root)?;
     }
+    crate::process::trace::mark(|| "init: default devices created".into());
     for d in linux
         .and_then(|l| l.devices().as_ref())
         .into_iter()
@@ -414,6 +417,7 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
         chroot(".").step(|| format!("chroot {}", root.path().display()))?;
     } else {
         pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
+        crate::process::trace::mark(|| "init: pivot_root".into());
         // The old root is stacked under the new one. Make it a slave first, so that unmounting
         // it here cannot propagate to the host's mounts.
         mount(
