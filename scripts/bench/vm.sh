@@ -38,8 +38,8 @@ bench_log "vm: kernel $kver, accel $accel"
 scripts/vm/boot-bench.sh 5 | tee "$work/boot.log" >&2
 tail -n 1 "$work/boot.log" >"$results/vm-boot.txt"
 
-# 2. An idle VM: busybox only, an init that sleeps. qemu's VmRSS is read 2 s after the guest
-#    says it has booted, at the guest memory sizes given.
+# 2. An idle VM: busybox only, an init that prints the kernel's uptime and sleeps. qemu's
+#    VmRSS is read 2 s after the guest says it has booted, at two guest memory sizes.
 idle_root=$work/idle
 rm -rf "$idle_root"
 vm_stage_userland "$idle_root"
@@ -60,7 +60,10 @@ for mem in 256 2048; do
     # timeout -> qemu (setpriv execs qemu in place).
     qpid=$(pgrep -P "$VM_PID" | head -n 1)
     rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$qpid/status")
-    echo "mem_mb=$mem qemu_rss_kb=$rss" >>"$results/vm-idle.txt"
+    # The guest's uptime when init ran: the kernel's part of the boot; the rest of
+    # launch-to-marker is qemu starting and the firmware.
+    uptime=$(tr -d '\r' <"$work/idle.log" | sed -n 's/^RIND-BENCH-UPTIME //p')
+    echo "mem_mb=$mem qemu_rss_kb=$rss kernel_to_init_s=${uptime:-nan}" >>"$results/vm-idle.txt"
     wait "$VM_PID" || true
     VM_QEMU_PIDS=()
 done
