@@ -20,7 +20,8 @@ echo "RIND-BENCH-ENV kernel=$(uname -r)"
 echo "RIND-BENCH-ENV cpus=$(nproc)"
 echo "RIND-BENCH-ENV cgroups=$(cat /sys/fs/cgroup/cgroup.subtree_control)"
 
-floor="unshare --fork --pid --mount --uts --ipc --net --cgroup chroot $B/rootfs /bin/true"
+# Absolute paths: busybox ash runs its own applet of a name before looking at PATH.
+floor="/bench/bin/unshare --fork --pid --mount --uts --ipc --net --cgroup /bench/bin/chroot $B/rootfs /bin/true"
 cmd_run() { # runner id
     case $1 in
         floor) echo "$floor" ;;
