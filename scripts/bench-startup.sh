@@ -7,8 +7,8 @@
 #   scripts/bench-startup.sh --no-report  everything, without rewriting docs/
 #
 # Writes the raw results (hyperfine JSON, RSS samples) to target/bench/results/, then the
-# table in docs/benchmarks.md (between its bench:begin/end markers) and the chart
-# docs/benchmarks-startup.png. Takes about 5-8 minutes on 2 cores once the static build exists
+# table in docs/benchmarks.md and the figures in docs/containers-vs-vms.md (each between its
+# bench:begin/end markers), and the chart docs/benchmarks-startup.png. Takes about 5-8 minutes on 2 cores once the static build exists
 # (the first VM part builds it: about 3 more minutes). Not part of CI: times on a shared
 # machine are noisy, so nothing here asserts a time; the report prints ratios measured in the
 # same run. How to read it: docs/benchmarks.md.
@@ -166,8 +166,10 @@ rss floor "${floor_run[@]}"
 rss rind "${rind_run[@]}"
 rss runc "${runc_run[@]}"
 
-# 8. The trace of one start, kept for docs/containers-vs-vms.md.
+# 8. The trace of one start, kept for docs/containers-vs-vms.md, and the median time of each
+#    traced step over 20 runs.
 "$rind" --trace --root "$state/rind" run -b "$bundle" trace-sample 2>"$results/trace.txt"
+/usr/bin/python3 scripts/bench/trace-steps.py "$rind" "$bundle" "$state/rind" 20 >"$results/trace-steps.md"
 
 if [ "$what" = all ]; then
     # 9. Density: N idle `sleep` containers, their memory against one idle VM's.
@@ -179,6 +181,7 @@ fi
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/env.txt"
 echo "wall_s=$(awk -v s="$t_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.0f", e - s }')" >>"$results/env.txt"
 if [ "$report" = 1 ]; then
-    /usr/bin/python3 scripts/bench/report.py "$results" docs/benchmarks.md docs/benchmarks-startup.png
+    /usr/bin/python3 scripts/bench/report.py "$results" docs/benchmarks.md docs/benchmarks-startup.png \
+        docs/containers-vs-vms.md
 fi
 bench_log "done in $(awk -v s="$t_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.0f", e - s }') s; results in $results"

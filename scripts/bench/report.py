@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Turns the startup benchmark's raw results into docs/benchmarks.md's table and a chart.
 
-    report.py RESULTS_DIR MARKDOWN PNG
+    report.py RESULTS_DIR MARKDOWN PNG [CONTAINERS_VS_VMS_MARKDOWN]
 
 RESULTS_DIR is what scripts/bench-startup.sh wrote (hyperfine JSON, RSS samples, key=value
 files). The generated markdown replaces whatever stands between the lines
 "<!-- bench:begin -->" and "<!-- bench:end -->" in MARKDOWN; the prose around them is kept.
 Every ratio is computed from medians taken in the same run. Missing parts (a host-only run, a
-runner that could not run) show as "n/a" with the reason, never as a made-up number.
+runner that could not run) show as "n/a" with the reason, never as a made-up number. The
+optional fourth file gets, between the same markers, the figures docs/containers-vs-vms.md
+quotes: a traced start, container start against VM boot, and memory per idle container
+against an idle VM.
 """
 
 import json
@@ -103,6 +106,7 @@ def mib(kb):
 
 def main():
     results, md_path, png_path = sys.argv[1:4]
+    cvm_path = sys.argv[4] if len(sys.argv) > 4 else None
     p = lambda name: os.path.join(results, name)  # noqa: E731
     env = read_kv_lines(p("env.txt"))
     vm_env = read_kv_lines(p("vm-env.txt"))
@@ -219,6 +223,14 @@ def main():
         L.append(f"| idle VM: qemu with a {i.get('mem_mb', '?')} MiB guest | {mib(float(i.get('qemu_rss_kb', 0)))} | – |")
     L.append("")
 
+    if os.path.exists(p("trace-steps.md")):
+        with open(p("trace-steps.md")) as f:
+            steps = f.read().strip()
+        L.append("### Where `rind run` spends its time (scripts/bench/trace-steps.py, 20 traced runs)")
+        L.append("")
+        L.append(steps)
+        L.append("")
+
     tr = host["trace"]
     if tr:
         off, on = tr.get("rind run"), tr.get("rind --trace run")
@@ -238,6 +250,12 @@ def main():
             f"| {float(boot.get('marker_median_s', 'nan')) * 1000:.0f} ms | "
             f"{float(boot.get('total_median_s', 'nan')) * 1000:.0f} ms | {boot.get('failed', '?')} |"
         )
+        for i in idle:
+            k = i.get("kernel_to_init_s", "nan")
+            if k != "nan":
+                L.append(
+                    f"| idle guest ({i.get('mem_mb')} MiB): the kernel's uptime when init ran | {float(k) * 1000:.0f} ms | |"
+                )
         run_rind = host["run"].get("rind")
         if run_rind and boot.get("marker_median_s"):
             L.append("")
@@ -298,6 +316,57 @@ def main():
     write_markdown(md_path, text)
     chart(png_path, host, vm, boot, vm_env)
     print(text)
+    if cvm_path:
+        write_markdown(cvm_path, containers_vs_vms(results, env, host, boot, idle, density, png_path))
+
+
+def containers_vs_vms(results, env, host, boot, idle, density, png_path):
+    """The figures docs/containers-vs-vms.md quotes, all from this run."""
+    L = []
+    L.append(f"Measured {env.get('date', '?')} on {env.get('cpu', '?')} ({env.get('cores', '?')} cores), kernel "
+             f"{env.get('kernel', '?')}, cgroups {env.get('cgroups', '?')}, by `scripts/bench-startup.sh`.")
+    L.append("")
+    trace_path = os.path.join(results, "trace.txt")
+    if os.path.exists(trace_path):
+        L.append("A traced start of the benchmark bundle (`rind --trace run`, one run, /bin/true):")
+        L.append("")
+        L.append("```")
+        with open(trace_path) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                L.append(line if len(line) <= 110 else line[:108] + " …")
+        L.append("```")
+        L.append("")
+    L.append("| | container (rind, host) | VM (qemu, " + boot.get("accel", "?") + ") |")
+    L.append("|---|---|---|")
+    r = host["run"].get("rind")
+    f = host["run"].get("floor")
+    if r and boot.get("marker_median_s"):
+        L.append(f"| start until the payload runs | less than one whole `run`: {fmt_time(r['median'])} median "
+                 f"(the kernel floor, unshare + chroot: {fmt_time(f['median']) if f else 'n/a'}) | "
+                 f"{fmt_time(float(boot['marker_median_s']))} from launching qemu to init's first line "
+                 f"(median of {boot.get('runs', '?')} boots) |")
+        L.append(f"| start, run, tear down | {fmt_time(r['median'])} | "
+                 f"{fmt_time(float(boot['total_median_s']))} (init powers off at once) |")
+    uptimes = [i for i in idle if i.get("kernel_to_init_s", "nan") != "nan"]
+    if uptimes:
+        L.append("| the guest kernel's uptime when init ran (single boots) | – | "
+                 + ", ".join(f"{float(i['kernel_to_init_s']):.2f} s ({i.get('mem_mb')} MiB guest)" for i in uptimes)
+                 + " |")
+    n = int(density.get("containers", "0") or 0)
+    if n:
+        cg = float(density.get("cgroup_kb", "0")) / n
+        pss = float(density.get("pss_kb", "0")) / n
+        L.append(f"| memory of one idle instance | {cg:.0f} kB charged to its cgroup, {pss:.0f} kB PSS "
+                 f"(mean of {n} idle `sleep` containers) | "
+                 + ", ".join(f"{float(i.get('qemu_rss_kb', 0)) / 1024:.0f} MiB qemu RSS ({i.get('mem_mb')} MiB guest)" for i in idle)
+                 + " |")
+        if idle and cg > 0:
+            smallest = min(float(i.get("qemu_rss_kb", 0)) for i in idle)
+            L.append(f"| idle containers in the memory of one idle VM | {smallest / cg:.0f} | 1 |")
+    L.append("")
+    L.append(f"![startup times, log scale]({os.path.basename(png_path)})")
+    return "\n".join(L) + "\n"
 
 
 def read_kv_from_line(line):
