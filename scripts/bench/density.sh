@@ -32,9 +32,16 @@ trap cleanup EXIT
 
 # The same rootfs, read-only (the default spec's root.readonly), shared by every container.
 mkdir -p "$work/bundle"
-sed -e 's|"/bin/true"|"sleep", "3600"|' -e "s|\"path\": \"rootfs\"|\"path\": \"$bundle/rootfs\"|" \
-    "$bundle/config.json" >"$work/bundle/config.json"
-grep -q '"sleep"' "$work/bundle/config.json" || bench_die "density: could not set the process to sleep"
+/usr/bin/python3 - "$bundle" "$work/bundle/config.json" <<'PY' || bench_die "density: could not write the bundle"
+import json, sys
+bundle, out = sys.argv[1:3]
+with open(bundle + "/config.json") as f:
+    config = json.load(f)
+config["process"]["args"] = ["sleep", "3600"]
+config["root"]["path"] = bundle + "/rootfs"
+with open(out, "w") as f:
+    json.dump(config, f, indent=2)
+PY
 
 start=$EPOCHREALTIME
 for i in $(seq 1 "$n"); do

@@ -25,10 +25,16 @@ bench_make_bundle() {
     mkdir -p "$dir"
     cp -a "$rootfs" "$dir/rootfs"
     (cd "$dir" && "$rind" spec --no-terminal) || bench_die "rind spec failed"
-    sed -i -e 's|"ociVersion": "[^"]*"|"ociVersion": "1.0.2"|' "$dir/config.json"
-    # The default process is `sh`; the benchmark runs /bin/true (args is the only array whose
-    # first element is "sh" in the default spec).
-    sed -i -e '/"args": \[/,/\]/c\    "args": [\n      "/bin/true"\n    ],' "$dir/config.json"
+    /usr/bin/python3 - "$dir/config.json" <<'PY' || bench_die "could not edit $dir/config.json"
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    config = json.load(f)
+config["ociVersion"] = "1.0.2"
+config["process"]["args"] = ["/bin/true"]
+with open(path, "w") as f:
+    json.dump(config, f, indent=2)
+PY
     grep -q '"/bin/true"' "$dir/config.json" || bench_die "could not set the process to /bin/true in $dir/config.json"
 }
 
