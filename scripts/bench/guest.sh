@@ -14,7 +14,7 @@ export PATH="/bench/bin:$PATH"
 B=/bench/bundle
 S=/tmp/bench-state
 mkdir -p $S/rind $S/runc $S/crun
-runs=${BENCH_VM_RUNS:-10}
+runs=${BENCH_VM_RUNS:-8}
 
 echo "RIND-BENCH-ENV kernel=$(uname -r)"
 echo "RIND-BENCH-ENV cpus=$(nproc)"
@@ -48,7 +48,7 @@ json() { # bench file
 
 set --
 for r in $ok; do set -- "$@" -n "$r" "$(cmd_run "$r" hf)"; done
-if hyperfine -N --style basic --warmup 2 --runs "$runs" --export-json /tmp/run.json "$@" >/tmp/run.txt 2>&1; then
+if hyperfine -N --style basic --warmup 1 --runs "$runs" --export-json /tmp/run.json "$@" >/tmp/run.txt 2>&1; then
     json run /tmp/run.json
 else
     echo "RIND-BENCH-FAIL hyperfine-run $(tail -n 3 /tmp/run.txt | tr '\n' ' ')"
@@ -56,14 +56,14 @@ fi
 
 set --
 for r in $ok; do [ "$r" = floor ] || set -- "$@" -n "$r" "$(cmd_cycle "$r")"; done
-if hyperfine --style basic --warmup 2 --runs "$runs" --export-json /tmp/cycle.json "$@" >/tmp/cycle.txt 2>&1; then
+if hyperfine --style basic --warmup 1 --runs "$runs" --export-json /tmp/cycle.json "$@" >/tmp/cycle.txt 2>&1; then
     json cycle /tmp/cycle.json
 else
     echo "RIND-BENCH-FAIL hyperfine-cycle $(tail -n 3 /tmp/cycle.txt | tr '\n' ' ')"
 fi
 
 for r in $ok; do
-    for i in 1 2 3 4 5; do
+    for i in 1 2 3; do
         # shellcheck disable=SC2046
         /bench/bin/time -f "RIND-BENCH-RSS $r %M" -o /tmp/rss.txt $(cmd_run "$r" "rss$i") >/dev/null 2>&1 && cat /tmp/rss.txt
     done
