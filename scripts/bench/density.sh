@@ -2,7 +2,7 @@
 # Memory of N idle containers: starts N detached `sleep` containers with rind from the
 # benchmark bundle's rootfs, measures them, and removes them.
 #
-#   scripts/bench/density.sh BUNDLE RIND N
+#   scripts/bench/density.sh BUNDLE RIND N [STATE_DIR]
 #
 # Prints key=value lines (kB):
 #   containers=N
@@ -14,13 +14,13 @@
 #   start_s=...     wall time to start all N, one after another
 # Every container is killed and deleted on exit, whatever happened.
 set -euo pipefail
-bundle=$1 rind=$2 n=$3
+bundle=$1 rind=$2 n=$3 state_dir=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/bench/lib.sh
 . "$here/lib.sh"
 
 work=$(mktemp -d /tmp/rind-density.XXXXXX)
-root=$work/state
+root=${state_dir:-$work/state}
 cleanup() {
     local id
     for id in $("$rind" --root "$root" list -q 2>/dev/null); do
