@@ -8,10 +8,11 @@
 #
 # Writes the raw results (hyperfine JSON, RSS samples) to target/bench/results/, then the
 # table in docs/benchmarks.md and the figures in docs/containers-vs-vms.md (each between its
-# bench:begin/end markers), and the chart docs/benchmarks-startup.png. Takes about 5-8 minutes on 2 cores once the static build exists
-# (the first VM part builds it: about 3 more minutes). Not part of CI: times on a shared
-# machine are noisy, so nothing here asserts a time; the report prints ratios measured in the
-# same run. How to read it: docs/benchmarks.md.
+# bench:begin/end markers), and the chart docs/benchmarks-startup.png. Took 6.5-7.7 minutes
+# at load 6-9 on 2 cores once the static build existed (the first VM part builds it: 3 to 15
+# more minutes). Not part of CI: times on a shared machine are noisy, so nothing here asserts
+# a time; the report prints ratios measured in the same run. How to read it:
+# docs/benchmarks.md.
 #
 # Environment: BENCH_RUNS (runs per command for `run`, default 40), BENCH_DROP_CACHES (1: the
 # create/start/delete cycle drops the page cache before each run, as youki's recipe does; 0:
