@@ -79,10 +79,12 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     )
     .step(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
     let root = RootDir::open(ctx.rootfs)?;
+    crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
     let mut dev_from_host = false;
     for m in ctx.spec.mounts().iter().flatten() {
         mount_one(&root, m, ctx)?;
+        crate::process::trace::mark(|| format!("init: mounted {}", m.destination().display()));
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
             dev_from_host = true;
@@ -100,6 +102,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
             devices::create(&root, &dev, ctx.in_userns)?;
         }
         devices::create_symlinks(&root)?;
+        crate::process::trace::mark(|| "init: default devices created".into());
         for d in linux
             .and_then(|l| l.devices().as_ref())
             .into_iter()
@@ -474,6 +477,7 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
         )
         .step(|| "open the old root".to_string())?;
         pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
+        crate::process::trace::mark(|| "init: pivot_root".into());
         fchdir(&old_root).step(|| "chdir to the old root".to_string())?;
         // Make the old root a slave first, so that unmounting it here cannot propagate to the
         // host's mounts.

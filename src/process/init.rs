@@ -84,6 +84,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     // The runtime may block signals (run forwards them); the container starts with none
     // blocked and default handlers.
     reset_signals();
+    super::trace::forward_to_runtime(chan);
 
     // 1. Wait until the runtime has put us in our cgroup (so nothing we start can escape its
     //    limits) and, if the clone made a user namespace, written our id maps.

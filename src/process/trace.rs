@@ -4,12 +4,21 @@
 //! taken in the runtime stays valid in the forked init). The runtime records its own steps
 //! here; init sends its steps over the sync channel and the runtime files them in the same
 //! timeline. When tracing is off, [`mark`] is one relaxed atomic load.
+//!
+//! Init is a forked copy of the runtime, so it has its own copy of this module's state: after
+//! [`forward_to_runtime`], a [`mark`] in init (from any module: rootfs, capabilities ...) is
+//! sent over the sync channel as a `Trace` message instead of being kept in init's copy, which
+//! would be lost at `execve`.
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Instant;
 
+use nix::sys::socket::{MsgFlags, send};
 use serde::Serialize;
+
+use super::channel::{InitEnd, ToRuntime};
 
 /// The origin of the timeline.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +51,17 @@ pub struct Event {
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static TIMELINE: Mutex<(Option<Clock>, Vec<Event>)> = Mutex::new((None, Vec::new()));
+/// In init: the sync channel's descriptor that [`mark`] sends to; -1 in the runtime.
+static INIT_CHANNEL: AtomicI32 = AtomicI32::new(-1);
+
+/// Called in init, right after the clone: from now on [`mark`] in this process sends each
+/// step to the runtime over `chan` (a best-effort send; a lost step never fails init). The
+/// channel is close-on-exec, so nothing is sent once the container's program runs.
+pub fn forward_to_runtime(chan: &InitEnd) {
+    if ENABLED.load(Ordering::Relaxed) {
+        INIT_CHANNEL.store(chan.as_fd().as_raw_fd(), Ordering::Relaxed);
+    }
+}
 
 /// Turns tracing on, with the origin now. Returns the clock to hand to init.
 pub fn enable() -> Clock {
@@ -63,9 +83,16 @@ pub fn clock() -> Option<Clock> {
     TIMELINE.lock().ok().and_then(|t| t.0)
 }
 
-/// Records a runtime step.
+/// Records a step: in the runtime's timeline, or, in init after [`forward_to_runtime`], sent
+/// to the runtime. When tracing is off this is one relaxed atomic load and `step` is never
+/// called.
 pub fn mark(step: impl FnOnce() -> String) {
     if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let fd = INIT_CHANNEL.load(Ordering::Relaxed);
+    if fd >= 0 {
+        send_to_runtime(fd, step());
         return;
     }
     if let Ok(mut t) = TIMELINE.lock()
@@ -77,6 +104,19 @@ pub fn mark(step: impl FnOnce() -> String) {
             side: Side::Runtime,
             step: step(),
         });
+    }
+}
+
+fn send_to_runtime(fd: i32, step: String) {
+    let Some(clock) = TIMELINE.lock().ok().and_then(|t| t.0) else {
+        return;
+    };
+    let msg = ToRuntime::Trace {
+        nanos: clock.nanos(),
+        step,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&msg) {
+        let _ = send(fd, &bytes, MsgFlags::MSG_NOSIGNAL);
     }
 }
 
