@@ -139,6 +139,43 @@ fn delete_removes_the_cgroup_in_every_hierarchy() {
     }
 }
 
+/// Init joins the v1 hierarchies itself (and clone3 places it in the cgroup2 one); an exec'd
+/// process the same way. Both must then be in the container's cgroup in every hierarchy.
+#[test]
+fn init_and_an_exec_process_are_in_every_hierarchy() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("sleep 1000");
+    let id = unique("cgjoin");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let init = rt.state(&id)["pid"].as_i64().unwrap();
+    let pid_file = b.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let exec: i64 = read_trim(&pid_file).parse().unwrap();
+    let dirs = rt.cgroup_dirs(&id);
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = read_trim(&d.join("cgroup.procs"));
+        let procs: Vec<i64> = procs.lines().map(|l| l.parse().unwrap()).collect();
+        for (what, pid) in [("init", init), ("exec", exec)] {
+            assert!(
+                procs.contains(&pid),
+                "{what} pid {pid} not in {}: {procs:?}",
+                d.display()
+            );
+        }
+    }
+    rt.ok(&["delete", "--force", &id]);
+}
+
 /// A container with CAP_MKNOD and a tmpfs at /tmp that allows device nodes.
 fn mknod_bundle(script: &str) -> Bundle {
     let mut b = Bundle::sh(script);

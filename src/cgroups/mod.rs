@@ -94,8 +94,28 @@ pub trait Cgroup {
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
     /// Moves a process into the cgroup, in every hierarchy.
     fn add_process(&self, pid: Pid) -> Result<()>;
-    /// A directory fd for `clone3(CLONE_INTO_CGROUP)`, on cgroup v2 only.
+    /// A directory fd for `clone3(CLONE_INTO_CGROUP)`: the cgroup v2 directory (on a hybrid
+    /// host, the one in the unified hierarchy). None without cgroup v2.
     fn clone_fd(&self) -> Option<OwnedFd>;
+    /// Right after the clone, in the runtime: adds the child to the hierarchies that neither
+    /// `clone3` (`cloned_into` says whether it placed the child) nor [`Cgroup::join_self`]
+    /// will place it in.
+    fn add_after_clone(&self, pid: Pid, cloned_into: bool) -> Result<()> {
+        if cloned_into {
+            Ok(())
+        } else {
+            self.add_process(pid)
+        }
+    }
+    /// In the cloned child itself, first thing: moves the calling (single-threaded) process
+    /// into the cgroup's v1 hierarchies by writing `0` to each `tasks` file. A thread that
+    /// moves itself is the one migration for which the kernel does not take the global
+    /// threadgroup lock, whose write side waits for an RCU grace period (about 10 ms); the
+    /// runtime writing the child's pid to `cgroup.procs` would pay it. Nothing on cgroup v2,
+    /// where `clone3(CLONE_INTO_CGROUP)` placed the child.
+    fn join_self(&self) -> Result<()> {
+        Ok(())
+    }
     /// Host pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<Pid>>;
     /// Sends `signal` to every process in the cgroup (cgroup.kill on v2 for SIGKILL). A

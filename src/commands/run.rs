@@ -3,7 +3,7 @@ use anyhow::{Context, Result};
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::container;
 use crate::linux::terminal;
-use crate::process::supervise;
+use crate::process::{supervise, trace};
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     let mut opts = super::create::options(&a.create);
@@ -25,13 +25,16 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
         None => None,
     };
     start_or_remove(g, &id)?;
+    trace::follow_init_to_exec();
     let code = match master {
         Some(m) => supervise::wait_with_tty(&set, created.pid, m)?,
         None => supervise::wait_forwarding(&set, created.pid)?,
     };
+    trace::mark(|| format!("container exited with {code}"));
     if !a.keep {
         container::delete(&g.root, &id, true)
             .with_context(|| format!("delete container {id} after it exited"))?;
+        trace::mark(|| "deleted the container".into());
     }
     Ok(code)
 }

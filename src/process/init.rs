@@ -84,10 +84,11 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     // The runtime may block signals (run forwards them); the container starts with none
     // blocked and default handlers.
     reset_signals();
-    super::trace::forward_to_runtime(chan);
 
-    // 1. Wait until the runtime has put us in our cgroup (so nothing we start can escape its
-    //    limits) and, if the clone made a user namespace, written our id maps.
+    // 1. Wait until the cgroup placement is complete (we joined the v1 hierarchies ourselves
+    //    right after the clone; the runtime does what the clone could not), so nothing we
+    //    start can escape the limits, and, if the clone made a user namespace, our id maps
+    //    are written.
     expect(chan, ToInit::Proceed)?;
     trace("init: in cgroup");
 

@@ -82,6 +82,17 @@ pub fn spawn(
     let (cloned, in_cgroup) = match clone3(plan.clone_flags, cgroup_fd.as_ref())? {
         Forked::Child => {
             drop(runtime_end);
+            trace::forward_to_runtime(&init_end);
+            // First thing, while the runtime works in parallel: join the v1 hierarchies (a
+            // self-move skips the kernel's grace-period wait; see Cgroup::join_self).
+            if let Err(e) = cgroup.join_self() {
+                let _ = init_end.send(&ToRuntime::Failed {
+                    message: e.to_string(),
+                });
+                // SAFETY: the child must never return into the runtime's code.
+                unsafe { libc::_exit(1) }
+            }
+            trace::mark(|| "init: joined its cgroup".into());
             child(init_end);
             // SAFETY: the child must never return into the runtime's code.
             unsafe { libc::_exit(127) }
@@ -103,11 +114,16 @@ pub fn spawn(
         &mut init_pid,
     );
     match result {
-        Ok(start_time) => Ok(Launched {
-            pid: init_pid,
-            start_time,
-            cloned,
-        }),
+        Ok(start_time) => {
+            // Traced: init's steps after `create` (the release by `start`, the execve) still
+            // come over the channel; a foreground `run` reads them until execve closes it.
+            trace::keep_init_channel(runtime_end);
+            Ok(Launched {
+                pid: init_pid,
+                start_time,
+                cloned,
+            })
+        }
         Err(e) => {
             let _ = kill(init_pid, Signal::SIGKILL);
             if init_pid != cloned {
@@ -128,9 +144,9 @@ fn drive(
     in_cgroup: bool,
     init_pid: &mut Pid,
 ) -> Result<u64, LaunchError> {
+    cgroup.add_after_clone(cloned, in_cgroup)?;
     if !in_cgroup {
-        cgroup.add_process(cloned)?;
-        trace::mark(|| "placed init in its cgroup".into());
+        trace::mark(|| "placed init in the cgroup the clone could not".into());
     }
     if plan.user_in_clone() {
         namespaces::write_id_maps(cloned, plan)?;

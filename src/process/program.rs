@@ -108,6 +108,13 @@ impl Prepared<'_> {
     /// Closes what must not leak, sets the umask, installs a late seccomp filter, and executes
     /// the program. Returns only on failure.
     pub fn exec(self) -> Result<Infallible, ProgramError> {
+        // Marks go before the filter, which may forbid the channel's sendmsg.
+        if self.late_seccomp.is_some() {
+            super::trace::mark(|| {
+                "init: installing the seccomp filter (late: no_new_privs)".into()
+            });
+        }
+        super::trace::mark(|| format!("init: execve {}", self.program.display()));
         // Only stdio and the preserved fds reach the program (a leaked descriptor was
         // CVE-2024-21626). Everything else is marked close-on-exec.
         prepare_fds(self.preserve_fds)?;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use nix::sys::socket::{MsgFlags, send};
 use serde::Serialize;
 
-use super::channel::{InitEnd, ToRuntime};
+use super::channel::{InitEnd, RuntimeEnd, ToRuntime};
 
 /// The origin of the timeline.
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +53,8 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static TIMELINE: Mutex<(Option<Clock>, Vec<Event>)> = Mutex::new((None, Vec::new()));
 /// In init: the sync channel's descriptor that [`mark`] sends to; -1 in the runtime.
 static INIT_CHANNEL: AtomicI32 = AtomicI32::new(-1);
+/// In the runtime, when tracing: its end of init's channel, kept after `create` is done.
+static KEPT_CHANNEL: Mutex<Option<RuntimeEnd>> = Mutex::new(None);
 
 /// Called in init, right after the clone: from now on [`mark`] in this process sends each
 /// step to the runtime over `chan` (a best-effort send; a lost step never fails init). The
@@ -118,6 +120,33 @@ fn send_to_runtime(fd: i32, step: String) {
     if let Ok(bytes) = serde_json::to_vec(&msg) {
         let _ = send(fd, &bytes, MsgFlags::MSG_NOSIGNAL);
     }
+}
+
+/// When tracing, keeps the runtime's end of init's channel after setup, for
+/// [`follow_init_to_exec`]; otherwise drops it.
+pub fn keep_init_channel(chan: RuntimeEnd) {
+    if ENABLED.load(Ordering::Relaxed)
+        && let Ok(mut kept) = KEPT_CHANNEL.lock()
+    {
+        *kept = Some(chan);
+    }
+}
+
+/// Files the steps init reports after `start` released it, until its channel closes: the
+/// channel is close-on-exec, so the close is the moment of the successful execve (or of
+/// init's exit, if the exec failed). Does nothing when tracing is off or no channel was kept.
+pub fn follow_init_to_exec() {
+    let Some(chan) = KEPT_CHANNEL.lock().ok().and_then(|mut k| k.take()) else {
+        return;
+    };
+    loop {
+        match chan.recv() {
+            Ok(Some(ToRuntime::Trace { nanos, step })) => record_init(nanos, step),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    mark(|| "init's channel closed (the execve)".into());
 }
 
 /// Files a step that init reported.

@@ -181,7 +181,34 @@ impl Cgroup for V1Cgroup {
     }
 
     fn clone_fd(&self) -> Option<OwnedFd> {
-        None
+        let dir = self.unified.as_ref()?;
+        nix::fcntl::open(
+            dir,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok()
+    }
+
+    /// The v1 hierarchies are joined by the child itself ([`Cgroup::join_self`]); the runtime
+    /// only adds it to the unified hierarchy when the clone could not.
+    fn add_after_clone(&self, pid: Pid, cloned_into: bool) -> Result<()> {
+        match &self.unified {
+            Some(dir) if !cloned_into => add_pid(dir, pid),
+            _ => Ok(()),
+        }
+    }
+
+    fn join_self(&self) -> Result<()> {
+        let mut dirs: Vec<&Path> = self.controllers.values().map(PathBuf::as_path).collect();
+        dirs.sort();
+        dirs.dedup();
+        for dir in dirs {
+            write(dir, "tasks", "0", "join cgroup")?;
+        }
+        Ok(())
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {
