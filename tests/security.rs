@@ -2,25 +2,21 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+
 use common::*;
 
-/// CVE-2019-5736: until execve the container's init is a fork of rind, so /proc/<init>/exe is
-/// rind's binary. It must not be writable through that link.
-#[test]
-fn the_runtime_binary_cannot_be_written_through_init_proc_exe() {
-    let rt = Runtime::new();
-    let b = Bundle::sh("true");
-    let id = unique("exe");
-    rt.create(&b, &id);
-    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+/// What `/proc/<pid>/exe` points at, and that it cannot be opened for writing.
+fn assert_exe_is_sealed(pid: i64) {
     let exe = format!("/proc/{pid}/exe");
-    // Two seals are possible: a read-only overlayfs view refuses the open with EROFS; where
-    // overlayfs cannot stack on the binary's filesystem (an initramfs) a memfd copy is used,
-    // sealed against writes. (ETXTBSY alone proves nothing: it lasts only while init runs.)
+    let target = std::fs::read_link(&exe).unwrap();
+    assert_ne!(target, rind_bin(), "{exe} is the host's rind binary");
+    // Two seals are possible: a read-only overlayfs view refuses the open with EROFS; a memfd
+    // (the exec stub, or rind's copy where overlayfs cannot stack on the binary's filesystem)
+    // is sealed against writes. ETXTBSY alone proves nothing: it lasts only while it runs.
     match std::fs::OpenOptions::new().write(true).open(&exe) {
         Err(e) if e.raw_os_error() == Some(libc::EROFS) => {}
         other => {
-            let target = std::fs::read_link(&exe).unwrap();
             assert!(
                 target.to_string_lossy().starts_with("/memfd:"),
                 "{exe} -> {} is neither read-only nor a memfd (open for writing: {other:?})",
@@ -36,6 +32,53 @@ fn the_runtime_binary_cannot_be_written_through_init_proc_exe() {
             );
         }
     }
+}
+
+/// CVE-2019-5736, the attack itself: the container's program is a script whose interpreter is
+/// `/proc/self/exe`. Had init executed it while `/proc/self/exe` was rind's binary, the kernel
+/// would run the host binary as a container process. Through the exec stub it runs the stub
+/// again (a loop of execs, harmless), never the host binary.
+#[test]
+fn a_proc_self_exe_interpreter_never_runs_the_host_binary() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    let evil = b.rootfs().join("evil");
+    std::fs::write(&evil, "#!/proc/self/exe\n").unwrap();
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+    b.config["process"]["args"] = serde_json::json!(["/evil"]);
+    b.write();
+    let id = unique("cve");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    rt.ok(&["start", &id]);
+    for _ in 0..20 {
+        if let Ok(t) = std::fs::read_link(format!("/proc/{pid}/exe")) {
+            assert_ne!(t, rind_bin(), "the container ran the host's rind binary");
+            assert!(
+                t.to_string_lossy().starts_with("/memfd:rind-exec-stub"),
+                "{}",
+                t.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_exe_is_sealed(pid);
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// Where the stub is not enough (here: no PID namespace of its own, so processes outside the
+/// container could look at init before its execve), rind re-executes itself sealed: init's
+/// /proc/<pid>/exe, rind's binary until `start`, cannot be written.
+#[test]
+fn without_a_private_pid_namespace_init_runs_from_a_sealed_rind() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.drop_namespace("pid");
+    b.write();
+    let id = unique("exe");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    assert_exe_is_sealed(pid);
     // The sealed view is attached to no mount table, so nothing is left behind.
     let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
     assert!(!mounts.contains(" overlay "), "{mounts}");

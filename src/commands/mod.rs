@@ -30,12 +30,12 @@ use crate::process::{sealed_exe, trace};
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     check_global(&cli.global)?;
-    // Verbs that start processes in containers first make sure those processes cannot reach
-    // the rind binary (CVE-2019-5736); this may re-execute rind, which starts over in main.
-    if matches!(
-        cli.command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
+    // CVE-2019-5736: `exec`, and `run --image` (which sets up its bundle before `create`),
+    // make sure their processes cannot reach the rind binary by re-executing rind sealed
+    // first; this starts over in main. A bundle's `create` and `run` decide in
+    // container::create, once the spec says whether init's exec stub is enough.
+    let image_run = matches!(&cli.command, Command::Run(a) if a.image.image.is_some());
+    if image_run || matches!(cli.command, Command::Exec(_)) {
         sealed_exe::ensure()?;
     }
     if cli.global.trace {

@@ -12,7 +12,7 @@ use super::{LifecycleError, NewContainer};
 use crate::cgroups::{self, Cgroup};
 use crate::linux::terminal::ConsoleSocket;
 use crate::linux::{hooks, seccomp};
-use crate::process::{self, InitConfig, LaunchEvents, trace};
+use crate::process::{self, InitConfig, LaunchEvents, exec_stub, sealed_exe, trace};
 use crate::{logging, spec};
 
 /// What `create` (and `run`) take from the command line.
@@ -67,6 +67,15 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_preserved_fds(opts.preserve_fds)?;
     trace::mark(|| "read and validated config.json".into());
+    // CVE-2019-5736: init reaches the program through a sealed stub where that is safe, or
+    // else rind re-executes itself sealed now, before anything has been changed.
+    let exec_stub = exec_stub::usable_for(&spec, &plan)
+        .then(exec_stub::sealed)
+        .flatten();
+    match &exec_stub {
+        Some(_) => trace::mark(|| "sealed the exec stub in a memfd".into()),
+        None => sealed_exe::ensure()?,
+    }
 
     let terminal = spec
         .process()
@@ -126,6 +135,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         fifo,
         seccomp,
         trace: trace::clock(),
+        exec_stub,
     };
     let mut state = State {
         oci_version: spec.version().clone(),

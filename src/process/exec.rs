@@ -140,5 +140,6 @@ fn run(
         &|_| {},
     )?;
     chan.send(&ToRuntime::Ready)?;
-    Ok(prepared.exec()?)
+    // `exec` re-executed rind sealed at its start: no stub.
+    Ok(prepared.exec(None)?)
 }

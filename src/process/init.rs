@@ -258,7 +258,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     }
 
     // 14. The program.
-    Ok(prepared.exec()?)
+    Ok(prepared.exec(cfg.exec_stub.as_ref().map(std::os::fd::AsFd::as_fd))?)
 }
 
 pub(super) fn reset_signals() {

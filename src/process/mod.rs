@@ -5,6 +5,7 @@
 pub mod channel;
 mod clone;
 pub mod exec;
+pub mod exec_stub;
 pub mod fifo;
 mod init;
 mod launch;
@@ -46,4 +47,7 @@ pub struct InitConfig {
     pub seccomp: Option<crate::linux::seccomp::Program>,
     /// Record a timeline of init's steps (`--trace`).
     pub trace: Option<trace::Clock>,
+    /// The sealed exec stub init executes the program through ([`exec_stub`]); None when rind
+    /// re-executed itself sealed instead.
+    pub exec_stub: Option<std::os::fd::OwnedFd>,
 }

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -107,7 +108,7 @@ pub fn prepare<'a>(
 impl Prepared<'_> {
     /// Closes what must not leak, sets the umask, installs a late seccomp filter, and executes
     /// the program. Returns only on failure.
-    pub fn exec(self) -> Result<Infallible, ProgramError> {
+    pub fn exec(self, stub: Option<BorrowedFd<'_>>) -> Result<Infallible, ProgramError> {
         // Marks go before the filter, which may forbid the channel's sendmsg.
         if self.late_seccomp.is_some() {
             super::trace::mark(|| {
@@ -136,7 +137,10 @@ impl Prepared<'_> {
             .iter()
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
-        let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+        let err = match stub {
+            Some(stub) => super::exec_stub::exec(stub, &path, &argv, &envp),
+            None => nix::unistd::execve(&path, &argv, &envp).unwrap_err(),
+        };
         Err(ProgramError::Exec(
             self.program.display().to_string(),
             Cause::Errno(err).to_string(),
