@@ -144,19 +144,16 @@ pub fn exec(stub: BorrowedFd<'_>, path: &CString, argv: &[CString], envp: &[CStr
     let mut args: Vec<&CString> = Vec::with_capacity(argv.len() + 1);
     args.push(path);
     args.extend(argv);
-    let err =
-        match nix::unistd::execveat(stub, c"", &args, envp, nix::fcntl::AtFlags::AT_EMPTY_PATH) {
-            Err(e) => e,
-        };
+    let Err(err) =
+        nix::unistd::execveat(stub, c"", &args, envp, nix::fcntl::AtFlags::AT_EMPTY_PATH);
     if !matches!(err, Errno::EPERM | Errno::ENOSYS) {
         return err;
     }
     let Ok(proc_path) = CString::new(format!("/proc/self/fd/{}", stub.as_raw_fd())) else {
         return err;
     };
-    match nix::unistd::execve(&proc_path, &args, envp) {
-        Err(e) => e,
-    }
+    let Err(e) = nix::unistd::execve(&proc_path, &args, envp);
+    e
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
