@@ -378,3 +378,34 @@ fn a_host_wide_sysctl_is_refused() {
     );
     assert!(!rt.root.path().join(&id).exists());
 }
+
+/// Every container process without a terminal leads a session of its own (runc calls setsid
+/// for each): init is pid 1 of its namespace, so its session id is 1, and an exec'd shell's
+/// session id is its own pid. Without setsid they would stay in the caller's session, which is
+/// outside the PID namespace and reads as 0 there.
+#[test]
+fn init_and_exec_processes_lead_their_own_sessions() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("cut -d' ' -f6 /proc/self/stat > /sid; sleep 1000");
+    b.write();
+    let id = unique("sid");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    wait_until(10, "init wrote its session id", || {
+        std::fs::read_to_string(b.rootfs().join("sid")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let init_sid = std::fs::read_to_string(b.rootfs().join("sid")).unwrap();
+    assert_eq!(init_sid.trim(), "1");
+    let out = rt.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo $(cut -d' ' -f6 /proc/self/stat) $$",
+    ]);
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fields.len(), 2, "{out}");
+    assert_eq!(fields[0], fields[1], "exec'd shell's session id and pid: {out}");
+    assert_ne!(fields[0], "0");
+    rt.ok(&["delete", "--force", &id]);
+}

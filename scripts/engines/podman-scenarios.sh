@@ -457,9 +457,8 @@ podman_scenarios() {
     scenario "podman: hostname, sysctl, no-new-privileges, host namespaces" pd_namespaces
     scenario "podman: joining another container's namespaces" pd_join_namespaces
     scenario "podman: pod (infra container, shared namespaces)" pd_pod
-    xfail_scenario "container processes share conmon's process group (no setsid)" \
-        "podman: container processes in a session of their own (kill 0)" pd_own_session
-    xfail_scenario "conmon's group kill misses the init (no setsid)" "podman: run --timeout" pd_run_timeout
+    scenario "podman: container processes in a session of their own (kill 0)" pd_own_session
+    scenario "podman: run --timeout" pd_run_timeout
     xfail_scenario "rind refuses id-mapped mounts" "podman: id-mapped bind mount (--mount ...,idmap)" pd_idmapped_mount
     xfail_scenario "rind refuses linux.personality" "podman: --personality LINUX32" pd_personality
 }

@@ -131,6 +131,10 @@ fn run(
             .try_clone()
             .step(|| "dup console socket".to_string())?;
         terminal::setup_terminal(socket, cfg.process.console_size(), false)?;
+    } else {
+        // A session of its own, as runc gives every container process: `kill(0, ...)` inside
+        // must not reach the caller's process group (conmon's, under podman).
+        nix::unistd::setsid().step(|| "setsid".to_string())?;
     }
     let prepared = program::prepare(
         &cfg.process,

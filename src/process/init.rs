@@ -209,6 +209,11 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
             .try_clone()
             .step(|| "dup console socket".to_string())?;
         terminal::setup_terminal(socket, process.console_size(), true)?;
+    } else {
+        // A session of its own, as runc gives every container process: `kill(0, ...)` inside
+        // must not reach the caller's process group (conmon's, under podman), and a group
+        // kill of the init's group (podman run --timeout) must reach the container.
+        nix::unistd::setsid().step(|| "setsid".to_string())?;
     }
 
     // 9. The rest of the filesystem view: read-only root, then hostname and sysctls (written
