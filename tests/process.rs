@@ -405,7 +405,10 @@ fn init_and_exec_processes_lead_their_own_sessions() {
     ]);
     let fields: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(fields.len(), 2, "{out}");
-    assert_eq!(fields[0], fields[1], "exec'd shell's session id and pid: {out}");
+    assert_eq!(
+        fields[0], fields[1],
+        "exec'd shell's session id and pid: {out}"
+    );
     assert_ne!(fields[0], "0");
     rt.ok(&["delete", "--force", &id]);
 }
