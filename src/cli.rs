@@ -211,6 +211,9 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process
     #[arg(long)]
     pub no_new_privs: bool,
+    /// Confine the process with this AppArmor profile
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
     /// Allocate a terminal
     #[arg(short, long)]
     pub tty: bool,

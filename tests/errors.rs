@@ -343,3 +343,42 @@ fn an_id_mapped_mount_is_refused_not_ignored() {
         "{err}"
     );
 }
+
+/// `process.apparmorProfile` is applied as runc applies it (`exec <profile>` to the task's
+/// AppArmor exec attribute). On a host without AppArmor the kernel refuses that write, and
+/// create fails naming the profile and the file, as runc's does.
+#[test]
+fn an_apparmor_profile_is_applied_or_the_failure_is_named() {
+    let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").exists();
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cat /proc/self/attr/current");
+    b.config["process"]["apparmorProfile"] = json!("unconfined");
+    b.write();
+    if apparmor {
+        // "unconfined" exists wherever AppArmor does.
+        let out = rt.output_of(&b);
+        assert!(out.contains("unconfined"), "{out}");
+        return;
+    }
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("AppArmor profile \"unconfined\"") && err.contains("/proc/self/attr/"),
+        "{err}"
+    );
+}
+
+/// `linux.personality` LINUX32: the program runs in the 32-bit execution domain, so busybox's
+/// `uname -m` reports i686 (it would say x86_64 without). Flags are refused: the spec defines
+/// none.
+#[test]
+fn personality_linux32_applies_and_flags_are_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("uname -m");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.write();
+    assert_eq!(rt.output_of(&b).trim(), "i686");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]});
+    b.write();
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("linux.personality flags"), "{err}");
+}

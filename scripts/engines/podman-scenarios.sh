@@ -460,5 +460,5 @@ podman_scenarios() {
     scenario "podman: container processes in a session of their own (kill 0)" pd_own_session
     scenario "podman: run --timeout" pd_run_timeout
     xfail_scenario "rind refuses id-mapped mounts" "podman: id-mapped bind mount (--mount ...,idmap)" pd_idmapped_mount
-    xfail_scenario "rind refuses linux.personality" "podman: --personality LINUX32" pd_personality
+    scenario "podman: --personality LINUX32" pd_personality
 }

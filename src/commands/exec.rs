@@ -123,5 +123,8 @@ fn process_from_flags(g: &GlobalOpts, a: &ExecArgs) -> Result<Process> {
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    if let Some(profile) = &a.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
     Ok(p)
 }

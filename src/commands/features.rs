@@ -25,7 +25,7 @@ pub fn run() -> Result<i32> {
                 "knownFlags": seccomp::SUPPORTED_FLAGS,
                 "supportedFlags": seccomp::SUPPORTED_FLAGS
             },
-            "apparmor": {"enabled": false},
+            "apparmor": {"enabled": true},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}

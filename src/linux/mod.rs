@@ -12,6 +12,7 @@ pub mod paths;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod security;
 pub mod signals;
 pub mod sysctl;
 pub mod terminal;

@@ -243,6 +243,9 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
 
     // 10. Limits, privileges, working directory and the program: checked now so that a
     //     missing or non-executable binary fails `create`, not `start`.
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        crate::linux::security::set_personality(p)?;
+    }
     let step = |s: &str| trace(&format!("init: {s}"));
     let prepared = program::prepare(process, cfg.seccomp.as_ref(), chan, cfg.preserve_fds, &step)?;
 

@@ -55,6 +55,13 @@ pub fn prepare<'a>(
     preserve_fds: u32,
     trace: &dyn Fn(&str),
 ) -> Result<Prepared<'a>, ProgramError> {
+    if let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        crate::linux::security::apparmor_on_exec(profile)?;
+    }
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
     }

@@ -31,13 +31,6 @@ pub fn validate(spec: &Spec) -> Result<NamespacePlan, SpecError> {
         }
     }
     if process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return unsupported("process.apparmorProfile (AppArmor)");
-    }
-    if process
         .selinux_label()
         .as_ref()
         .is_some_and(|p| !p.is_empty())
@@ -65,8 +58,13 @@ pub fn validate(spec: &Spec) -> Result<NamespacePlan, SpecError> {
         if linux.memory_policy().is_some() {
             return unsupported("linux.memoryPolicy");
         }
-        if linux.personality().is_some() {
-            return unsupported("linux.personality");
+        if let Some(p) = linux.personality()
+            && p.flags().as_ref().is_some_and(|f| !f.is_empty())
+        {
+            return invalid(&format!(
+                "linux.personality flags {:?}: the runtime spec defines none",
+                p.flags().as_deref().unwrap_or_default()
+            ));
         }
         if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return unsupported("linux.netDevices");
