@@ -84,3 +84,21 @@ fn without_a_private_pid_namespace_init_runs_from_a_sealed_rind() {
     assert!(!mounts.contains(" overlay "), "{mounts}");
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// A seccomp profile may allow execve but deny execveat (an older allow list). Init then
+/// reaches its program through the stub's /proc/self/fd path with execve: the container still
+/// runs, and still through the stub.
+#[test]
+fn the_stub_works_under_a_profile_that_denies_execveat() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("readlink /proc/self/exe; echo ran");
+    b.config["linux"]["seccomp"] = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    b.config["process"]["noNewPrivileges"] = serde_json::json!(true);
+    b.write();
+    let out = rt.output_of(&b);
+    assert!(out.ends_with("ran\n"), "{out}");
+    assert!(out.starts_with("/bin/busybox"), "{out}");
+}
