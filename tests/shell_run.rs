@@ -109,7 +109,12 @@ fn a_second_container_from_the_same_image_unpacks_nothing() {
     // Two running containers share the layer; each writes only to its own upper directory.
     let a = sh.detach(&src, &["-u", "root"], "echo a > /mark; sleep 100");
     let b = sh.detach(&src, &["-u", "root"], "sleep 100");
-    assert_eq!(sh.mounts().len(), 2, "{:?}", sh.mounts());
+    assert_eq!(
+        sh.mounts().len(),
+        2,
+        "{}",
+        shell_support::mountinfo_lines_under(sh.store.path()).join("\n")
+    );
     let bundle = |n: &str| sh.store.path().join("containers").join(n);
     sh.wait_for("a's write", || bundle(&a).join("upper/mark").exists());
     assert!(!bundle(&b).join("upper/mark").exists());

@@ -75,12 +75,12 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let base = self.dir.path().to_string_lossy().into_owned();
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        // By path components: another test's scratch dir may share this one's name as a prefix.
         let mut points: Vec<String> = mounts
             .lines()
             .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-            .filter(|m| m.starts_with(&base))
+            .filter(|m| std::path::Path::new(m).starts_with(self.dir.path()))
             .collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));
         for m in points {

@@ -201,18 +201,38 @@ impl Shell {
     pub fn assert_clean(&self) {
         assert_eq!(self.ok(&["list", "-q"]), "", "containers left");
         assert_eq!(self.bundles(), Vec::<String>::new(), "bundles left");
-        assert_eq!(self.mounts(), Vec::<String>::new(), "mounts left");
+        assert_eq!(
+            self.mounts(),
+            Vec::<String>::new(),
+            "mounts left: {}",
+            mountinfo_lines_under(self.store.path()).join("\n")
+        );
         assert_eq!(self.leases(), 0, "leases left");
     }
 }
 
+/// The whole mountinfo lines of the mounts under `dir` (ids, parent, propagation), for
+/// messages.
+pub fn mountinfo_lines_under(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|m| Path::new(m).starts_with(dir))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn mounts_under(dir: &Path) -> Vec<String> {
-    let base = dir.to_string_lossy().into_owned();
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-        .filter(|m| m.starts_with(&base))
+        // By path components: store ".../store-7-1" must not claim ".../store-7-15"'s mounts.
+        .filter(|m| Path::new(m).starts_with(dir))
         .collect()
 }
 
