@@ -39,10 +39,17 @@ impl V1Cgroup {
     }
 
     /// Each distinct directory once (co-mounted controllers share one).
-    fn dirs(&self) -> Vec<&Path> {
+    /// Each v1 hierarchy's directory once (co-mounted controllers share one).
+    fn v1_dirs(&self) -> Vec<&Path> {
         let mut v: Vec<&Path> = self.controllers.values().map(PathBuf::as_path).collect();
         v.sort();
         v.dedup();
+        v
+    }
+
+    /// The v1 directories and the unified one.
+    fn dirs(&self) -> Vec<&Path> {
+        let mut v = self.v1_dirs();
         v.extend(self.unified.as_deref());
         v
     }
@@ -202,10 +209,7 @@ impl Cgroup for V1Cgroup {
     }
 
     fn join_self(&self) -> Result<()> {
-        let mut dirs: Vec<&Path> = self.controllers.values().map(PathBuf::as_path).collect();
-        dirs.sort();
-        dirs.dedup();
-        for dir in dirs {
+        for dir in self.v1_dirs() {
             write(dir, "tasks", "0", "join cgroup")?;
         }
         Ok(())
