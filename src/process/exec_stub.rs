@@ -182,7 +182,9 @@ mod tests {
 
     #[test]
     fn the_stub_executes_its_first_argument_with_the_rest_as_argv() {
-        let script = "echo \"$0 $1 $X\"; tr '\\0' ' ' </proc/$$/cmdline";
+        // The command line is read in a subshell: busybox sh executes the last command of -c
+        // in place, which would replace its own /proc/$$/cmdline.
+        let script = "echo \"$0 $1 $X\"; c=$(tr '\\0' ' ' </proc/$$/cmdline); echo \"$c\"";
         // argv[0] "sh", not the path "/bin/sh" (a busybox /bin/sh needs an applet name there).
         let out = run_stub(&["/bin/sh", "sh", "-c", script, "zero", "one"]);
         assert!(out.status.success(), "{out:?}");
