@@ -4,6 +4,7 @@
 pub mod capabilities;
 pub mod cgroup_mount;
 pub mod devices;
+pub mod fsmount;
 pub mod hooks;
 pub mod mount_options;
 pub mod namespaces;

@@ -6,8 +6,8 @@
 //! mounted anywhere else on the way, and the copy reads the image's files before the tmpfs
 //! hides them.
 
-use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -17,17 +17,13 @@ use nix::mount::MsFlags;
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstatat, mkdirat};
 use nix::unistd::{Gid, Uid, fchownat};
 
+use super::fsmount::{fsconfig, fsconfig_create, fsmount, fsopen};
 use super::mount_options::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MountOptions,
 };
 use super::paths::{Kind, RootDir};
 use crate::error::{StepContext, SysError};
 
-const FSOPEN_CLOEXEC: libc::c_uint = 1;
-const FSCONFIG_SET_FLAG: libc::c_uint = 0;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
@@ -92,57 +88,6 @@ pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Sys
         set_readonly(&mnt).step(|| format!("make tmpfs on {show} read-only"))?;
     }
     move_mount(&mnt, &target).step(|| format!("move tmpfs onto {show}"))
-}
-
-fn cstring(s: &[u8]) -> Result<CString, Errno> {
-    CString::new(s).map_err(|_| Errno::EINVAL)
-}
-
-fn fsopen(fstype: &str) -> Result<OwnedFd, Errno> {
-    let name = cstring(fstype.as_bytes())?;
-    // SAFETY: a valid C string; returns a new fd or -1.
-    let fd =
-        Errno::result(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
-    // SAFETY: the kernel just created this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn fsconfig(fs: &OwnedFd, key: &str, value: Option<&str>) -> Result<(), Errno> {
-    let k = cstring(key.as_bytes())?;
-    let v = value.map(|v| cstring(v.as_bytes())).transpose()?;
-    let (cmd, vptr) = match &v {
-        Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
-        None => (FSCONFIG_SET_FLAG, std::ptr::null()),
-    };
-    // SAFETY: valid C strings (or null for a flag) that outlive the call.
-    Errno::result(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k.as_ptr(), vptr, 0)
-    })
-    .map(drop)
-}
-
-fn fsconfig_create(fs: &OwnedFd) -> Result<(), Errno> {
-    // SAFETY: a command without key or value.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<u8>(),
-            std::ptr::null::<u8>(),
-            0,
-        )
-    })
-    .map(drop)
-}
-
-fn fsmount(fs: &OwnedFd, attrs: u64) -> Result<OwnedFd, Errno> {
-    // SAFETY: integer arguments; returns a new fd or -1.
-    let fd = Errno::result(unsafe {
-        libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs)
-    })?;
-    // SAFETY: the kernel just created this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 fn move_mount(mnt: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {

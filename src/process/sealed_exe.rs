@@ -25,13 +25,9 @@ use nix::sys::stat::Mode;
 use nix::sys::statfs::fstatfs;
 
 use crate::error::{Cause, StepContext, SysError};
+use crate::linux::fsmount;
+use crate::linux::mount_options::MOUNT_ATTR_RDONLY;
 use crate::logging;
-
-const FSOPEN_CLOEXEC: libc::c_uint = 1;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
 
 /// Re-executes the current process from a sealed copy of its binary when its binary could be
 /// written through `/proc/self/exe`; returns only when no re-execution is needed.
@@ -85,43 +81,12 @@ fn new_fd(r: libc::c_long) -> Result<OwnedFd, Errno> {
 }
 
 fn fs_create(fstype: &str, options: &[(&str, String)]) -> Result<OwnedFd, Errno> {
-    let name = cstring(fstype.as_bytes())?;
-    // SAFETY: valid C string.
-    let fs = new_fd(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
+    let fs = fsmount::fsopen(fstype)?;
     for (key, value) in options {
-        let (k, v) = (cstring(key.as_bytes())?, cstring(value.as_bytes())?);
-        // SAFETY: valid C strings that outlive the call.
-        Errno::result(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                k.as_ptr(),
-                v.as_ptr(),
-                0,
-            )
-        })?;
+        fsmount::fsconfig(&fs, key, Some(value))?;
     }
-    // SAFETY: a command without key or value.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<u8>(),
-            std::ptr::null::<u8>(),
-            0,
-        )
-    })?;
-    // SAFETY: integer arguments.
-    new_fd(unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fs.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            MOUNT_ATTR_RDONLY,
-        )
-    })
+    fsmount::fsconfig_create(&fs)?;
+    fsmount::fsmount(&fs, MOUNT_ATTR_RDONLY)
 }
 
 /// The binary opened through a detached, read-only overlayfs of its directory.
