@@ -29,6 +29,27 @@ pub enum Kind {
     File,
 }
 
+/// `openat2(2)`, retried while it fails with `EAGAIN`.
+///
+/// With `RESOLVE_IN_ROOT` or `RESOLVE_BENEATH` the kernel gives up with `EAGAIN` when any
+/// rename or mount anywhere on the system raced with the lookup; it cannot prove the walk
+/// stayed inside. A runtime that mounts while other containers start sees that often, so the
+/// lookup is simply repeated (the cap only stops a livelock from spinning forever).
+pub fn openat2_retrying<P: ?Sized + nix::NixPath>(
+    dir: BorrowedFd<'_>,
+    path: &P,
+    how: OpenHow,
+) -> Result<OwnedFd, Errno> {
+    const ATTEMPTS: usize = 1024;
+    let mut left = ATTEMPTS;
+    loop {
+        match openat2(dir, path, how) {
+            Err(Errno::EAGAIN) if left > 1 => left -= 1,
+            other => return other,
+        }
+    }
+}
+
 fn resolve_flags() -> ResolveFlag {
     ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS
 }
@@ -70,7 +91,7 @@ impl RootDir {
         let how = OpenHow::new()
             .flags(flags | OFlag::O_CLOEXEC)
             .resolve(resolve_flags());
-        openat2(self.fd.as_fd(), rel.as_path(), how)
+        openat2_retrying(self.fd.as_fd(), rel.as_path(), how)
     }
 
     /// Opens `path` inside the root, creating it (and missing parent directories, mode 0755)
@@ -257,5 +278,57 @@ mod tests {
         assert!(is_plain_name(OsStr::new("a.b")));
         assert!(!is_plain_name(OsStr::new("..")));
         assert!(!is_plain_name(OsStr::new("a/b")));
+    }
+
+    /// A lookup through `..` under `RESOLVE_IN_ROOT` fails with `EAGAIN` whenever a rename
+    /// anywhere on the system races with it. Renames run in a loop beside the lookups: the raw
+    /// syscall must be seen failing (so the race really happened), and the retrying lookup
+    /// must never fail.
+    #[test]
+    fn lookups_through_dotdot_survive_concurrent_renames() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let base = tempdir("eagain");
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("up/x")).unwrap();
+        symlink("../../..", root.join("up/x/d")).unwrap();
+        let churn = base.join("churn");
+        std::fs::write(&churn, b"").unwrap();
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let renamer = {
+            let stop = Arc::clone(&stop);
+            let (a, b) = (churn.clone(), base.join("churn2"));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::fs::rename(&a, &b).unwrap();
+                    std::fs::rename(&b, &a).unwrap();
+                }
+            })
+        };
+
+        let r = RootDir::open(&root).unwrap();
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(resolve_flags());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut raw_eagain = 0u32;
+        let mut lookups = 0u32;
+        while raw_eagain < 20 && std::time::Instant::now() < deadline {
+            if let Err(Errno::EAGAIN) = openat2(r.fd(), "up/x/d/up/x/d/up", how) {
+                raw_eagain += 1;
+            }
+            let got = r.open_path(Path::new("/up/x/d/up/x/d/up"));
+            assert!(got.is_ok(), "lookup {lookups} failed: {:?}", got.err());
+            lookups += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        renamer.join().unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+        assert!(
+            raw_eagain > 0,
+            "the raw openat2 never failed with EAGAIN in {lookups} lookups: the race was not exercised"
+        );
     }
 }

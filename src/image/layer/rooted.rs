@@ -12,8 +12,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::linux::paths::openat2_retrying;
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat};
 use nix::sys::stat::{FileStat, Mode, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
@@ -156,7 +157,7 @@ impl RootDir {
             // component, and reports it as ELOOP rather than ENOTDIR.
             .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-        match openat2(self.fd.as_fd(), &rel.to_path_buf(), how) {
+        match openat2_retrying(self.fd.as_fd(), &rel.to_path_buf(), how) {
             Ok(fd) => Ok(fd),
             Err(Errno::ENOENT) => Err(OpenDirError::Missing),
             Err(Errno::ELOOP) => Err(OpenDirError::Symlink),

@@ -4,10 +4,11 @@
 use std::io::Read;
 use std::path::Path;
 
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 
 use crate::image::ImageError;
 use crate::image::layer::rooted::RootDir;
+use crate::linux::paths::openat2_retrying;
 
 /// A user resolved to numbers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,7 +42,7 @@ fn read_in_root(rootfs: &Path, rel: &str) -> Result<String, ImageError> {
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = match openat2(root.fd(), rel, how) {
+    let fd = match openat2_retrying(root.fd(), rel, how) {
         Ok(fd) => fd,
         Err(nix::errno::Errno::ENOENT) => return Ok(String::new()),
         Err(e) => {
