@@ -9,7 +9,7 @@
 //! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new
 //!    root: readonly paths, masked paths, and the read-only remount of `/`.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -20,6 +20,7 @@ use oci_spec::runtime::{Mount, Spec};
 
 use super::cgroup_mount;
 use super::devices;
+use super::fsmount::{self, MountAttr};
 use super::mount_options::{self, MountOptions, mount_attr_fields};
 use super::paths::{Kind, RootDir, fd_path};
 use super::tmpcopyup;
@@ -384,39 +385,15 @@ pub(super) fn finish_mount(
     }
     if opts.recursive != Default::default() {
         let (set, clear) = mount_attr_fields(opts.recursive);
-        mount_setattr_recursive(&target, set, clear)
+        let attr = MountAttr {
+            set,
+            clear,
+            userns: None,
+        };
+        fsmount::mount_setattr(&target, true, attr)
             .step(|| format!("set recursive mount attributes on {}", dest.display()))?;
     }
     Ok(())
-}
-
-/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clear})`.
-fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> Result<(), Errno> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: the path is a valid C string, attr lives across the call, and the size matches.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(r).map(drop)
 }
 
 /// pivot_root(2) refuses a new root whose parent mount is shared. Make that mount private (in
