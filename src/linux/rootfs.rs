@@ -2,8 +2,9 @@
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
-//!    spec mount at a target resolved inside the rootfs, create a missing working directory,
-//!    and populate `/dev`.
+//!    spec mount at a target resolved inside the rootfs (an id-mapped bind mount as the
+//!    runtime made it, see [`idmap`](super::idmap)), create a missing working directory, and
+//!    populate `/dev`.
 //! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
 //!    `chroot` with `--no-pivot`.
 //! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new

@@ -155,7 +155,8 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
 
     // 5. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
     //    createRuntime hooks (in its own namespaces), which must see the mounts but not yet
-    //    the pivot.
+    //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
+    //    namespace: the runtime makes it detached, on request, and init attaches it in order.
     let in_userns = plan.is_private(LinuxNamespaceType::User);
     let idmapped_mount = |index| request_idmapped_mount(chan, index, in_userns);
     let root = if plan.is_private(LinuxNamespaceType::Mount) {
