@@ -259,3 +259,22 @@ fn a_filesystem_without_id_mapping_support_is_named() {
         "{err}"
     );
 }
+
+/// crun reads mappings from the option itself (`idmap=uids=0-1-10;gids=...`); as filesystem
+/// data a bind mount would drop them, so rind refuses the spelling instead of mounting unmapped.
+#[test]
+fn cruns_idmap_option_syntax_is_refused_not_dropped() {
+    let src = host_source(0, 0);
+    let mut b = Bundle::sh("true");
+    add_user_namespace(&mut b);
+    b.add_bind(
+        src.path(),
+        "/data",
+        &["idmap=uids=0-100000-10;gids=0-100000-10"],
+    );
+    let err = create_error(&b);
+    assert!(
+        err.contains("/data") && err.contains("idmap=uids") && err.contains("uidMappings"),
+        "{err}"
+    );
+}

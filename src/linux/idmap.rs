@@ -86,6 +86,20 @@ pub fn requested(m: &Mount, opts: &MountOptions) -> Option<IdMapRequest> {
 /// Refuses id-mapped mounts that cannot be made, before anything is created.
 pub fn validate(spec: &Spec, plan: &NamespacePlan) -> Result<(), String> {
     for m in spec.mounts().iter().flatten() {
+        // crun's own spelling of a mount's mappings; as filesystem data, a bind mount would
+        // drop it and come out unmapped.
+        if let Some(o) = m
+            .options()
+            .iter()
+            .flatten()
+            .find(|o| o.starts_with("idmap=") || o.starts_with("ridmap="))
+        {
+            return Err(format!(
+                "mount on {}: option {o:?} is crun's syntax, which rind does not read; give the \
+                 mount uidMappings and gidMappings",
+                m.destination().display()
+            ));
+        }
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         let Some(req) = requested(m, &opts) else {
             continue;
