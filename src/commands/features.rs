@@ -28,7 +28,7 @@ pub fn run() -> Result<i32> {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.runtime": "rind",

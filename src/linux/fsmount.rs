@@ -1,6 +1,9 @@
-//! The new mount API's system calls (`fsopen`, `fsconfig`, `fsmount`), which libc and nix do
-//! not wrap: a filesystem made this way is a detached mount, attached nowhere until a caller
-//! moves it (tmpcopyup) or only opens files through it (the sealed rind binary).
+//! The new mount API's system calls, which libc and nix do not wrap: `fsopen`, `fsconfig` and
+//! `fsmount` make a filesystem as a detached mount, `open_tree` clones an existing one detached,
+//! `mount_setattr` changes a mount's attributes (read-only, an id mapping), and `move_mount`
+//! attaches a detached mount. Until it is moved, a detached mount is attached nowhere
+//! (tmpcopyup, id-mapped mounts) or only opened through (the sealed rind binary); closing its
+//! last fd dissolves it.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -67,4 +70,73 @@ pub fn fsmount(fs: &OwnedFd, attrs: u64) -> Result<OwnedFd, Errno> {
     })?;
     // SAFETY: the kernel just created this descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `open_tree(2)` with `OPEN_TREE_CLONE`: a detached, close-on-exec copy of the mount at
+/// `path` (of the whole tree under it when `recursive`), attached nowhere until moved.
+pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = cstring(path.as_os_str().as_bytes())?;
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: a valid C string; returns a new fd or -1.
+    let fd = Errno::result(unsafe {
+        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags)
+    })?;
+    // SAFETY: the kernel just created this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// What `mount_setattr(2)` changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MountAttr {
+    pub set: u64,
+    pub clear: u64,
+    /// A user namespace fd, for `MOUNT_ATTR_IDMAP`.
+    pub userns: Option<RawFd>,
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr)` on the mount `fd` names.
+pub fn mount_setattr(fd: &impl AsRawFd, recursive: bool, attr: MountAttr) -> Result<(), Errno> {
+    let raw = libc::mount_attr {
+        attr_set: attr.set,
+        attr_clr: attr.clear,
+        propagation: 0,
+        userns_fd: attr.userns.map_or(0, |f| f as u64),
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: the path is a valid C string, `raw` lives across the call, and the size matches.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &raw as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `move_mount(2)` from the detached mount `from` onto the file or directory `to` (an fd, as
+/// an `O_PATH` one from a lookup inside the rootfs).
+pub fn move_mount_to_fd(from: &impl AsRawFd, to: &impl AsRawFd) -> Result<(), Errno> {
+    // SAFETY: two fds and empty C strings.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(drop)
 }

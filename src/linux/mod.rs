@@ -6,6 +6,7 @@ pub mod cgroup_mount;
 pub mod devices;
 pub mod fsmount;
 pub mod hooks;
+pub mod idmap;
 pub mod mount_options;
 pub mod namespaces;
 pub mod network;

@@ -29,8 +29,18 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `tmpcopyup`: copy the underlying directory's content into a new tmpfs.
     pub tmpcopyup: bool,
-    /// `idmap`/`ridmap`: an id-mapped mount (not supported yet; refused when used).
-    pub idmap: bool,
+    /// `idmap` or `ridmap`: an id-mapped bind mount (see `linux::idmap`); the last one given
+    /// wins.
+    pub idmap: Option<IdMapScope>,
+}
+
+/// Which mounts of an id-mapped bind mount get the mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdMapScope {
+    /// `idmap`: the bind mount itself; mounts under it (with `rbind`) keep their owners.
+    Top,
+    /// `ridmap`: the bind mount and every mount under it.
+    Recursive,
 }
 
 impl Default for MountOptions {
@@ -42,7 +52,7 @@ impl Default for MountOptions {
             recursive: RecursiveAttrs::default(),
             data: Vec::new(),
             tmpcopyup: false,
-            idmap: false,
+            idmap: None,
         }
     }
 }
@@ -69,6 +79,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "loud",
     "mand",
     "noatime",
@@ -87,6 +98,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -157,7 +169,8 @@ pub fn parse(options: &[String]) -> MountOptions {
         } else {
             match o {
                 "tmpcopyup" => out.tmpcopyup = true,
-                "idmap" | "ridmap" => out.idmap = true,
+                "idmap" => out.idmap = Some(IdMapScope::Top),
+                "ridmap" => out.idmap = Some(IdMapScope::Recursive),
                 // Accepted by runc and engines, meaningless for mount(2).
                 "defaults" | "" => {}
                 _ => out.data.push(opt.clone()),
@@ -294,7 +307,10 @@ mod tests {
     #[test]
     fn tmpcopyup_and_idmap_are_recognised() {
         let o = p(&["tmpcopyup", "idmap"]);
-        assert!(o.tmpcopyup && o.idmap);
+        assert!(o.tmpcopyup);
+        assert_eq!(o.idmap, Some(IdMapScope::Top));
         assert!(o.data.is_empty());
+        assert_eq!(p(&["idmap", "ridmap"]).idmap, Some(IdMapScope::Recursive));
+        assert_eq!(p(&["rbind"]).idmap, None);
     }
 }

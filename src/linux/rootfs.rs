@@ -2,14 +2,15 @@
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
-//!    spec mount at a target resolved inside the rootfs, create a missing working directory,
-//!    and populate `/dev`.
+//!    spec mount at a target resolved inside the rootfs (an id-mapped bind mount as the
+//!    runtime made it, see [`idmap`](super::idmap)), create a missing working directory, and
+//!    populate `/dev`.
 //! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
 //!    `chroot` with `--no-pivot`.
 //! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new
 //!    root: readonly paths, masked paths, and the read-only remount of `/`.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -20,6 +21,8 @@ use oci_spec::runtime::{Mount, Spec};
 
 use super::cgroup_mount;
 use super::devices;
+use super::fsmount::{self, MountAttr};
+use super::idmap;
 use super::mount_options::{self, MountOptions, mount_attr_fields};
 use super::paths::{Kind, RootDir, fd_path};
 use super::tmpcopyup;
@@ -39,6 +42,9 @@ pub struct RootfsContext<'a> {
     pub cgroupns: bool,
     /// The container's cgroup, for cgroup mounts without a cgroup namespace.
     pub cgroup: &'a CgroupPaths,
+    /// Asks the runtime for the detached id-mapped mount of spec mount `index` (see
+    /// [`idmap`](super::idmap)).
+    pub idmapped_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
 }
 
 /// Files under /proc that may be mount targets: the ones lxcfs provides, and criu's
@@ -82,8 +88,8 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
     let mut dev_from_host = false;
-    for m in ctx.spec.mounts().iter().flatten() {
-        mount_one(&root, m, ctx)?;
+    for (index, m) in ctx.spec.mounts().iter().flatten().enumerate() {
+        mount_one(&root, index, m, ctx)?;
         crate::process::trace::mark(|| format!("init: mounted {}", m.destination().display()));
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
@@ -184,8 +190,8 @@ fn resolved_destination(root: &RootDir, dest: &Path) -> Result<Option<PathBuf>, 
     }
 }
 
-/// Mounts one spec entry at its destination inside the root.
-fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysError> {
+/// Mounts spec entry `index` at its destination inside the root.
+fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Result<(), SysError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let bind = is_bind(m, &opts);
     let typ = m
@@ -202,11 +208,8 @@ fn mount_one(root: &RootDir, m: &Mount, ctx: &RootfsContext) -> Result<(), SysEr
         let shown = format!("{} (resolves to {})", dest.display(), real.display());
         check_proc_target(&real, &shown, &typ)?;
     }
-    if opts.idmap {
-        return Err(SysError::new(
-            format!("mount {} on {}: id-mapped mounts", typ, dest.display()),
-            Errno::EOPNOTSUPP,
-        ));
+    if idmap::requested(m, &opts).is_some() {
+        return idmapped_mount(root, index, &dest, &opts, ctx);
     }
     if bind {
         return bind_mount(root, m, &dest, &opts, ctx);
@@ -298,6 +301,34 @@ fn bind_mount(
         None::<&str>,
     )
     .step(|| format!("bind {} on {}", source.display(), dest.display()))?;
+    finish_bind(root, dest, opts)
+}
+
+/// An id-mapped bind mount: the runtime makes it detached, init attaches it here, in spec
+/// order, then applies its flags as for any bind mount.
+fn idmapped_mount(
+    root: &RootDir,
+    index: usize,
+    dest: &Path,
+    opts: &MountOptions,
+    ctx: &RootfsContext,
+) -> Result<(), SysError> {
+    let tree = (ctx.idmapped_mount)(index)?;
+    let st = nix::sys::stat::fstat(&tree)
+        .step(|| format!("stat the id-mapped mount for {}", dest.display()))?;
+    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Directory
+    } else {
+        Kind::File
+    };
+    let target = root.create(dest, kind)?;
+    idmap::attach(&tree, &target, dest)?;
+    finish_bind(root, dest, opts)
+}
+
+/// The flags of a bind mount now at `dest` (the kernel ignores them on the bind itself), then
+/// its propagation and recursive attributes.
+fn finish_bind(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         let reopened = root
@@ -384,39 +415,15 @@ pub(super) fn finish_mount(
     }
     if opts.recursive != Default::default() {
         let (set, clear) = mount_attr_fields(opts.recursive);
-        mount_setattr_recursive(&target, set, clear)
+        let attr = MountAttr {
+            set,
+            clear,
+            userns: None,
+        };
+        fsmount::mount_setattr(&target, true, attr)
             .step(|| format!("set recursive mount attributes on {}", dest.display()))?;
     }
     Ok(())
-}
-
-/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clear})`.
-fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> Result<(), Errno> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: the path is a valid C string, attr lives across the call, and the size matches.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(r).map(drop)
 }
 
 /// pivot_root(2) refuses a new root whose parent mount is shared. Make that mount private (in

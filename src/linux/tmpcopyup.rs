@@ -7,7 +7,7 @@
 //! hides them.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -17,15 +17,14 @@ use nix::mount::MsFlags;
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, fstatat, mkdirat};
 use nix::unistd::{Gid, Uid, fchownat};
 
-use super::fsmount::{fsconfig, fsconfig_create, fsmount, fsopen};
+use super::fsmount::{
+    MountAttr, fsconfig, fsconfig_create, fsmount, fsopen, mount_setattr, move_mount_to_fd,
+};
 use super::mount_options::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MountOptions,
 };
 use super::paths::{Kind, RootDir};
 use crate::error::{StepContext, SysError};
-
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
 /// How deep the copied tree may be (a guard against symlink-free but absurd nesting).
 const MAX_DEPTH: usize = 256;
@@ -85,52 +84,13 @@ pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Sys
     copy_dir(&source, &top, 0).step(|| format!("copy {show} into its tmpfs"))?;
     drop(top);
     if opts.flags.contains(MsFlags::MS_RDONLY) {
-        set_readonly(&mnt).step(|| format!("make tmpfs on {show} read-only"))?;
+        let ro = MountAttr {
+            set: MOUNT_ATTR_RDONLY,
+            ..MountAttr::default()
+        };
+        mount_setattr(&mnt, false, ro).step(|| format!("make tmpfs on {show} read-only"))?;
     }
-    move_mount(&mnt, &target).step(|| format!("move tmpfs onto {show}"))
-}
-
-fn move_mount(mnt: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
-    // SAFETY: empty C strings with the EMPTY_PATH flags: both ends are the fds themselves.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            target.as_raw_fd(),
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    })
-    .map(drop)
-}
-
-fn set_readonly(mnt: &OwnedFd) -> Result<(), Errno> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: attr lives across the call and its size is passed.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    })
-    .map(drop)
+    move_mount_to_fd(&mnt, &target).step(|| format!("move tmpfs onto {show}"))
 }
 
 /// Copies the entries of directory `src` into directory `dst`: directories (recursively),

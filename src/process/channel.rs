@@ -13,10 +13,12 @@
 //! | 2 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
 //! | 3 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |
 //! | 4 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
-//! | 5 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks |
-//! | 6 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
-//! | 7 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
-//! | 8 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
+//! | 5 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, in spec order; with an fd: init's user namespace, when init has its own |
+//! | 6 | runtime → init | [`IdMappedMount`] | with an fd: the detached, id-mapped mount, for init to attach |
+//! | 7 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks |
+//! | 8 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
+//! | 9 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
+//! |10 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
 //! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
 //! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
 
@@ -38,6 +40,8 @@ use crate::error::{Cause, StepContext, SysError};
 pub enum ToInit {
     Proceed,
     IdMapsWritten,
+    /// The id-mapped mount init asked for; the mount's fd travels with this message.
+    IdMappedMount,
     /// Carries the state document for the hooks init runs itself.
     HooksDone {
         state: serde_json::Value,
@@ -50,6 +54,11 @@ pub enum ToRuntime {
     IdMapRequest,
     InitPid {
         pid: i32,
+    },
+    /// Init reached spec mount `index`, an id-mapped bind mount: the runtime makes it (see
+    /// `linux::idmap`).
+    IdMappedMountRequest {
+        index: usize,
     },
     MountsReady,
     Ready,

@@ -2,6 +2,7 @@
 //! where it must be for a reason given beside it.
 
 use std::convert::Infallible;
+use std::os::fd::OwnedFd;
 use std::panic::AssertUnwindSafe;
 
 use nix::errno::Errno;
@@ -13,7 +14,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use super::InitConfig;
 use super::channel::{InitEnd, ToInit, ToRuntime};
 use super::{fifo, program};
-use crate::error::{StepContext, SysError};
+use crate::error::{Cause, StepContext, SysError};
 use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
 use crate::linux::rootfs::{self, RootfsContext};
@@ -154,8 +155,10 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
 
     // 5. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
     //    createRuntime hooks (in its own namespaces), which must see the mounts but not yet
-    //    the pivot.
+    //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
+    //    namespace: the runtime makes it detached, on request, and init attaches it in order.
     let in_userns = plan.is_private(LinuxNamespaceType::User);
+    let idmapped_mount = |index| request_idmapped_mount(chan, index, in_userns);
     let root = if plan.is_private(LinuxNamespaceType::Mount) {
         let ctx = RootfsContext {
             spec,
@@ -164,6 +167,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
             in_userns,
             cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
             cgroup: &cfg.cgroup,
+            idmapped_mount: &idmapped_mount,
         };
         Some(rootfs::prepare(&ctx)?)
     } else {
@@ -267,6 +271,34 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
 
     // 14. The program.
     Ok(prepared.exec(cfg.exec_stub.as_ref().map(std::os::fd::AsFd::as_fd))?)
+}
+
+/// Asks the runtime for the id-mapped mount of spec mount `index` (the runtime can attach a
+/// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount that
+/// takes the container's mapping needs init's user namespace, which goes with the request.
+fn request_idmapped_mount(
+    chan: &InitEnd,
+    index: usize,
+    own_userns: bool,
+) -> Result<OwnedFd, SysError> {
+    let request = ToRuntime::IdMappedMountRequest { index };
+    if own_userns {
+        let userns = nix::fcntl::open(
+            "/proc/self/ns/user",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .step(|| "open /proc/self/ns/user".to_string())?;
+        chan.send_with_fd(&request, &userns)?;
+    } else {
+        chan.send(&request)?;
+    }
+    let fail = |why: String| SysError::new(format!("id-mapped mount {index}"), Cause::Other(why));
+    match chan.recv_with_fd()? {
+        Some((ToInit::IdMappedMount, Some(fd))) => Ok(fd),
+        Some((m, _)) => Err(fail(format!("unexpected message from the runtime: {m:?}"))),
+        None => Err(fail("runtime went away during setup".to_string())),
+    }
 }
 
 pub(super) fn reset_signals() {

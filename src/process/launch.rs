@@ -14,6 +14,7 @@ use super::{init, trace};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::container::state::proc_stat;
 use crate::error::SysError;
+use crate::linux::idmap::IdMapper;
 use crate::linux::namespaces::{self, NamespacePlan, describe};
 
 /// Why init could not be started.
@@ -64,7 +65,10 @@ pub fn launch(
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched, LaunchError> {
-    spawn(&cfg.plan, cgroup, events, |end| init::main(cfg, end))
+    let idmapper = IdMapper::new(&cfg.spec, &cfg.bundle);
+    clone_and_drive(&cfg.plan, cgroup, events, Some(idmapper), |end| {
+        init::main(cfg, end)
+    })
 }
 
 /// Clones a child that runs `child` with its end of the channel (`child` ends the process
@@ -74,6 +78,17 @@ pub fn spawn(
     plan: &NamespacePlan,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
+    child: impl FnOnce(InitEnd),
+) -> Result<Launched, LaunchError> {
+    clone_and_drive(plan, cgroup, events, None, child)
+}
+
+/// [`spawn`], with the maker of the id-mapped mounts init may ask for (container init only).
+fn clone_and_drive(
+    plan: &NamespacePlan,
+    cgroup: &dyn Cgroup,
+    events: &mut dyn LaunchEvents,
+    mut idmapper: Option<IdMapper>,
     child: impl FnOnce(InitEnd),
 ) -> Result<Launched, LaunchError> {
     let (runtime_end, init_end) = channel::pair()?;
@@ -108,6 +123,7 @@ pub fn spawn(
         plan,
         cgroup,
         events,
+        idmapper.as_mut(),
         &runtime_end,
         cloned,
         in_cgroup,
@@ -135,10 +151,12 @@ pub fn spawn(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn drive(
     plan: &NamespacePlan,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
+    mut idmapper: Option<&mut IdMapper>,
     chan: &RuntimeEnd,
     cloned: Pid,
     in_cgroup: bool,
@@ -172,6 +190,16 @@ fn drive(
                 *init_pid = Pid::from_raw(pid);
                 let _ = waitpid(cloned, None);
                 events.init_pid_known(*init_pid, start_time(*init_pid))?;
+            }
+            ToRuntime::IdMappedMountRequest { index } => {
+                let Some(mapper) = idmapper.as_deref_mut() else {
+                    return Err(LaunchError::Protocol(ToRuntime::IdMappedMountRequest {
+                        index,
+                    }));
+                };
+                let tree = mapper.open(index, fd)?;
+                trace::mark(|| format!("made id-mapped mount {index} for init"));
+                chan.send_with_fd(&ToInit::IdMappedMount, &tree)?;
             }
             ToRuntime::MountsReady => {
                 let state = events.mounts_ready(*init_pid)?;

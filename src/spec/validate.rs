@@ -4,6 +4,7 @@
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::SpecError;
+use crate::linux::idmap;
 use crate::linux::namespaces::NamespacePlan;
 use crate::linux::sysctl;
 
@@ -89,6 +90,7 @@ pub fn validate(spec: &Spec) -> Result<NamespacePlan, SpecError> {
     {
         return invalid("mounts need a private mount namespace");
     }
+    idmap::validate(spec, &plan).map_err(SpecError::Invalid)?;
     Ok(plan)
 }
 
