@@ -44,10 +44,10 @@ bundle=$out/bundle
 t_start=$EPOCHREALTIME
 
 # Tools: hyperfine, GNU time (peak RSS), crun (VM only: it refuses hybrid cgroup hosts),
-# util-linux unshare, matplotlib for the chart.
+# util-linux unshare, matplotlib for the chart, lld for the production build.
 scripts/install-deps.sh
 need=""
-for pkg in hyperfine time crun util-linux coreutils python3-matplotlib; do
+for pkg in hyperfine time crun util-linux coreutils python3-matplotlib lld; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
@@ -58,8 +58,12 @@ if [ -n "$need" ]; then
 fi
 rootfs-fixtures/busybox-rootfs.sh
 
+# The binary as it is meant to be installed: static, LTO, its startup functions side by side
+# (scripts/build-release.sh says why). The plain `cargo build --release` binary is measured
+# too, as "rind (cargo release)", so the report shows what the production build is worth.
+rind=$(scripts/build-release.sh)
 cargo build --release --locked --quiet
-rind=$repo/target/release/rind
+rind_dev=$repo/target/release/rind
 rm -rf "$results"
 mkdir -p "$results" "$state"
 # The state directories on a tmpfs of their own, as /run is on most hosts (it is not on the
@@ -84,6 +88,7 @@ mkdir -p "$state"/{rind,runc,density}
 bench_make_bundle "$bundle" rootfs-fixtures/out/busybox/rootfs "$rind"
 
 rind_run=("$rind" --root "$state/rind" run -b "$bundle")
+rind_dev_run=("$rind_dev" --root "$state/rind" run -b "$bundle")
 runc_run=(runc --root "$state/runc" run -b "$bundle")
 # The floor: what the kernel itself costs for the same namespaces and the same /bin/true,
 # with no runtime around it (no cgroup, no mounts beyond the namespace, no pivot_root).
@@ -127,6 +132,12 @@ hf run -N --warmup 5 --runs "$runs" \
     -n floor "$(q "${floor_run[@]}")" \
     -n rind "$(q "${rind_run[@]}" hf-rind)" \
     -n runc "$(q "${runc_run[@]}" hf-runc)"
+
+# 1b. What the production build is worth: the same run, production binary against the plain
+#     `cargo build --release` one.
+hf build -N --warmup 5 --runs "$runs" \
+    -n production "$(q "${rind_run[@]}" hf-prod)" \
+    -n "cargo release" "$(q "${rind_dev_run[@]}" hf-dev)"
 
 # 2. youki's published recipe: create, start and delete -f as one cycle, the page cache
 #    dropped before each run, 10 warm-ups, at least 100 runs.
@@ -175,6 +186,7 @@ rss() {
 : >"$results/host-rss.txt"
 rss floor "${floor_run[@]}"
 rss rind "${rind_run[@]}"
+rss rind-cargo-release "${rind_dev_run[@]}"
 rss runc "${runc_run[@]}"
 
 # 8. The trace of one start, kept for docs/containers-vs-vms.md, and the median time of each

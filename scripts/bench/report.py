@@ -110,7 +110,7 @@ def main():
     p = lambda name: os.path.join(results, name)  # noqa: E731
     env = read_kv_lines(p("env.txt"))
     vm_env = read_kv_lines(p("vm-env.txt"))
-    host = {b: hyperfine(p(f"host-{b}.json")) for b in ("run", "cycle", "seq100", "par20", "trace", "exec")}
+    host = {b: hyperfine(p(f"host-{b}.json")) for b in ("run", "cycle", "seq100", "par20", "trace", "exec", "build")}
     vm = {b: hyperfine(p(f"vm-{b}.json")) for b in ("run", "cycle")}
     host_rss = samples(p("host-rss.txt"))
     vm_rss = samples(p("vm-rss.txt"))
@@ -211,7 +211,7 @@ def main():
     L.append("")
     L.append("| runner | host | VM |")
     L.append("|---|---|---|")
-    for name in ("floor", "rind", "runc", "crun"):
+    for name in ("floor", "rind", "rind-cargo-release", "runc", "crun"):
         h = host_rss.get(name)
         v = vm_rss.get(name)
         if not h and not v:
@@ -222,6 +222,22 @@ def main():
     for i in idle:
         L.append(f"| idle VM: qemu with a {i.get('mem_mb', '?')} MiB guest | {mib(float(i.get('qemu_rss_kb', 0)))} | – |")
     L.append("")
+
+    b = host["build"]
+    if b:
+        prod, dev = b.get("production"), b.get("cargo release")
+        hp, hd = host_rss.get("rind"), host_rss.get("rind-cargo-release")
+        L.append("### The production build (scripts/build-release.sh) against `cargo build --release`")
+        L.append("")
+        L.append("| binary | `run` of /bin/true | peak RSS |")
+        L.append("|---|---|---|")
+        for label, t, r in (("production: static, LTO, hot functions together", prod, hp),
+                            ("cargo build --release", dev, hd)):
+            rs = f"{statistics.median(r) / 1024:.1f} MiB" if r else "n/a"
+            L.append(f"| {label} | {cell(t)} | {rs} |")
+        rr = (statistics.median(hp) / statistics.median(hd)) if hp and hd else None
+        L.append(f"| production / cargo release | {ratio(prod, dev)} | {f'{rr:.2f}x' if rr else '–'} |")
+        L.append("")
 
     if os.path.exists(p("trace-steps.md")):
         with open(p("trace-steps.md")) as f:

@@ -72,17 +72,16 @@ VM_MEM_MB=${RIND_VM_MEM:-2048}
 # 3. The runtimes in one guest. Static rind (the initramfs has no loader for it to need);
 #    runc, crun, hyperfine, GNU time, util-linux unshare and coreutils chroot are Debian's
 #    dynamically linked binaries, copied with the libraries ldd names.
-bench_log "vm: building a static rind in target/static"
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --quiet \
-    --target "$triple" --target-dir "$VM_REPO/target/static"
+bench_log "vm: building the production rind (scripts/build-release.sh: static, LTO, ordered)"
+rind_static=$(scripts/build-release.sh)
 root=$work/root
 rm -rf "$root"
 mkdir -p "$root/rind/bin" "$root/bench"
 install -m 755 scripts/vm/init "$root/init"
 install -m 755 scripts/bench/guest.sh "$root/bench/guest.sh"
-cp "$VM_REPO/target/static/$triple/release/rind" "$root/rind/bin/rind"
+cp "$rind_static" "$root/rind/bin/rind"
 file -b "$root/rind/bin/rind" | grep -qE 'static(-pie)? linked|statically linked' ||
-    bench_die "vm: the static rind is not statically linked"
+    bench_die "vm: the production rind is not statically linked"
 for prog in "$(command -v runc)" "$(command -v crun)" "$(command -v hyperfine)" /usr/bin/time \
     /usr/bin/unshare /usr/sbin/chroot; do
     bench_stage_dynamic "$prog" "$root" /bench/bin

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Builds rind as it is meant to be installed, and prints the binary's path:
+#
+#   scripts/build-release.sh            -> target/production/<host triple>/production/rind
+#
+# - static (glibc's static-pie): no dynamic loader, no shared libraries to map and relocate;
+# - the `production` profile of Cargo.toml: one codegen unit, fat LTO;
+# - with lld, when it is installed, linked with the functions that starting a container runs
+#   (scripts/release/hot-functions.txt) placed side by side. Every page fault on the binary
+#   maps its 64 KiB neighbourhood (the kernel's fault-around), so a start that touches
+#   scattered code pulls most of the binary into its RSS; grouped, it pulls in a third as
+#   much. docs/benchmarks.md has the numbers, and how to refresh the list.
+#
+# Without lld the binary is the same but unordered, and a warning says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+triple=$(rustc -vV | sed -n 's/^host: //p')
+dir=$repo/target/production
+order=$repo/scripts/release/hot-functions.txt
+flags="-C target-feature=+crt-static"
+if command -v ld.lld >/dev/null && [ -s "$order" ]; then
+    flags="$flags -C link-arg=-fuse-ld=lld -C link-arg=-Wl,--symbol-ordering-file=$order"
+    flags="$flags -C link-arg=-Wl,--no-warn-symbol-ordering"
+    ordered=yes
+else
+    echo "build-release: ld.lld not found: the binary's functions are not ordered (apt-get install lld)" >&2
+    ordered=no
+fi
+RUSTFLAGS=$flags cargo build --profile production --locked --quiet --target "$triple" --target-dir "$dir"
+bin=$dir/$triple/production/rind
+if [ "$ordered" = yes ]; then
+    # The list names functions by their mangled symbols. A different toolchain mangles them
+    # differently, and then nothing is ordered: say how much of the list the binary has.
+    total=$(grep -c . "$order")
+    found=$(nm --defined-only "$bin" | awk 'NF == 3 { print $3 }' | sort -u |
+        comm -12 - <(sort -u "$order") | wc -l)
+    echo "build-release: $found of $total hot functions found in the binary and placed together" >&2
+    [ $((found * 2)) -ge "$total" ] ||
+        echo "build-release: warning: most of scripts/release/hot-functions.txt is stale; refresh it (docs/benchmarks.md)" >&2
+fi
+echo "$bin"
