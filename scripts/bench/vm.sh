@@ -22,7 +22,6 @@ VM_REPO=$(pwd)
 # shellcheck source=scripts/bench/lib.sh
 . scripts/bench/lib.sh
 
-triple=x86_64-unknown-linux-gnu
 work=$VM_CACHE/bench
 mkdir -p "$work"
 trap vm_stop_all EXIT
