@@ -10,6 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 use super::state::{State, Status};
 use super::{LifecycleError, NewContainer};
 use crate::cgroups::{self, Cgroup};
+use crate::linux::idmap::IdMapper;
 use crate::linux::terminal::ConsoleSocket;
 use crate::linux::{hooks, seccomp};
 use crate::process::{self, InitConfig, LaunchEvents, exec_stub, sealed_exe, trace};
@@ -160,6 +161,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         new: &new,
         state: &mut state,
         spec: &spec,
+        idmapper: IdMapper::new(&spec, &bundle),
     };
     let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
     drop(cfg);
@@ -213,6 +215,7 @@ struct CreateEvents<'a> {
     new: &'a NewContainer,
     state: &'a mut State,
     spec: &'a Spec,
+    idmapper: IdMapper<'a>,
 }
 
 impl LaunchEvents for CreateEvents<'_> {
@@ -256,6 +259,13 @@ impl LaunchEvents for CreateEvents<'_> {
         seccomp::send_listener(path, listener.as_fd(), &state, metadata)?;
         trace::mark(|| format!("sent seccomp listener to {}", path.display()));
         Ok(())
+    }
+    fn idmapped_mount(
+        &mut self,
+        index: usize,
+        container_userns: Option<OwnedFd>,
+    ) -> anyhow::Result<OwnedFd> {
+        Ok(self.idmapper.open(index, container_userns)?)
     }
 }
 

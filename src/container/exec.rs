@@ -129,4 +129,7 @@ impl LaunchEvents for ExecEvents<'_> {
         seccomp::send_listener(path, listener.as_fd(), &state, metadata)?;
         Ok(())
     }
+    fn idmapped_mount(&mut self, index: usize, _: Option<OwnedFd>) -> anyhow::Result<OwnedFd> {
+        anyhow::bail!("exec'd process asked for id-mapped mount {index}")
+    }
 }

@@ -14,7 +14,6 @@ use super::{init, trace};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::container::state::proc_stat;
 use crate::error::SysError;
-use crate::linux::idmap::IdMapper;
 use crate::linux::namespaces::{self, NamespacePlan, describe};
 
 /// Why init could not be started.
@@ -47,6 +46,13 @@ pub trait LaunchEvents {
     /// Init installed a seccomp filter with user notification: hand the listener to the
     /// agent at `listenerPath`.
     fn seccomp_listener(&mut self, pid: Pid, listener: OwnedFd) -> anyhow::Result<()>;
+    /// Init asks for the id-mapped mount of spec mount `index`, which only the runtime can
+    /// make; `container_userns` is init's user namespace, when it has one of its own.
+    fn idmapped_mount(
+        &mut self,
+        index: usize,
+        container_userns: Option<OwnedFd>,
+    ) -> anyhow::Result<OwnedFd>;
 }
 
 /// A started, ready, blocked init.
@@ -65,10 +71,7 @@ pub fn launch(
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched, LaunchError> {
-    let idmapper = IdMapper::new(&cfg.spec, &cfg.bundle);
-    clone_and_drive(&cfg.plan, cgroup, events, Some(idmapper), |end| {
-        init::main(cfg, end)
-    })
+    spawn(&cfg.plan, cgroup, events, |end| init::main(cfg, end))
 }
 
 /// Clones a child that runs `child` with its end of the channel (`child` ends the process
@@ -78,17 +81,6 @@ pub fn spawn(
     plan: &NamespacePlan,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
-    child: impl FnOnce(InitEnd),
-) -> Result<Launched, LaunchError> {
-    clone_and_drive(plan, cgroup, events, None, child)
-}
-
-/// [`spawn`], with the maker of the id-mapped mounts init may ask for (container init only).
-fn clone_and_drive(
-    plan: &NamespacePlan,
-    cgroup: &dyn Cgroup,
-    events: &mut dyn LaunchEvents,
-    mut idmapper: Option<IdMapper>,
     child: impl FnOnce(InitEnd),
 ) -> Result<Launched, LaunchError> {
     let (runtime_end, init_end) = channel::pair()?;
@@ -123,7 +115,6 @@ fn clone_and_drive(
         plan,
         cgroup,
         events,
-        idmapper.as_mut(),
         &runtime_end,
         cloned,
         in_cgroup,
@@ -151,12 +142,10 @@ fn clone_and_drive(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn drive(
     plan: &NamespacePlan,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
-    mut idmapper: Option<&mut IdMapper>,
     chan: &RuntimeEnd,
     cloned: Pid,
     in_cgroup: bool,
@@ -192,12 +181,7 @@ fn drive(
                 events.init_pid_known(*init_pid, start_time(*init_pid))?;
             }
             ToRuntime::IdMappedMountRequest { index } => {
-                let Some(mapper) = idmapper.as_deref_mut() else {
-                    return Err(LaunchError::Protocol(ToRuntime::IdMappedMountRequest {
-                        index,
-                    }));
-                };
-                let tree = mapper.open(index, fd)?;
+                let tree = events.idmapped_mount(index, fd)?;
                 trace::mark(|| format!("made id-mapped mount {index} for init"));
                 chan.send_with_fd(&ToInit::IdMappedMount, &tree)?;
             }
