@@ -177,6 +177,65 @@ fn init_and_an_exec_process_are_in_every_hierarchy() {
 }
 
 /// A container with CAP_MKNOD and a tmpfs at /tmp that allows device nodes.
+/// Init joins through `tasks` files the runtime opened for it, so a container whose root is an
+/// unprivileged host user lands in every hierarchy too: by the time init joins, it has become
+/// that user, which may not open the host's cgroup files itself.
+#[test]
+fn a_user_namespace_init_is_in_every_hierarchy() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("sleep 1000");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.rootfs())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let id = unique("cguserns");
+    rt.create(&b, &id);
+    let init = rt.state(&id)["pid"].as_i64().unwrap();
+    let dirs = rt.cgroup_dirs(&id);
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = read_trim(&d.join("cgroup.procs"));
+        assert!(
+            procs.lines().any(|l| l == init.to_string()),
+            "init pid {init} not in {}: {procs:?}",
+            d.display()
+        );
+    }
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// Most of the cgroup and all of its limits are made after init is cloned, while init sets
+/// up. A limit the kernel refuses must still fail `create`, naming the file, and leave no
+/// cgroup, no container and no process behind.
+#[test]
+fn a_limit_the_kernel_refuses_fails_create_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    // No host has CPU 4095.
+    b.config["linux"]["resources"]["cpu"] = json!({"cpus": "4095"});
+    b.write();
+    let id = unique("cgrefused");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("cpuset"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for d in default_cgroup_dirs(&id) {
+        assert!(!d.exists(), "left behind: {}", d.display());
+    }
+    assert!(!rt.ok(&["list", "-q"]).lines().any(|l| l == id));
+    assert!(
+        processes_with_arg(&id).is_empty(),
+        "a process of {id} is left"
+    );
+}
+
 fn mknod_bundle(script: &str) -> Bundle {
     let mut b = Bundle::sh(script);
     for set in ["bounding", "effective", "permitted"] {

@@ -18,7 +18,7 @@ mod v1;
 mod v2;
 
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -88,7 +88,18 @@ pub trait Cgroup {
     /// The directories this cgroup lives in, to store in the container state.
     fn paths(&self) -> CgroupPaths;
     /// Creates the directories (parents included). Succeeds if they already exist.
-    fn create(&self) -> Result<()>;
+    fn create(&self) -> Result<()> {
+        self.create_clone_target()?;
+        self.create_rest()
+    }
+    /// Creates the part that must exist before init is cloned: the directory
+    /// `clone3(CLONE_INTO_CGROUP)` places it in ([`Cgroup::clone_fd`]).
+    fn create_clone_target(&self) -> Result<()>;
+    /// Creates the rest: the v1 hierarchies, which init joins itself ([`Cgroup::join_self`]).
+    /// `create` runs it after the clone, while init sets up its namespaces and mounts.
+    fn create_rest(&self) -> Result<()> {
+        Ok(())
+    }
     /// Applies `linux.resources`. A limit that cannot be applied on this layout is an error,
     /// never silently skipped.
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
@@ -107,14 +118,10 @@ pub trait Cgroup {
             self.add_process(pid)
         }
     }
-    /// In the cloned child itself, first thing: moves the calling (single-threaded) process
-    /// into the cgroup's v1 hierarchies by writing `0` to each `tasks` file. A thread that
-    /// moves itself is the one migration for which the kernel does not take the global
-    /// threadgroup lock, whose write side waits for an RCU grace period (about 10 ms); the
-    /// runtime writing the child's pid to `cgroup.procs` would pay it. Nothing on cgroup v2,
-    /// where `clone3(CLONE_INTO_CGROUP)` placed the child.
-    fn join_self(&self) -> Result<()> {
-        Ok(())
+    /// The `tasks` file of each v1 hierarchy, open for writing, for the cloned child to join
+    /// with [`join_self`]. Empty on cgroup v2, where `clone3(CLONE_INTO_CGROUP)` placed it.
+    fn task_files(&self) -> Result<Vec<OwnedFd>> {
+        Ok(Vec::new())
     }
     /// Host pids of every process in the cgroup.
     fn pids(&self) -> Result<Vec<Pid>>;
@@ -140,6 +147,26 @@ pub trait Cgroup {
     /// A descriptor that becomes readable when the cgroup has a memory event (an OOM on v1, any
     /// change of `memory.events` on v2); check [`Cgroup::oom_kill_count`] when it fires.
     fn oom_notifier(&self) -> Result<OomNotifier>;
+}
+
+/// In the cloned child, once the runtime has completed the cgroup, before it runs anything the
+/// limits must cover: moves the calling (single-threaded) process into the cgroup's v1
+/// hierarchies by writing `0` to each of `task_files` ([`Cgroup::task_files`]).
+///
+/// A thread that moves itself is the one migration for which the kernel does not take the
+/// global threadgroup lock, whose write side waits for an RCU grace period (about 10 ms); the
+/// runtime writing the child's pid to `cgroup.procs` would pay it. The runtime opened the
+/// files, and the kernel checks the credentials of whoever opened them, so this works as well
+/// after the child has become another user in a user namespace of its own.
+pub fn join_self(task_files: &[OwnedFd]) -> Result<()> {
+    for file in task_files {
+        nix::unistd::write(file, b"0").map_err(|e| {
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                .unwrap_or_else(|_| PathBuf::from(format!("fd {}", file.as_raw_fd())));
+            files::write_error("join cgroup", path, "0", e.into())
+        })?;
+    }
+    Ok(())
 }
 
 /// The settings of `resources` that rind accepts but does not apply, for the caller to log as

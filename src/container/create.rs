@@ -93,7 +93,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup = cgroups::resolve(cgroups_path, &opts.id)?;
-    cgroup.create()?;
+    // Armed before anything is made: a failure halfway removes what was made.
     let mut guard = CgroupGuard {
         cgroup: cgroup.as_ref(),
         armed: true,
@@ -104,13 +104,10 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
             "{ignored} is ignored (the kernel no longer has it)"
         ));
     }
-    cgroup.apply(&resources)?;
-    trace::mark(|| match cgroup.paths() {
-        cgroups::CgroupPaths::V2 { dir } => format!("created cgroup {}", dir.display()),
-        cgroups::CgroupPaths::V1 { controllers, .. } => {
-            format!("created cgroup in {} v1 hierarchies", controllers.len())
-        }
-    });
+    // Only what the clone needs, now: the rest of the cgroup and the limits are made while
+    // init sets up its namespaces and mounts (CreateEvents::complete_cgroup).
+    cgroup.create_clone_target()?;
+    trace::mark(|| "created the cgroup directory init is cloned into".into());
 
     // Compiled here, before the clone, and cached by content: a bad profile fails create
     // before anything runs, and init only has to install it.
@@ -162,6 +159,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         state: &mut state,
         spec: &spec,
         idmapper: IdMapper::new(&spec, &bundle),
+        cgroup: cgroup.as_ref(),
+        resources: &resources,
     };
     let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
     drop(cfg);
@@ -216,6 +215,8 @@ struct CreateEvents<'a> {
     state: &'a mut State,
     spec: &'a Spec,
     idmapper: IdMapper<'a>,
+    cgroup: &'a dyn Cgroup,
+    resources: &'a LinuxResources,
 }
 
 impl LaunchEvents for CreateEvents<'_> {
@@ -223,6 +224,19 @@ impl LaunchEvents for CreateEvents<'_> {
         self.state.pid = pid.as_raw();
         self.state.init_start_time = start_time;
         self.new.save(self.state)?;
+        Ok(())
+    }
+
+    fn complete_cgroup(&mut self) -> anyhow::Result<()> {
+        self.cgroup.create_rest()?;
+        self.cgroup.apply(self.resources)?;
+        trace::mark(|| match self.cgroup.paths() {
+            cgroups::CgroupPaths::V2 { .. } => "applied the cgroup's limits".into(),
+            cgroups::CgroupPaths::V1 { controllers, .. } => format!(
+                "created cgroup in {} v1 hierarchies, applied its limits",
+                controllers.len()
+            ),
+        });
         Ok(())
     }
 

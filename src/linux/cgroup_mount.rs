@@ -27,6 +27,7 @@ pub fn mount_view(
     opts: &MountOptions,
     ctx: &RootfsContext,
 ) -> Result<(), SysError> {
+    (ctx.enter_cgroup)()?;
     let info = MountInfo::read_self().map_err(|e| {
         SysError::new(
             "read cgroup mounts",

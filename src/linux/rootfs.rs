@@ -45,6 +45,9 @@ pub struct RootfsContext<'a> {
     /// Asks the runtime for the detached id-mapped mount of spec mount `index` (see
     /// [`idmap`](super::idmap)).
     pub idmapped_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
+    /// Puts init into its cgroup (and cgroup namespace), if it is not yet there; a cgroup
+    /// mount needs it.
+    pub enter_cgroup: &'a dyn Fn() -> Result<(), SysError>,
 }
 
 /// Files under /proc that may be mount targets: the ones lxcfs provides, and criu's

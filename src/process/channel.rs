@@ -9,22 +9,27 @@
 //!
 //! | # | direction      | message          | meaning                                              |
 //! |---|----------------|------------------|------------------------------------------------------|
-//! | 1 | runtime → init | `Proceed`        | init is in its cgroup; id maps written if the clone made a user namespace |
-//! | 2 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
-//! | 3 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |
-//! | 4 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
-//! | 5 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, in spec order; with an fd: init's user namespace, when init has its own |
-//! | 6 | runtime → init | [`IdMappedMount`] | with an fd: the detached, id-mapped mount, for init to attach |
-//! | 7 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks |
-//! | 8 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
-//! | 9 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
-//! |10 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
+//! | 1 | runtime → init | `Proceed`        | id maps written if the clone made a user namespace; the cgroup may still be incomplete |
+//! | 2 | runtime → init | `CgroupReady`    | the cgroup is complete, limits applied; with fds: the `tasks` file of each v1 hierarchy, for init to join (it reads this before it sends any request) |
+//! | 3 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
+//! | 4 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |
+//! | 5 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
+//! | 6 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, in spec order; with an fd: init's user namespace, when init has its own |
+//! | 7 | runtime → init | [`IdMappedMount`] | with an fd: the detached, id-mapped mount, for init to attach |
+//! | 8 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks |
+//! | 9 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
+//! |10 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
+//! |11 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
 //! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
 //! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
+//!
+//! Between 1 and 2 the runtime completes the cgroup (the v1 hierarchies, the limits) while
+//! init sets up what does not need it. Init reads `CgroupReady` before its first request, so
+//! the runtime's answers never interleave with it.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
@@ -39,6 +44,7 @@ use crate::error::{Cause, StepContext, SysError};
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToInit {
     Proceed,
+    CgroupReady,
     IdMapsWritten,
     /// The id-mapped mount init asked for; the mount's fd travels with this message.
     IdMappedMount,
@@ -87,6 +93,10 @@ pub type InitEnd = Channel<ToRuntime, ToInit>;
 /// Largest message: a failure message or a trace step, well under this.
 const MAX_MESSAGE: usize = 64 * 1024;
 
+/// Most descriptors one message carries: `CgroupReady` carries one `tasks` file per cgroup v1
+/// hierarchy (a dozen at most).
+pub const MAX_FDS: usize = 32;
+
 /// Creates a connected pair (close-on-exec on both ends).
 pub fn pair() -> Result<(RuntimeEnd, InitEnd), SysError> {
     let (a, b) = socketpair(
@@ -118,30 +128,50 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
 
     /// Sends one message with a file descriptor attached (SCM_RIGHTS).
     pub fn send_with_fd(&self, msg: &S, fd: &impl AsRawFd) -> Result<(), SysError> {
+        self.send_with_fds(msg, &[fd.as_raw_fd()])
+    }
+
+    /// Sends one message with up to [`MAX_FDS`] descriptors attached.
+    pub fn send_with_fds(&self, msg: &S, fds: &[RawFd]) -> Result<(), SysError> {
+        if fds.len() > MAX_FDS {
+            return Err(SysError::new(
+                format!("send {} descriptors in one sync message", fds.len()),
+                Cause::Other(format!("at most {MAX_FDS} fit")),
+            ));
+        }
+        if fds.is_empty() {
+            return self.send(msg);
+        }
         let bytes = serde_json::to_vec(msg)
             .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
-        let fds = [fd.as_raw_fd()];
         sendmsg::<()>(
             self.fd.as_raw_fd(),
             &[IoSlice::new(&bytes)],
-            &[ControlMessage::ScmRights(&fds)],
+            &[ControlMessage::ScmRights(fds)],
             MsgFlags::MSG_NOSIGNAL,
             None,
         )
         .map(drop)
-        .step(|| "send sync message with fd".to_string())
+        .step(|| "send sync message with fds".to_string())
     }
 
     /// Receives one message; `None` when the peer has closed its end (it exited).
     pub fn recv(&self) -> Result<Option<R>, SysError> {
-        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+        Ok(self.recv_with_fds()?.map(|(m, _)| m))
     }
 
-    /// Receives one message and the descriptor attached to it, if any.
+    /// Receives one message and the first descriptor attached to it, if any.
     pub fn recv_with_fd(&self) -> Result<Option<(R, Option<OwnedFd>)>, SysError> {
+        Ok(self
+            .recv_with_fds()?
+            .map(|(m, fds)| (m, fds.into_iter().next())))
+    }
+
+    /// Receives one message and the descriptors attached to it.
+    pub fn recv_with_fds(&self) -> Result<Option<(R, Vec<OwnedFd>)>, SysError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let (n, fd) = loop {
+        let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let (n, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
                 self.fd.as_raw_fd(),
@@ -152,14 +182,14 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(SysError::new("receive sync message", e)),
                 Ok(msg) => {
-                    let mut fd = None;
+                    let mut fds = Vec::new();
                     for c in msg.cmsgs().step(|| "receive sync message".to_string())? {
-                        if let ControlMessageOwned::ScmRights(fds) = c {
+                        if let ControlMessageOwned::ScmRights(raw) = c {
                             // SAFETY: the kernel just installed these descriptors for us.
-                            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+                            fds.extend(raw.iter().map(|f| unsafe { OwnedFd::from_raw_fd(*f) }));
                         }
                     }
-                    break (msg.bytes, fd);
+                    break (msg.bytes, fds);
                 }
             }
         };
@@ -167,7 +197,7 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
             return Ok(None);
         }
         serde_json::from_slice(&buf[..n])
-            .map(|m| Some((m, fd)))
+            .map(|m| Some((m, fds)))
             .map_err(|e| SysError::new("decode sync message", Cause::Other(e.to_string())))
     }
 }

@@ -12,6 +12,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process};
 use super::channel::{InitEnd, ToInit, ToRuntime};
 use super::init::{become_root_in_userns, reset_signals, set_dumpable};
 use super::program::{self, ProgramError};
+use crate::cgroups::{self, CgroupError};
 use crate::error::{StepContext, SysError};
 use crate::linux::namespaces::{self, NamespacePlan, proc_name};
 use crate::linux::seccomp::Program as Filter;
@@ -66,6 +67,8 @@ enum ExecError {
     Program(#[from] ProgramError),
     #[error("runtime went away during setup")]
     RuntimeGone,
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
 }
 
 /// Runs in the cloned child; never returns.
@@ -95,8 +98,11 @@ fn run(
 ) -> Result<std::convert::Infallible, ExecError> {
     reset_signals();
     // In the container's cgroup once the runtime says so; then its namespaces, user last.
-    match chan.recv()? {
-        Some(ToInit::Proceed) => {}
+    if chan.recv()? != Some(ToInit::Proceed) {
+        return Err(ExecError::RuntimeGone);
+    }
+    match chan.recv_with_fds()? {
+        Some((ToInit::CgroupReady, task_files)) => cgroups::join_self(&task_files)?,
         _ => return Err(ExecError::RuntimeGone),
     }
     let fds = namespaces::open_joins(plan)?;

@@ -1,6 +1,7 @@
 //! The container's init, from the clone to `execve`: one linear sequence, each step placed
 //! where it must be for a reason given beside it.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::os::fd::OwnedFd;
 use std::panic::AssertUnwindSafe;
@@ -14,6 +15,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use super::InitConfig;
 use super::channel::{InitEnd, ToInit, ToRuntime};
 use super::{fifo, program};
+use crate::cgroups;
 use crate::error::{Cause, StepContext, SysError};
 use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
@@ -86,21 +88,27 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     // blocked and default handlers.
     reset_signals();
 
-    // 1. Wait until the cgroup placement is complete (we joined the v1 hierarchies ourselves
-    //    right after the clone; the runtime does what the clone could not), so nothing we
-    //    start can escape the limits, and, if the clone made a user namespace, our id maps
-    //    are written.
+    // 1. Wait until, if the clone made a user namespace, our id maps are written. The cgroup
+    //    is still being completed by the runtime: we enter it (`cgroup.enter()`) as late as
+    //    we can, before anything that needs it: a request to the runtime, a fork, the cgroup
+    //    mount, and at the latest when the mounts are done.
     expect(chan, ToInit::Proceed)?;
-    trace("init: in cgroup");
+    let cgroup = CgroupEntry {
+        chan,
+        new_namespace: plan.is_new(LinuxNamespaceType::Cgroup),
+        entered: Cell::new(false),
+        trace: &trace,
+    };
 
     // 2. Namespaces. Join by path first, while still privileged in the runtime's user
     //    namespace; then a new user namespace, alone, so the runtime can map it; then the rest,
-    //    which the new user namespace then owns. The cgroup namespace comes after the cgroup
-    //    placement, so its root is the container's cgroup.
+    //    which the new user namespace then owns. The cgroup namespace comes with the cgroup
+    //    placement (`cgroup.enter()`), so that its root is the container's cgroup.
     let joins = namespaces::open_joins(plan)?;
     namespaces::join(joins)?;
     let user_flag = CloneFlags::CLONE_NEWUSER.bits() as u64;
     if plan.user_in_child {
+        cgroup.enter()?;
         namespaces::unshare_flags(user_flag)?;
         chan.send(&ToRuntime::IdMapRequest)?;
         expect(chan, ToInit::IdMapsWritten)?;
@@ -108,7 +116,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     if plan.is_private(LinuxNamespaceType::User) {
         become_root_in_userns()?;
     }
-    namespaces::unshare_flags(plan.unshare_flags & !user_flag)?;
+    namespaces::unshare_flags(plan.unshare_flags & !user_flag & !CGROUP_FLAG)?;
     if plan.unshare_flags & CLONE_NEWTIME != 0 && !plan.time_offsets.is_empty() {
         namespaces::write_time_offsets(&plan.time_offsets)?;
     }
@@ -125,6 +133,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     // 3. A joined or unshared PID (or time) namespace applies to children only: fork once so
     //    that init is inside it. The forking process reports the pid and leaves.
     if plan.fork {
+        cgroup.enter()?;
         // SAFETY: the process is single-threaded; the child continues with plain code.
         match unsafe { fork() }.step(|| "fork into the pid namespace".to_string())? {
             ForkResult::Parent { child } => {
@@ -158,7 +167,11 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
     //    namespace: the runtime makes it detached, on request, and init attaches it in order.
     let in_userns = plan.is_private(LinuxNamespaceType::User);
-    let idmapped_mount = |index| request_idmapped_mount(chan, index, in_userns);
+    let idmapped_mount = |index| {
+        cgroup.enter()?;
+        request_idmapped_mount(chan, index, in_userns)
+    };
+    let enter_cgroup = || cgroup.enter();
     let root = if plan.is_private(LinuxNamespaceType::Mount) {
         let ctx = RootfsContext {
             spec,
@@ -168,11 +181,13 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
             cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
             cgroup: &cfg.cgroup,
             idmapped_mount: &idmapped_mount,
+            enter_cgroup: &enter_cgroup,
         };
         Some(rootfs::prepare(&ctx)?)
     } else {
         None
     };
+    cgroup.enter()?;
     trace("init: mounts done");
     chan.send(&ToRuntime::MountsReady)?;
     let mut hook_state = match chan.recv()? {
@@ -276,6 +291,52 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
 /// Asks the runtime for the id-mapped mount of spec mount `index` (the runtime can attach a
 /// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount that
 /// takes the container's mapping needs init's user namespace, which goes with the request.
+const CGROUP_FLAG: u64 = CloneFlags::CLONE_NEWCGROUP.bits() as u64;
+
+/// Init's way into its cgroup, taken once. The runtime completes the cgroup after the clone,
+/// in parallel with init's first steps, and says `CgroupReady` when it is done (see the
+/// protocol in `channel`).
+struct CgroupEntry<'a> {
+    chan: &'a InitEnd,
+    /// Unshare a new cgroup namespace once inside, so that its root is the container's
+    /// cgroup.
+    new_namespace: bool,
+    entered: Cell<bool>,
+    trace: &'a dyn Fn(&str),
+}
+
+impl CgroupEntry<'_> {
+    fn enter(&self) -> Result<(), SysError> {
+        if self.entered.get() {
+            return Ok(());
+        }
+        let task_files = match self.chan.recv_with_fds()? {
+            Some((ToInit::CgroupReady, fds)) => fds,
+            Some((m, _)) => {
+                return Err(SysError::new(
+                    "wait for the cgroup",
+                    Cause::Other(format!("unexpected message from the runtime: {m:?}")),
+                ));
+            }
+            None => {
+                return Err(SysError::new(
+                    "wait for the cgroup",
+                    Cause::Other("runtime went away during setup".into()),
+                ));
+            }
+        };
+        cgroups::join_self(&task_files).map_err(|e| {
+            SysError::new("enter the container's cgroup", Cause::Other(e.to_string()))
+        })?;
+        if self.new_namespace {
+            namespaces::unshare_flags(CGROUP_FLAG)?;
+        }
+        self.entered.set(true);
+        (self.trace)("init: in cgroup");
+        Ok(())
+    }
+}
+
 fn request_idmapped_mount(
     chan: &InitEnd,
     index: usize,

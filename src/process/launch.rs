@@ -1,7 +1,7 @@
 //! The runtime's side of starting init: the clone, the cgroup placement, the id maps, the
 //! hooks that run in the runtime's namespaces, and the wait for init to be ready.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -40,6 +40,11 @@ pub trait LaunchEvents {
     /// Init's host pid is known: record it, so that a runtime that dies now leaves a container
     /// that `delete --force` can find.
     fn init_pid_known(&mut self, pid: Pid, start_time: u64) -> anyhow::Result<()>;
+    /// Init runs: complete its cgroup (what the clone did not need) and apply the limits,
+    /// while init sets up its namespaces and mounts. Init joins only after this returned.
+    fn complete_cgroup(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Init's mounts are done, before pivot_root: run the prestart and createRuntime hooks.
     /// Returns the state document to pass to the hooks init runs itself.
     fn mounts_ready(&mut self, pid: Pid) -> anyhow::Result<serde_json::Value>;
@@ -90,16 +95,6 @@ pub fn spawn(
         Forked::Child => {
             drop(runtime_end);
             trace::forward_to_runtime(&init_end);
-            // First thing, while the runtime works in parallel: join the v1 hierarchies (a
-            // self-move skips the kernel's grace-period wait; see Cgroup::join_self).
-            if let Err(e) = cgroup.join_self() {
-                let _ = init_end.send(&ToRuntime::Failed {
-                    message: e.to_string(),
-                });
-                // SAFETY: the child must never return into the runtime's code.
-                unsafe { libc::_exit(1) }
-            }
-            trace::mark(|| "init: joined its cgroup".into());
             child(init_end);
             // SAFETY: the child must never return into the runtime's code.
             unsafe { libc::_exit(127) }
@@ -164,6 +159,11 @@ fn drive(
         events.init_pid_known(cloned, start_time(cloned))?;
     }
     chan.send(&ToInit::Proceed)?;
+    events.complete_cgroup()?;
+    let task_files = cgroup.task_files()?;
+    let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
+    chan.send_with_fds(&ToInit::CgroupReady, &raw)?;
+    drop(task_files);
     loop {
         let (msg, fd) = match chan.recv_with_fd()? {
             Some(m) => m,

@@ -38,7 +38,6 @@ impl V1Cgroup {
         self.controllers.get(controller).map(PathBuf::as_path)
     }
 
-    /// Each distinct directory once (co-mounted controllers share one).
     /// Each v1 hierarchy's directory once (co-mounted controllers share one).
     fn v1_dirs(&self) -> Vec<&Path> {
         let mut v: Vec<&Path> = self.controllers.values().map(PathBuf::as_path).collect();
@@ -146,8 +145,15 @@ impl Cgroup for V1Cgroup {
         }
     }
 
-    fn create(&self) -> Result<()> {
-        for dir in self.dirs() {
+    fn create_clone_target(&self) -> Result<()> {
+        match &self.unified {
+            Some(dir) => mkdir_all(dir),
+            None => Ok(()),
+        }
+    }
+
+    fn create_rest(&self) -> Result<()> {
+        for dir in self.v1_dirs() {
             mkdir_all(dir)?;
         }
         self.init_cpuset()
@@ -199,7 +205,7 @@ impl Cgroup for V1Cgroup {
         .ok()
     }
 
-    /// The v1 hierarchies are joined by the child itself ([`Cgroup::join_self`]); the runtime
+    /// The v1 hierarchies are joined by the child itself ([`super::join_self`]); the runtime
     /// only adds it to the unified hierarchy when the clone could not.
     fn add_after_clone(&self, pid: Pid, cloned_into: bool) -> Result<()> {
         match &self.unified {
@@ -208,11 +214,22 @@ impl Cgroup for V1Cgroup {
         }
     }
 
-    fn join_self(&self) -> Result<()> {
-        for dir in self.v1_dirs() {
-            write(dir, "tasks", "0", "join cgroup")?;
-        }
-        Ok(())
+    fn task_files(&self) -> Result<Vec<OwnedFd>> {
+        self.v1_dirs()
+            .into_iter()
+            .map(|dir| {
+                let path = dir.join("tasks");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| CgroupError::Io {
+                        op: "open for joining",
+                        path,
+                        cause: e.into(),
+                    })
+            })
+            .collect()
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {

@@ -47,7 +47,7 @@ impl Cgroup for V2Cgroup {
         }
     }
 
-    fn create(&self) -> Result<()> {
+    fn create_clone_target(&self) -> Result<()> {
         // On a hybrid host the v2 hierarchy is secondary: controllers there are enabled only
         // when a resource needs one (see `require`), never all at once.
         let enable = MountInfo::read_self()?.layout() == Layout::Unified;
