@@ -173,8 +173,9 @@ pub fn own_cgroup_v2() -> Result<PathBuf> {
         .ok_or_else(|| CgroupError::Invalid("no cgroup2 entry in /proc/self/cgroup".into()))
 }
 
-/// The calling process's cgroup in each v1 hierarchy, keyed by controller name.
-pub fn own_cgroups_v1() -> Result<BTreeMap<String, PathBuf>> {
+/// The calling process's cgroup in each hierarchy, keyed by v1 controller name, and by `""`
+/// for cgroup2.
+pub fn own_cgroups() -> Result<BTreeMap<String, PathBuf>> {
     Ok(parse_own_cgroups(&read_proc_self_cgroup()?))
 }
 

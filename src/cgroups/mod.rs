@@ -203,11 +203,19 @@ pub fn from_paths(paths: &CgroupPaths) -> Box<dyn Cgroup> {
 /// placed (runc's rules) on cgroup v1 under the calling process's cgroup in each hierarchy, and
 /// on cgroup v2 under the parent of the calling process's cgroup.
 pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>> {
+    resolve_in(&MountInfo::read_self()?, cgroups_path, id)
+}
+
+/// [`resolve`] with the cgroup mounts already read.
+pub fn resolve_in(
+    mounts: &MountInfo,
+    cgroups_path: Option<&Path>,
+    id: &str,
+) -> Result<Box<dyn Cgroup>> {
     let requested = match cgroups_path {
         Some(p) => validate_path(p)?,
         None => PathBuf::from(id),
     };
-    let mounts = MountInfo::read_self()?;
     match mounts.layout() {
         Layout::Unified => {
             let mount = mounts
@@ -222,7 +230,7 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>>
             Ok(Box::new(v2::V2Cgroup::new(mount.join(rel))))
         }
         Layout::Hybrid | Layout::Legacy => {
-            let own = layout::own_cgroups_v1()?;
+            let own = layout::own_cgroups()?;
             let mut controllers = BTreeMap::new();
             for (name, mount) in mounts.v1_controller_mounts() {
                 let base = own
@@ -233,7 +241,7 @@ pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cgroup>>
             }
             let unified = match mounts.unified_mount() {
                 Some(mount) if mounts.layout() == Layout::Hybrid => {
-                    let base = layout::own_cgroup_v2().unwrap_or_else(|_| PathBuf::from("/"));
+                    let base = own.get("").cloned().unwrap_or_else(|| PathBuf::from("/"));
                     Some(mount.join(join_relative(&base, &requested)))
                 }
                 _ => None,

@@ -92,7 +92,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
 
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = cgroups::resolve(cgroups_path, &opts.id)?;
+    let cgroup_mounts = cgroups::MountInfo::read_self()?;
+    let cgroup = cgroups::resolve_in(&cgroup_mounts, cgroups_path, &opts.id)?;
     // Armed before anything is made: a failure halfway removes what was made.
     let mut guard = CgroupGuard {
         cgroup: cgroup.as_ref(),
@@ -126,6 +127,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         rootfs: rootfs.clone(),
         plan: plan.clone(),
         cgroup: cgroup.paths(),
+        cgroup_mounts,
         no_pivot: opts.no_pivot,
         new_keyring: !opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,

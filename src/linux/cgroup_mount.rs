@@ -11,7 +11,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::{OFlag, openat};
 use nix::mount::{MsFlags, mount};
+use nix::sys::stat::{Mode, mkdirat};
 use nix::unistd::symlinkat;
 
 use super::mount_options::MountOptions;
@@ -28,16 +32,21 @@ pub fn mount_view(
     ctx: &RootfsContext,
 ) -> Result<(), SysError> {
     (ctx.enter_cgroup)()?;
-    let info = MountInfo::read_self().map_err(|e| {
-        SysError::new(
-            "read cgroup mounts",
-            crate::error::Cause::Other(e.to_string()),
-        )
-    })?;
+    let info = ctx.cgroup_mounts;
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     match (info.layout(), ctx.cgroup) {
         (Layout::Unified, CgroupPaths::V2 { dir }) => {
-            one_hierarchy(root, dest, "cgroup2", "", dir, flags, ctx.cgroupns)?;
+            let target = root.create(dest, Kind::Directory)?;
+            let reopen = || {
+                root.open_path(dest)
+                    .step(|| format!("open {}", dest.display()))
+            };
+            let place = Place {
+                target: &target,
+                reopen: &reopen,
+                dest,
+            };
+            one_hierarchy(&place, "cgroup2", "", dir, flags, ctx.cgroupns)?;
         }
         (
             _,
@@ -56,48 +65,56 @@ pub fn mount_view(
                 Some("mode=755"),
             )
             .step(|| format!("mount tmpfs on {}", dest.display()))?;
-            for (mount_point, names) in hierarchies(&info) {
+            // The tmpfs is new and only rind writes in it: its directories are made and
+            // reached by name from its root, with no symlink to resolve.
+            let top = root
+                .open_path(dest)
+                .step(|| format!("open {}", dest.display()))?;
+            let mut subdirs: Vec<(String, Vec<String>, &Path)> = Vec::new();
+            for (mount_point, names) in hierarchies(info) {
                 let Some(host_dir) = names.first().and_then(|n| controllers.get(n)) else {
                     continue;
                 };
                 let base = mount_point.file_name().unwrap_or_default();
+                subdirs.push((base.to_string_lossy().into_owned(), names, host_dir));
+            }
+            if let (Some(host_dir), Some(_)) = (unified, info.unified_mount()) {
+                subdirs.push(("unified".into(), Vec::new(), host_dir));
+            }
+            for (base, names, host_dir) in &subdirs {
                 let sub = dest.join(base);
-                one_hierarchy(
-                    root,
-                    &sub,
-                    "cgroup",
-                    &names.join(","),
-                    host_dir,
-                    flags,
-                    ctx.cgroupns,
-                )?;
+                mkdirat(&top, base.as_str(), Mode::from_bits_truncate(0o755))
+                    .step(|| format!("mkdir {}", sub.display()))?;
+                let open = || {
+                    openat(
+                        &top,
+                        base.as_str(),
+                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .step(|| format!("open {}", sub.display()))
+                };
+                let target = open()?;
+                let place = Place {
+                    target: &target,
+                    reopen: &open,
+                    dest: &sub,
+                };
+                let (fstype, data) = if names.is_empty() {
+                    ("cgroup2", String::new())
+                } else {
+                    ("cgroup", names.join(","))
+                };
+                one_hierarchy(&place, fstype, &data, host_dir, flags, ctx.cgroupns)?;
                 // Co-mounted controllers get a symlink each, so /sys/fs/cgroup/cpu finds
                 // cpu,cpuacct.
-                let base_str = base.to_string_lossy();
-                if base_str.contains(',') {
-                    let dir = root
-                        .open_path(dest)
-                        .step(|| format!("open {}", dest.display()))?;
-                    for part in base_str.split(',') {
-                        let _ = symlinkat(base, &dir, part);
+                if base.contains(',') {
+                    for part in base.split(',') {
+                        let _ = symlinkat(base.as_str(), &top, part);
                     }
                 }
             }
-            if let (Some(host_dir), Some(_)) = (unified, info.unified_mount()) {
-                one_hierarchy(
-                    root,
-                    &dest.join("unified"),
-                    "cgroup2",
-                    "",
-                    host_dir,
-                    flags,
-                    ctx.cgroupns,
-                )?;
-            }
             if flags.contains(MsFlags::MS_RDONLY) {
-                let top = root
-                    .open_path(dest)
-                    .step(|| format!("open {}", dest.display()))?;
                 nix::mount::mount(
                     None::<&str>,
                     &fd_path(&top),
@@ -130,22 +147,29 @@ fn hierarchies(info: &MountInfo) -> BTreeMap<PathBuf, Vec<String>> {
     out
 }
 
-/// One hierarchy at `dest`: a new mount of the filesystem when the container has a cgroup
-/// namespace, otherwise a bind of the container's own cgroup directory.
+/// Where one hierarchy goes: an fd on the directory, and how to open it again once something
+/// is mounted there (the fd still names the directory below the mount).
+struct Place<'a> {
+    target: &'a OwnedFd,
+    reopen: &'a dyn Fn() -> Result<OwnedFd, SysError>,
+    dest: &'a Path,
+}
+
+/// One hierarchy: a new mount of the filesystem when the container has a cgroup namespace,
+/// otherwise a bind of the container's own cgroup directory.
 fn one_hierarchy(
-    root: &RootDir,
-    dest: &Path,
+    place: &Place,
     fstype: &str,
     data: &str,
     host_dir: &Path,
     flags: MsFlags,
     cgroupns: bool,
 ) -> Result<(), SysError> {
-    let target = root.create(dest, Kind::Directory)?;
+    let dest = place.dest;
     if cgroupns {
         return mount(
             Some(fstype),
-            &fd_path(&target),
+            &fd_path(place.target),
             Some(fstype),
             flags,
             (!data.is_empty()).then_some(data),
@@ -154,16 +178,14 @@ fn one_hierarchy(
     }
     mount(
         Some(host_dir),
-        &fd_path(&target),
+        &fd_path(place.target),
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
     .step(|| format!("bind {} on {}", host_dir.display(), dest.display()))?;
     if !flags.is_empty() {
-        let top = root
-            .open_path(dest)
-            .step(|| format!("open {}", dest.display()))?;
+        let top = (place.reopen)()?;
         mount(
             None::<&str>,
             &fd_path(&top),

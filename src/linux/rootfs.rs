@@ -42,6 +42,8 @@ pub struct RootfsContext<'a> {
     pub cgroupns: bool,
     /// The container's cgroup, for cgroup mounts without a cgroup namespace.
     pub cgroup: &'a CgroupPaths,
+    /// The host's cgroup mounts (which hierarchies to show in a cgroup mount).
+    pub cgroup_mounts: &'a crate::cgroups::MountInfo,
     /// Asks the runtime for the detached id-mapped mount of spec mount `index` (see
     /// [`idmap`](super::idmap)).
     pub idmapped_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
@@ -78,7 +80,12 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     };
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .step(|| format!("set propagation of / to {propagation:?}"))?;
-    make_parent_mount_private(ctx.rootfs)?;
+    // After a recursive slave or private, no mount of this namespace is shared any more.
+    let none_shared = propagation.contains(MsFlags::MS_REC)
+        && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE);
+    if !none_shared {
+        make_parent_mount_private(ctx.rootfs)?;
+    }
     mount(
         Some(ctx.rootfs),
         ctx.rootfs,

@@ -180,6 +180,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
             in_userns,
             cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
             cgroup: &cfg.cgroup,
+            cgroup_mounts: &cfg.cgroup_mounts,
             idmapped_mount: &idmapped_mount,
             enter_cgroup: &enter_cgroup,
         };
@@ -189,11 +190,16 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     };
     cgroup.enter()?;
     trace("init: mounts done");
-    chan.send(&ToRuntime::MountsReady)?;
-    let mut hook_state = match chan.recv()? {
-        Some(ToInit::HooksDone { state }) => state,
-        Some(m) => return Err(InitError::Protocol(m)),
-        None => return Err(InitError::RuntimeGone),
+    // Without hooks there is nothing to wait for (and no state to pass on).
+    let mut hook_state = if has_setup_hooks(spec) {
+        chan.send(&ToRuntime::MountsReady)?;
+        match chan.recv()? {
+            Some(ToInit::HooksDone { state }) => state,
+            Some(m) => return Err(InitError::Protocol(m)),
+            None => return Err(InitError::RuntimeGone),
+        }
+    } else {
+        serde_json::Value::Null
     };
 
     // 6. createContainer hooks run in the container's namespaces, before pivot_root.
@@ -291,6 +297,17 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
 /// Asks the runtime for the id-mapped mount of spec mount `index` (the runtime can attach a
 /// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount that
 /// takes the container's mapping needs init's user namespace, which goes with the request.
+/// Whether the spec has a hook that runs before `start` returns (prestart, createRuntime,
+/// createContainer, startContainer): those need the runtime's `MountsReady` round trip.
+fn has_setup_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        h.prestart().is_some()
+            || h.create_runtime().is_some()
+            || h.create_container().is_some()
+            || h.start_container().is_some()
+    })
+}
+
 const CGROUP_FLAG: u64 = CloneFlags::CLONE_NEWCGROUP.bits() as u64;
 
 /// Init's way into its cgroup, taken once. The runtime completes the cgroup after the clone,

@@ -32,6 +32,8 @@ pub struct InitConfig {
     pub rootfs: PathBuf,
     pub plan: NamespacePlan,
     pub cgroup: CgroupPaths,
+    /// The host's cgroup mounts, as the runtime read them (for the container's cgroup mount).
+    pub cgroup_mounts: crate::cgroups::MountInfo,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
     /// Give the container a new session keyring, so it cannot read the caller's keys.
