@@ -4,15 +4,15 @@ use std::path::Path;
 
 use nix::sys::signal::{Signal, kill as send_signal};
 use nix::unistd::Pid;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::Hooks;
 
 use super::state::{Status, wait_gone};
 use super::{Container, ContainerError, LifecycleError};
 use crate::cgroups::{self, FreezerState};
 use crate::linux::hooks;
+use crate::logging;
 use crate::process::fifo::{self, ReleaseError};
 use crate::process::trace;
-use crate::{logging, spec};
 
 /// Lets a created container's init run its program, then runs the poststart hooks.
 pub fn start(root: &Path, id: &str) -> Result<(), LifecycleError> {
@@ -38,7 +38,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), LifecycleError> {
     })?;
     trace::mark(|| "start: released init".into());
     // A failing poststart hook is reported, and the container keeps running.
-    if let Some(h) = saved_spec(&c).and_then(|s| s.hooks().clone())
+    if let Some(h) = saved_hooks(&c)
         && let Some(list) = h.poststart()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Running)).unwrap_or_default();
@@ -49,9 +49,15 @@ pub fn start(root: &Path, id: &str) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// The spec saved at create time (hooks and the process come from it).
-fn saved_spec(c: &Container) -> Option<Spec> {
-    spec::parse(&std::fs::read(c.config_path()).ok()?).ok()
+/// The hooks of the spec saved at create time. Only that field is decoded: the rest of the
+/// file (15 KB with Docker's seccomp profile) is skipped over, not built into a spec again.
+fn saved_hooks(c: &Container) -> Option<Hooks> {
+    #[derive(serde::Deserialize)]
+    struct HooksOnly {
+        hooks: Option<Hooks>,
+    }
+    let bytes = std::fs::read(c.config_path()).ok()?;
+    serde_json::from_slice::<HooksOnly>(&bytes).ok()?.hooks
 }
 
 /// Sends `signal` to init, or with `all` to every process in the container's cgroup.
@@ -129,7 +135,7 @@ fn destroy(c: Container) -> Result<(), LifecycleError> {
         let _ = cg.signal_all(Signal::SIGKILL);
     }
     cg.destroy()?;
-    if let Some(h) = saved_spec(&c).and_then(|s| s.hooks().clone())
+    if let Some(h) = saved_hooks(&c)
         && let Some(list) = h.poststop()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Stopped)).unwrap_or_default();

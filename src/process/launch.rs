@@ -154,11 +154,11 @@ fn drive(
         namespaces::write_id_maps(cloned, plan)?;
         trace::mark(|| "wrote uid_map and gid_map".into());
     }
+    chan.send(&ToInit::Proceed)?;
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
     if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;
     }
-    chan.send(&ToInit::Proceed)?;
     events.complete_cgroup()?;
     let task_files = cgroup.task_files()?;
     let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
