@@ -76,6 +76,9 @@ pub enum ListFormat {
 }
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one run (or its help is shown),
+// not all of them on every start.
+#[command(defer = true)]
 pub enum Command {
     /// Create a container from a bundle; its process waits for `start`
     Create(CreateArgs),
@@ -187,7 +190,8 @@ pub enum Command {
     },
 }
 
-/// runc's `exec` flags.
+// runc's `exec` flags. (A plain comment: a doc comment here would replace the `exec`
+// subcommand's own description, since subcommands are built deferred.)
 #[derive(Debug, Args, Clone)]
 pub struct ExecArgs {
     /// JSON file with the whole process (instead of a command and flags)
@@ -238,7 +242,7 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// runc's `update` flags.
+// runc's `update` flags. (A plain comment, as for `ExecArgs`.)
 #[derive(Debug, Args, Clone)]
 pub struct UpdateArgs {
     /// JSON file with a linux.resources document ("-" for stdin)
@@ -289,7 +293,7 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
-/// Flags shared by `create` and `run`.
+// Flags shared by `create` and `run`. (A plain comment, as for `ExecArgs`.)
 #[derive(Debug, Args, Clone)]
 pub struct CreateArgs {
     /// Path to the bundle directory
@@ -334,6 +338,24 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Subcommands are built deferred, and then a doc comment on a subcommand's argument
+    /// struct replaces the subcommand's own description in `--help`.
+    #[test]
+    fn each_subcommand_keeps_its_own_description() {
+        let mut cli = Cli::command();
+        cli.build();
+        for (name, about) in [
+            ("create", "Create a container from a bundle"),
+            ("run", "Create and start a container"),
+            ("update", "Change the resource limits"),
+            ("exec", "Run another process in a running container"),
+        ] {
+            let sub = cli.find_subcommand(name).unwrap();
+            let text = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(text.starts_with(about), "{name}: {text:?}");
+        }
     }
 
     #[test]

@@ -7,10 +7,11 @@ use clap::Args;
 
 use super::{CreateArgs, RunArgs};
 
-/// `run` as parsed: runc's (a bundle and an id), or with `--image` a container from an image.
-/// One definition, so every runc flag keeps working: `--image` makes the id optional (it is
-/// then the container's name) and conflicts with `--bundle` and `--keep`; the image flags
-/// require `--image`.
+// `run` as parsed: runc's (a bundle and an id), or with `--image` a container from an image.
+// One definition, so every runc flag keeps working: `--image` makes the id optional (it is
+// then the container's name) and conflicts with `--bundle` and `--keep`; the image flags
+// require `--image`. (A plain comment: a doc comment would replace the `run` subcommand's
+// description, since subcommands are built deferred.)
 #[derive(Debug, Args, Clone)]
 pub struct RunCommand {
     /// Path to the bundle directory
@@ -45,7 +46,7 @@ pub struct RunCommand {
     pub image: ImageRunArgs,
 }
 
-/// The flags of `run --image`.
+// The flags of `run --image`. (A plain comment, as for `RunCommand`.)
 #[derive(Debug, Args, Clone, Default)]
 pub struct ImageRunArgs {
     /// Run a container from this image: a stored name or id, oci:DIR[:TAG],

@@ -10,6 +10,9 @@ use crate::image::source::SourceOptions;
 use crate::image::{ImageRef, PreparedRoot, PullOptions, RootMode, Store, progress};
 
 #[derive(Debug, Subcommand)]
+// Each subcommand's arguments are built only when it is the one run (or its help is shown),
+// not all of them on every start.
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Pull an image into the store from docker://HOST/REPO[:TAG|@DIGEST], oci:DIR[:TAG],
     /// oci-archive:FILE[:TAG] or docker-archive:FILE
