@@ -61,8 +61,14 @@ fn trace_shows_runtime_and_init_steps_in_order() {
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{steps:#?}");
 
     let spec = position(&steps, "runtime", "read and validated config.json");
-    let cgroup = position(&steps, "runtime", "created cgroup");
+    let cgroup_dir = position(&steps, "runtime", "created the cgroup directory");
     let clone = position(&steps, "runtime", "clone3 (namespaces:");
+    // The rest of the cgroup is made after the clone, and init enters it only then.
+    let complete = if cgroup_v2() {
+        position(&steps, "runtime", "applied the cgroup's limits")
+    } else {
+        position(&steps, "runtime", "created cgroup in")
+    };
     let in_cgroup = position(&steps, "init", "init: in cgroup");
     // Marks taken inside init by modules other than init.rs (rootfs) reach the runtime.
     let proc_mount = position(&steps, "init", "init: mounted /proc");
@@ -78,10 +84,11 @@ fn trace_shows_runtime_and_init_steps_in_order() {
     let exited = position(&steps, "runtime", "container exited with 0");
     let deleted = position(&steps, "runtime", "deleted the container");
     let order = [
-        spec, cgroup, clone, in_cgroup, proc_mount, pivot, caps, ready, released, execve, closed,
-        exited, deleted,
+        spec, cgroup_dir, clone, proc_mount, in_cgroup, pivot, caps, ready, released, execve,
+        closed, exited, deleted,
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{steps:#?}");
+    assert!(clone < complete && complete < in_cgroup, "{steps:#?}");
     // Init may report its release before `start` has finished its own step.
     assert!(ready < start && start < closed, "{steps:#?}");
     assert!(

@@ -122,10 +122,10 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     trace::mark(|| "compiled seccomp filter".into());
     let fifo = process::fifo::create(&new.dir.join("exec.fifo"))?;
     let cfg = InitConfig {
-        spec: spec.clone(),
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
-        plan: plan.clone(),
+        spec: &spec,
+        bundle: &bundle,
+        rootfs: &rootfs,
+        plan: &plan,
         cgroup: cgroup.paths(),
         cgroup_mounts,
         no_pivot: opts.no_pivot,
@@ -143,7 +143,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         pid: 0,
         init_start_time: 0,
         bundle: bundle.clone(),
-        rootfs,
+        rootfs: rootfs.clone(),
         created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
         owner: String::new(),
         annotations: spec

@@ -90,7 +90,7 @@ pub type RuntimeEnd = Channel<ToInit, ToRuntime>;
 /// Init's end.
 pub type InitEnd = Channel<ToRuntime, ToInit>;
 
-/// Largest message: a failure message or a trace step, well under this.
+/// Largest message: a failure message, a trace step or the hooks' state, well under this.
 const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Most descriptors one message carries: `CgroupReady` carries one `tasks` file per cgroup v1
@@ -169,7 +169,27 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
 
     /// Receives one message and the descriptors attached to it.
     pub fn recv_with_fds(&self) -> Result<Option<(R, Vec<OwnedFd>)>, SysError> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // The next message's length first (MSG_TRUNC reports it whole), so that the buffer is
+        // as large as the message: in init every page of a larger one would be copied on
+        // write from the runtime's memory.
+        let len = loop {
+            match nix::sys::socket::recv(
+                self.fd.as_raw_fd(),
+                &mut [],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(SysError::new("receive sync message", e)),
+                Ok(len) => break len,
+            }
+        };
+        if len > MAX_MESSAGE {
+            return Err(SysError::new(
+                "receive sync message",
+                Cause::Other(format!("{len} bytes, more than the {MAX_MESSAGE} allowed")),
+            ));
+        }
+        let mut buf = vec![0u8; len.max(1)];
         let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
         let (n, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];

@@ -77,8 +77,8 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
             });
         }
     };
-    let spec = &cfg.spec;
-    let plan = &cfg.plan;
+    let spec = cfg.spec;
+    let plan = cfg.plan;
     let process = spec
         .process()
         .as_ref()
@@ -175,8 +175,8 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     let root = if plan.is_private(LinuxNamespaceType::Mount) {
         let ctx = RootfsContext {
             spec,
-            rootfs: &cfg.rootfs,
-            bundle: &cfg.bundle,
+            rootfs: cfg.rootfs,
+            bundle: cfg.bundle,
             in_userns,
             cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
             cgroup: &cfg.cgroup,
@@ -215,7 +215,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     match &root {
         Some(root) => rootfs::pivot(root, cfg.no_pivot)?,
         None => {
-            nix::unistd::chroot(&cfg.rootfs).step(|| format!("chroot {}", cfg.rootfs.display()))?;
+            nix::unistd::chroot(cfg.rootfs).step(|| format!("chroot {}", cfg.rootfs.display()))?;
             nix::unistd::chdir("/").step(|| "chdir /".to_string())?;
         }
     }

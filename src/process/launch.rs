@@ -76,7 +76,7 @@ pub fn launch(
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched, LaunchError> {
-    spawn(&cfg.plan, cgroup, events, |end| init::main(cfg, end))
+    spawn(cfg.plan, cgroup, events, |end| init::main(cfg, end))
 }
 
 /// Clones a child that runs `child` with its end of the channel (`child` ends the process

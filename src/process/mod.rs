@@ -15,7 +15,7 @@ pub mod supervise;
 pub mod trace;
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::Path;
 
 use oci_spec::runtime::Spec;
 
@@ -26,11 +26,11 @@ pub use launch::{LaunchError, LaunchEvents, Launched, launch, spawn};
 
 /// Everything the container's init needs. Built by the runtime before the clone; the child
 /// inherits it as a copy of the runtime's memory, so nothing is serialized.
-pub struct InitConfig {
-    pub spec: Spec,
-    pub bundle: PathBuf,
-    pub rootfs: PathBuf,
-    pub plan: NamespacePlan,
+pub struct InitConfig<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub plan: &'a NamespacePlan,
     pub cgroup: CgroupPaths,
     /// The host's cgroup mounts, as the runtime read them (for the container's cgroup mount).
     pub cgroup_mounts: crate::cgroups::MountInfo,
