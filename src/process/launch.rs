@@ -155,15 +155,15 @@ fn drive(
         trace::mark(|| "wrote uid_map and gid_map".into());
     }
     chan.send(&ToInit::Proceed)?;
-    let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
-    if !plan.fork {
-        events.init_pid_known(cloned, start_time(cloned))?;
-    }
     events.complete_cgroup()?;
     let task_files = cgroup.task_files()?;
     let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
     chan.send_with_fds(&ToInit::CgroupReady, &raw)?;
     drop(task_files);
+    let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
+    if !plan.fork {
+        events.init_pid_known(cloned, start_time(cloned))?;
+    }
     loop {
         let (msg, fd) = match chan.recv_with_fd()? {
             Some(m) => m,

@@ -5,6 +5,7 @@ mod plan;
 mod stats;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use oci_spec::runtime::LinuxResources;
 
 use super::devices::DeviceTable;
 use super::files::{
-    add_pid, mkdir_all, read, read_optional, read_pids_recursive, remove_tree, write,
+    add_pid, mkdir_all, read, read_optional, read_pids_recursive, remove_tree, write, write_error,
 };
 use super::plan::Probe;
 use super::stats::Stats;
@@ -96,13 +97,27 @@ impl V1Cgroup {
             )
         })?;
         let current = DeviceTable::from_v1_list(&read(dir, "devices.list")?)?;
+        // Each write is one rule; the two files are opened once each, not once per rule.
+        let mut open: [Option<std::fs::File>; 2] = [None, None];
         for (allow, line) in table.v1_transition(&current) {
             let file = if allow {
                 "devices.allow"
             } else {
                 "devices.deny"
             };
-            write(dir, file, &line, "device rule")?;
+            let path = dir.join(file);
+            let slot = &mut open[usize::from(allow)];
+            if slot.is_none() {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| write_error("device rule", path.clone(), &line, e.into()))?;
+                *slot = Some(f);
+            }
+            if let Some(f) = slot {
+                f.write_all(line.as_bytes())
+                    .map_err(|e| write_error("device rule", path, &line, e.into()))?;
+            }
         }
         Ok(())
     }
