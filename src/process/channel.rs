@@ -9,7 +9,7 @@
 //!
 //! | # | direction      | message          | meaning                                              |
 //! |---|----------------|------------------|------------------------------------------------------|
-//! | 1 | runtime → init | `Proceed`        | id maps written if the clone made a user namespace; the cgroup may still be incomplete |
+//! | 1 | runtime → init | `Proceed`        | id maps written if the clone made a user namespace (without one, sent before the clone); the cgroup may still be incomplete |
 //! | 2 | runtime → init | `CgroupReady`    | the cgroup is complete, limits applied; with fds: the `tasks` file of each v1 hierarchy, for init to join (it reads this before it sends any request) |
 //! | 3 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
 //! | 4 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |

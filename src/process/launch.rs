@@ -89,6 +89,12 @@ pub fn spawn(
     child: impl FnOnce(InitEnd),
 ) -> Result<Launched, LaunchError> {
     let (runtime_end, init_end) = channel::pair()?;
+    // `Proceed` waits for init in the socket already, unless the clone makes a user namespace
+    // whose maps the runtime must write first: init need not wait for the runtime to come back
+    // from the clone.
+    if !plan.user_in_clone() {
+        runtime_end.send(&ToInit::Proceed)?;
+    }
     let cgroup_fd = cgroup.clone_fd();
     trace::mark(|| format!("clone3 (namespaces: {})", describe(plan.clone_flags)));
     let (cloned, in_cgroup) = match clone3(plan.clone_flags, cgroup_fd.as_ref())? {
@@ -153,8 +159,8 @@ fn drive(
     if plan.user_in_clone() {
         namespaces::write_id_maps(cloned, plan)?;
         trace::mark(|| "wrote uid_map and gid_map".into());
+        chan.send(&ToInit::Proceed)?;
     }
-    chan.send(&ToInit::Proceed)?;
     events.complete_cgroup()?;
     let task_files = cgroup.task_files()?;
     let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
