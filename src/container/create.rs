@@ -86,9 +86,9 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
     let (console, console_socket) =
         super::console_for(opts.console_socket.as_ref(), terminal, opts.proxy_terminal)?;
 
+    // The state directory; config.json is copied into it while init sets up
+    // (`CreateEvents::init_pid_known`).
     let new = NewContainer::create(root, &opts.id)?;
-    std::fs::copy(bundle.join("config.json"), new.dir.join("config.json"))
-        .map_err(|e| super::io_error("copy config.json to", &new.dir, e))?;
 
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
@@ -163,6 +163,8 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         idmapper: IdMapper::new(&spec, &bundle),
         cgroup: cgroup.as_ref(),
         resources: &resources,
+        bundle: &bundle,
+        config_copied: false,
     };
     let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
     drop(cfg);
@@ -219,6 +221,8 @@ struct CreateEvents<'a> {
     idmapper: IdMapper<'a>,
     cgroup: &'a dyn Cgroup,
     resources: &'a LinuxResources,
+    bundle: &'a Path,
+    config_copied: bool,
 }
 
 impl LaunchEvents for CreateEvents<'_> {
@@ -226,6 +230,15 @@ impl LaunchEvents for CreateEvents<'_> {
         self.state.pid = pid.as_raw();
         self.state.init_start_time = start_time;
         self.new.save(self.state)?;
+        // Done here, not before the clone: init is setting itself up meanwhile.
+        if !self.config_copied {
+            std::fs::copy(
+                self.bundle.join("config.json"),
+                self.new.dir.join("config.json"),
+            )
+            .map_err(|e| super::io_error("copy config.json to", &self.new.dir, e))?;
+            self.config_copied = true;
+        }
         Ok(())
     }
 

@@ -178,7 +178,9 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
                 &mut [],
                 MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
             ) {
-                Err(nix::errno::Errno::EINTR) => continue,
+                // A peer that closed with a message of ours unread makes the next receive
+                // fail once with ECONNRESET, before what it sent us: read on.
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(SysError::new("receive sync message", e)),
                 Ok(len) => break len,
             }
@@ -199,7 +201,7 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
                 Some(&mut cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(SysError::new("receive sync message", e)),
                 Ok(msg) => {
                     let mut fds = Vec::new();

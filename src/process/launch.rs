@@ -164,7 +164,15 @@ fn drive(
     events.complete_cgroup()?;
     let task_files = cgroup.task_files()?;
     let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
-    chan.send_with_fds(&ToInit::CgroupReady, &raw)?;
+    if let Err(e) = chan.send_with_fds(&ToInit::CgroupReady, &raw) {
+        // Init sets up while the runtime completes the cgroup: it may have failed and gone
+        // already, and then its own message says why.
+        let gone = e.cause.errno() == Some(nix::errno::Errno::EPIPE);
+        return Err(gone
+            .then(|| init_failure(chan, cloned))
+            .flatten()
+            .unwrap_or(e.into()));
+    }
     drop(task_files);
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
     if !plan.fork {
@@ -205,6 +213,22 @@ fn drive(
                 Some(fd) => events.seccomp_listener(*init_pid, fd)?,
                 None => return Err(LaunchError::Protocol(ToRuntime::SeccompListener)),
             },
+        }
+    }
+}
+
+/// Why init is gone, from what it sent before it went: its `Failed` message, or how it ended.
+/// None if the channel holds no sign of it having gone.
+fn init_failure(chan: &RuntimeEnd, cloned: Pid) -> Option<LaunchError> {
+    loop {
+        match chan.recv_with_fd() {
+            Ok(Some((ToRuntime::Failed { message }, _))) => {
+                return Some(LaunchError::Init(message));
+            }
+            Ok(Some((ToRuntime::Trace { nanos, step }, _))) => trace::record_init(nanos, step),
+            Ok(Some(_)) => continue,
+            Ok(None) => return Some(LaunchError::InitDied(exit_status(cloned))),
+            Err(_) => return None,
         }
     }
 }
