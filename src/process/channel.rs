@@ -16,7 +16,7 @@
 //! | 5 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
 //! | 6 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, in spec order; with an fd: init's user namespace, when init has its own |
 //! | 7 | runtime → init | [`IdMappedMount`] | with an fd: the detached, id-mapped mount, for init to attach |
-//! | 8 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks (only sent when the spec has hooks that run before `start` returns) |
+//! | 8 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks (only sent when the spec has prestart, createRuntime, createContainer or startContainer hooks) |
 //! | 9 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
 //! |10 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
 //! |11 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |

@@ -294,11 +294,9 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     Ok(prepared.exec(cfg.exec_stub.as_ref().map(std::os::fd::AsFd::as_fd))?)
 }
 
-/// Asks the runtime for the id-mapped mount of spec mount `index` (the runtime can attach a
-/// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount that
-/// takes the container's mapping needs init's user namespace, which goes with the request.
-/// Whether the spec has a hook that runs before `start` returns (prestart, createRuntime,
-/// createContainer, startContainer): those need the runtime's `MountsReady` round trip.
+/// Whether the spec has a hook that needs the `MountsReady` round trip: prestart and
+/// createRuntime (the runtime runs them then), createContainer and startContainer (init runs
+/// them with the state the runtime sends back).
 fn has_setup_hooks(spec: &oci_spec::runtime::Spec) -> bool {
     spec.hooks().as_ref().is_some_and(|h| {
         h.prestart().is_some()
@@ -354,6 +352,9 @@ impl CgroupEntry<'_> {
     }
 }
 
+/// Asks the runtime for the id-mapped mount of spec mount `index` (the runtime can attach a
+/// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount that
+/// takes the container's mapping needs init's user namespace, which goes with the request.
 fn request_idmapped_mount(
     chan: &InitEnd,
     index: usize,
