@@ -184,18 +184,7 @@ fn init_and_an_exec_process_are_in_every_hierarchy() {
 fn a_user_namespace_init_is_in_every_hierarchy() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("sleep 1000");
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "100000:100000"])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    b.add_user_namespace(100000, 100000, 65536);
     let id = unique("cguserns");
     rt.create(&b, &id);
     let init = rt.state(&id)["pid"].as_i64().unwrap();

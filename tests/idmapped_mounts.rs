@@ -15,29 +15,8 @@ use std::path::Path;
 use common::*;
 use serde_json::{Value, json};
 
-/// Container ids 0.. are host ids 100000.. (uid and gid), and the rootfs belongs to the mapped
-/// root, as engines hand it over.
-fn add_user_namespace(b: &mut Bundle) {
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = maps(0, 100000, 65536);
-    b.config["linux"]["gidMappings"] = maps(0, 100000, 65536);
-    chown_tree(&b.rootfs(), 100000, 100000);
-}
-
 fn maps(container: u32, host: u32, size: u32) -> Value {
     json!([{"containerID": container, "hostID": host, "size": size}])
-}
-
-fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    let st = std::process::Command::new("chown")
-        .args(["-R", &format!("{uid}:{gid}")])
-        .arg(p)
-        .status()
-        .unwrap();
-    assert!(st.success());
 }
 
 /// A host directory owned by host root (mode 0755) holding `file`, owned by `uid:gid`.
@@ -99,7 +78,7 @@ fn idmap_shows_host_root_files_as_container_root_and_writes_back_as_host_root() 
         "stat -c %u:%g /data/file; cat /data/file; echo hi > /data/made-inside && \
          stat -c %u:%g /data/made-inside",
     );
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_bind(src.path(), "/data", &["idmap"]);
     let out = rt.output_of(&b);
     assert_eq!(
@@ -116,7 +95,7 @@ fn without_idmap_host_root_files_are_the_overflow_id_and_read_only_to_the_contai
     let rt = Runtime::new();
     let src = host_source(0, 0);
     let mut b = Bundle::sh("stat -c %u:%g /data/file; touch /data/made-inside 2>&1; true");
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_bind(src.path(), "/data", &[]);
     let out = rt.output_of(&b);
     let mut lines = out.lines();
@@ -138,7 +117,7 @@ fn a_mounts_own_mappings_apply_instead_of_the_containers() {
     let rt = Runtime::new();
     let src = host_source(5, 7);
     let mut b = Bundle::sh("stat -c %u:%g /data/file /data2/file");
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     // Two mounts with equal mappings (they share one user namespace).
     for dest in ["/data", "/data2"] {
         b.add_mount(json!({
@@ -195,7 +174,7 @@ fn ridmap_maps_submounts_and_idmap_does_not() {
     for (option, inner_owner) in [("idmap", "65534:65534"), ("ridmap", "0:0")] {
         let rt = Runtime::new();
         let mut b = Bundle::sh("stat -c %u:%g /data/file /data/sub/inner; cat /data/sub/inner");
-        add_user_namespace(&mut b);
+        b.add_user_namespace(100000, 100000, 65536);
         b.add_mount(json!({
             "destination": "/data", "type": "bind", "source": src.path(),
             "options": ["rbind", option],
@@ -219,7 +198,7 @@ fn an_id_mapped_mount_keeps_its_flags() {
     let mut b = Bundle::sh(
         "stat -c %u /data/file; touch /data/new 2>&1; grep ' /data ' /proc/self/mountinfo",
     );
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_bind(
         src.path(),
         "/data",
@@ -245,7 +224,7 @@ fn exec_sees_the_id_mapped_mount_as_init_does() {
     let rt = Runtime::new();
     let src = host_source(0, 0);
     let mut b = Bundle::sh("sleep 30");
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_bind(src.path(), "/data", &["idmap"]);
     let id = unique("idmap-exec");
     rt.create(&b, &id);
@@ -273,7 +252,7 @@ fn create_error(b: &Bundle) -> String {
 #[test]
 fn id_mappings_on_a_mount_that_is_not_a_bind_are_refused() {
     let mut b = Bundle::sh("true");
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_mount(
         json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
                        "options": ["idmap"]}),
@@ -305,7 +284,7 @@ fn uid_mappings_without_gid_mappings_are_refused() {
 #[test]
 fn a_filesystem_without_id_mapping_support_is_named() {
     let mut b = Bundle::sh("true");
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_mount(
         json!({"destination": "/data", "type": "bind", "source": "/proc/sys",
                        "options": ["rbind", "idmap"],
@@ -326,7 +305,7 @@ fn a_filesystem_without_id_mapping_support_is_named() {
 fn cruns_idmap_option_syntax_is_refused_not_dropped() {
     let src = host_source(0, 0);
     let mut b = Bundle::sh("true");
-    add_user_namespace(&mut b);
+    b.add_user_namespace(100000, 100000, 65536);
     b.add_bind(
         src.path(),
         "/data",

@@ -137,23 +137,6 @@ fn network_namespace_has_only_loopback() {
     assert_eq!(ifaces, vec!["lo"]);
 }
 
-/// Adds a user namespace mapping container ids 0.. to host `uid`/`gid`.., and hands the
-/// rootfs to the mapped root, as engines do, so that mount targets can be created in it.
-fn add_user_namespace(b: &mut Bundle, uid: u32, gid: u32, size: u32) {
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": size}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": size}]);
-    let st = std::process::Command::new("chown")
-        .args(["-R", &format!("{uid}:{gid}")])
-        .arg(b.rootfs())
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
 #[test]
 fn user_namespace_maps_root_to_the_given_host_ids() {
     let rt = Runtime::new();
@@ -167,7 +150,7 @@ fn user_namespace_maps_root_to_the_given_host_ids() {
         "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; \
          touch /shared/made-inside",
     );
-    add_user_namespace(&mut b, 100000, 200000, 65536);
+    b.add_user_namespace(100000, 200000, 65536);
     b.add_bind(shared.path(), "/shared", &[]);
     let out = rt.output_of(&b);
     let words: Vec<&str> = out.split_whitespace().collect();
@@ -194,7 +177,7 @@ fn user_namespace_has_a_new_user_ns_and_cannot_reach_host_root_files() {
         "{} cat /secret/secret && echo READ || echo DENIED",
         ns_script()
     ));
-    add_user_namespace(&mut b, 100000, 100000, 1000);
+    b.add_user_namespace(100000, 100000, 1000);
     b.add_bind(secret.path(), "/secret", &["ro"]);
     let out = rt.output_of(&b);
     let inside = parse_ns(&out);
@@ -300,7 +283,7 @@ fn ipc_namespace_hides_host_message_queues() {
 fn joining_a_user_namespace_by_path_takes_its_id_maps() {
     let rt = Runtime::new();
     let mut a = Bundle::sh("sleep 1000");
-    add_user_namespace(&mut a, 100000, 100000, 65536);
+    a.add_user_namespace(100000, 100000, 65536);
     let id_a = unique("usera");
     rt.create(&a, &id_a);
     let pid_a = rt.state(&id_a)["pid"].as_i64().unwrap();

@@ -306,6 +306,25 @@ impl Bundle {
         }));
     }
 
+    /// Adds a user namespace mapping container ids 0.. to host `uid`/`gid`.., and hands the
+    /// rootfs to the mapped root, as engines do, so that mount targets can be created in it.
+    pub fn add_user_namespace(&mut self, uid: u32, gid: u32, size: u32) {
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        self.config["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": uid, "size": size}]);
+        self.config["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": gid, "size": size}]);
+        let st = Command::new("chown")
+            .args(["-R", &format!("{uid}:{gid}")])
+            .arg(self.rootfs())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
     /// Adds a writable tmpfs at `destination` (the default root is read-only).
     pub fn add_tmpfs(&mut self, destination: &str) {
         self.add_mount(json!({
