@@ -95,7 +95,7 @@ pub trait Cgroup {
     /// Creates the part that must exist before init is cloned: the directory
     /// `clone3(CLONE_INTO_CGROUP)` places it in ([`Cgroup::clone_fd`]).
     fn create_clone_target(&self) -> Result<()>;
-    /// Creates the rest: the v1 hierarchies, which init joins itself ([`Cgroup::join_self`]).
+    /// Creates the rest: the v1 hierarchies, which init joins itself ([`join_self`]).
     /// `create` runs it after the clone, while init sets up its namespaces and mounts.
     fn create_rest(&self) -> Result<()> {
         Ok(())
@@ -109,7 +109,7 @@ pub trait Cgroup {
     /// host, the one in the unified hierarchy). None without cgroup v2.
     fn clone_fd(&self) -> Option<OwnedFd>;
     /// Right after the clone, in the runtime: adds the child to the hierarchies that neither
-    /// `clone3` (`cloned_into` says whether it placed the child) nor [`Cgroup::join_self`]
+    /// `clone3` (`cloned_into` says whether it placed the child) nor [`join_self`]
     /// will place it in.
     fn add_after_clone(&self, pid: Pid, cloned_into: bool) -> Result<()> {
         if cloned_into {

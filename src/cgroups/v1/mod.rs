@@ -106,18 +106,17 @@ impl V1Cgroup {
                 "devices.deny"
             };
             let path = dir.join(file);
-            let slot = &mut open[usize::from(allow)];
-            if slot.is_none() {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(|e| write_error("device rule", path.clone(), &line, e.into()))?;
-                *slot = Some(f);
-            }
-            if let Some(f) = slot {
-                f.write_all(line.as_bytes())
-                    .map_err(|e| write_error("device rule", path, &line, e.into()))?;
-            }
+            let f = match &mut open[usize::from(allow)] {
+                Some(f) => f,
+                slot @ None => slot.insert(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| write_error("device rule", path.clone(), &line, e.into()))?,
+                ),
+            };
+            f.write_all(line.as_bytes())
+                .map_err(|e| write_error("device rule", path, &line, e.into()))?;
         }
         Ok(())
     }
