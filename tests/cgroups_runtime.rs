@@ -64,6 +64,23 @@ impl Drop for RemoveDirs {
     }
 }
 
+/// Asserts that each named pid is in the container's cgroup in every hierarchy.
+fn assert_in_every_hierarchy(rt: &Runtime, id: &str, pids: &[(&str, i64)]) {
+    let dirs = rt.cgroup_dirs(id);
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = read_trim(&d.join("cgroup.procs"));
+        let procs: Vec<i64> = procs.lines().map(|l| l.parse().unwrap()).collect();
+        for (what, pid) in pids {
+            assert!(
+                procs.contains(pid),
+                "{what} pid {pid} not in {}: {procs:?}",
+                d.display()
+            );
+        }
+    }
+}
+
 fn read_trim(p: &Path) -> String {
     std::fs::read_to_string(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -160,23 +177,10 @@ fn init_and_an_exec_process_are_in_every_hierarchy() {
         "1000",
     ]);
     let exec: i64 = read_trim(&pid_file).parse().unwrap();
-    let dirs = rt.cgroup_dirs(&id);
-    assert!(!dirs.is_empty());
-    for d in &dirs {
-        let procs = read_trim(&d.join("cgroup.procs"));
-        let procs: Vec<i64> = procs.lines().map(|l| l.parse().unwrap()).collect();
-        for (what, pid) in [("init", init), ("exec", exec)] {
-            assert!(
-                procs.contains(&pid),
-                "{what} pid {pid} not in {}: {procs:?}",
-                d.display()
-            );
-        }
-    }
+    assert_in_every_hierarchy(&rt, &id, &[("init", init), ("exec", exec)]);
     rt.ok(&["delete", "--force", &id]);
 }
 
-/// A container with CAP_MKNOD and a tmpfs at /tmp that allows device nodes.
 /// Init joins through `tasks` files the runtime opened for it, so a container whose root is an
 /// unprivileged host user lands in every hierarchy too: by the time init joins, it has become
 /// that user, which may not open the host's cgroup files itself.
@@ -188,16 +192,7 @@ fn a_user_namespace_init_is_in_every_hierarchy() {
     let id = unique("cguserns");
     rt.create(&b, &id);
     let init = rt.state(&id)["pid"].as_i64().unwrap();
-    let dirs = rt.cgroup_dirs(&id);
-    assert!(!dirs.is_empty());
-    for d in &dirs {
-        let procs = read_trim(&d.join("cgroup.procs"));
-        assert!(
-            procs.lines().any(|l| l == init.to_string()),
-            "init pid {init} not in {}: {procs:?}",
-            d.display()
-        );
-    }
+    assert_in_every_hierarchy(&rt, &id, &[("init", init)]);
     rt.ok(&["delete", "--force", &id]);
 }
 
@@ -225,6 +220,7 @@ fn a_limit_the_kernel_refuses_fails_create_and_leaves_nothing() {
     );
 }
 
+/// A container with CAP_MKNOD and a tmpfs at /tmp that allows device nodes.
 fn mknod_bundle(script: &str) -> Bundle {
     let mut b = Bundle::sh(script);
     for set in ["bounding", "effective", "permitted"] {
