@@ -41,6 +41,37 @@ fn create_start_and_delete_move_through_the_states() {
     );
 }
 
+/// After `create`, init has already left rind for the exec stub, which waits on exec.fifo;
+/// the program runs only after `start`.
+#[test]
+fn a_created_container_waits_in_the_exec_stub_and_runs_nothing_before_start() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("touch /ran; sleep 1000");
+    let id = unique("stubwait");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        cmdline.starts_with(b"rind: waiting for start on fd "),
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        exe.to_string_lossy().contains("rind-exec-stub"),
+        "init's exe: {exe:?}"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !b.rootfs().join("ran").exists(),
+        "the program ran before start"
+    );
+
+    rt.ok(&["start", &id]);
+    wait_until(5, "the program to run", || b.rootfs().join("ran").exists());
+    rt.ok(&["delete", "--force", &id]);
+}
+
 #[test]
 fn pid_file_holds_the_host_pid_of_init_before_create_returns() {
     let rt = Runtime::new();

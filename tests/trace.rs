@@ -76,21 +76,28 @@ fn trace_shows_runtime_and_init_steps_in_order() {
     let caps = position(&steps, "init", "init: user and capabilities set");
     let ready = position(&steps, "runtime", "init ready");
     let start = position(&steps, "runtime", "start: released init");
-    // After `start`, the foreground run still hears init: the release, the execve (the
-    // channel closes with it), then the exit and the delete.
-    let released = position(&steps, "init", "init: released by start");
-    let execve = position(&steps, "init", "init: execve ");
+    // After `Ready`, init executes the exec stub, which waits on exec.fifo for `start` (the
+    // channel closes with that execve); the foreground run then sees the exit and deletes.
+    let execve = position(&steps, "init", "init: execve of the exec stub");
     let closed = position(&steps, "runtime", "init's channel closed");
     let exited = position(&steps, "runtime", "container exited with 0");
     let deleted = position(&steps, "runtime", "deleted the container");
     let order = [
-        spec, cgroup_dir, clone, proc_mount, in_cgroup, pivot, caps, ready, released, execve,
-        closed, exited, deleted,
+        spec, cgroup_dir, clone, proc_mount, in_cgroup, pivot, caps, execve, closed, exited,
+        deleted,
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{steps:#?}");
     assert!(clone < complete && complete < in_cgroup, "{steps:#?}");
-    // Init may report its release before `start` has finished its own step.
-    assert!(ready < start && start < closed, "{steps:#?}");
+    // Init's execve and the runtime's `create` and `start` run side by side.
+    assert!(
+        caps < ready && ready < start && start < closed,
+        "{steps:#?}"
+    );
+    assert!(
+        steps[execve].1.ends_with("/true"),
+        "the program is named: {}",
+        steps[execve].1
+    );
     assert!(
         steps[clone].1.contains("pid") && steps[clone].1.contains("mnt"),
         "clone flags named: {}",

@@ -19,7 +19,7 @@
 //! | 8 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks (only sent when the spec has prestart, createRuntime, createContainer or startContainer hooks) |
 //! | 9 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
 //! |10 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
-//! |11 | init → runtime | `Ready`          | set up; init now waits on `exec.fifo` for `start`    |
+//! |11 | init → runtime | `Ready`          | set up; init (or its exec stub) waits on `exec.fifo` |
 //! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
 //! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
 //!

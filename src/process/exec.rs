@@ -151,5 +151,5 @@ fn run(
     )?;
     chan.send(&ToRuntime::Ready)?;
     // `exec` re-executed rind sealed at its start: no stub.
-    Ok(prepared.exec(None)?)
+    Ok(prepared.exec(program::Route::Direct)?)
 }

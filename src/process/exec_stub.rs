@@ -7,13 +7,19 @@
 //! itself from a sealed copy first (rind can do that too: [`super::sealed_exe`]), at the price of
 //! a second exec of the whole binary on every start.
 //!
-//! Here init instead executes a 137-byte static program from a sealed memfd, which executes the
+//! Here init instead executes a 290-byte static program from a sealed memfd, which executes the
 //! container's program. At that final execve `/proc/self/exe` is the stub, which nothing can
 //! write. Before it, init is non-dumpable, so no process without CAP_SYS_PTRACE on the host can
 //! open its `/proc/<pid>/exe`; [`usable_for`] only allows the stub where no container process
 //! runs beside init before the exec: a new PID namespace and no hooks run inside the container.
 //! Everywhere else (and off x86_64, or where memfds may not be executed) rind re-executes
 //! sealed, as before.
+//!
+//! The stub also waits for `start`: init executes it right after reporting `Ready`, and the
+//! stub blocks on `exec.fifo` (its descriptor number is in the stub's first argument). So the
+//! end of init's copy of rind's address space, which the kernel tears down at that execve, and
+//! the seccomp filter's compilation before it, run while the runtime finishes `create`, not
+//! between `start` and the program. Measured in docs/benchmarks.md ("cut 5").
 //!
 //! The machine code is assembled from `exec_stub.s` (beside this file).
 
@@ -26,22 +32,36 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::linux::namespaces::NamespacePlan;
 
-/// `exec_stub.s`, assembled: `execve(argv[0], &argv[1], envp)`, else an error line and
-/// `exit_group(127)`.
+/// `exec_stub.s`, assembled: with digits in `argv[0]`, `read` one byte from that descriptor
+/// and `close` it (else an error line and `exit_group(1)`); then `execve(argv[1], &argv[2],
+/// envp)`, else an error line and `exit_group(127)`.
 #[cfg(target_arch = "x86_64")]
 const CODE: &[u8] = &[
-    0x48, 0x89, 0xe3, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8d, 0x73, 0x10, 0x48, //
-    0x8b, 0x03, 0x48, 0x8d, 0x54, 0xc3, 0x10, 0xb8, 0x3b, 0x00, 0x00, 0x00, //
-    0x0f, 0x05, 0xbf, 0x02, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x35, 0x4d, 0x00, //
-    0x00, 0x00, 0xba, 0x15, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, //
-    0x0f, 0x05, 0x48, 0x8b, 0x73, 0x08, 0x31, 0xd2, 0x80, 0x3c, 0x16, 0x00, //
-    0x74, 0x05, 0x48, 0xff, 0xc2, 0xeb, 0xf5, 0xbf, 0x02, 0x00, 0x00, 0x00, //
-    0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xbf, 0x02, 0x00, 0x00, 0x00, //
-    0x48, 0x8d, 0x35, 0x2d, 0x00, 0x00, 0x00, 0xba, 0x01, 0x00, 0x00, 0x00, //
-    0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xbf, 0x7f, 0x00, 0x00, 0x00, //
-    0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x72, 0x69, 0x6e, 0x64, 0x3a, //
-    0x20, 0x65, 0x78, 0x65, 0x63, 0x76, 0x65, 0x20, 0x66, 0x61, 0x69, 0x6c, //
-    0x65, 0x64, 0x3a, 0x20, 0x0a,
+    0x48, 0x89, 0xe3, 0x48, 0x83, 0xec, 0x10, 0x48, 0x8b, 0x73, 0x08, 0x45, //
+    0x31, 0xe4, 0x45, 0x31, 0xed, 0x0f, 0xb6, 0x06, 0x48, 0xff, 0xc6, 0x85, //
+    0xc0, 0x74, 0x17, 0x83, 0xe8, 0x30, 0x83, 0xf8, 0x09, 0x77, 0xee, 0x45, //
+    0x6b, 0xe4, 0x0a, 0x41, 0x01, 0xc4, 0x41, 0xbd, 0x01, 0x00, 0x00, 0x00, //
+    0xeb, 0xdf, 0x45, 0x85, 0xed, 0x74, 0x25, 0x44, 0x89, 0xe7, 0x48, 0x89, //
+    0xe6, 0xba, 0x01, 0x00, 0x00, 0x00, 0x31, 0xc0, 0x0f, 0x05, 0x48, 0x83, //
+    0xf8, 0xfc, 0x74, 0xeb, 0x48, 0x83, 0xf8, 0x01, 0x75, 0x7a, 0x44, 0x89, //
+    0xe7, 0xb8, 0x03, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x8b, 0x7b, 0x10, //
+    0x48, 0x8d, 0x73, 0x18, 0x48, 0x8b, 0x03, 0x48, 0x8d, 0x54, 0xc3, 0x10, //
+    0xb8, 0x3b, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xbf, 0x02, 0x00, 0x00, 0x00, //
+    0x48, 0x8d, 0x35, 0x71, 0x00, 0x00, 0x00, 0xba, 0x15, 0x00, 0x00, 0x00, //
+    0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x8b, 0x73, 0x10, 0x31, //
+    0xd2, 0x80, 0x3c, 0x16, 0x00, 0x74, 0x05, 0x48, 0xff, 0xc2, 0xeb, 0xf5, //
+    0xbf, 0x02, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+    0xbf, 0x02, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x35, 0x6d, 0x00, 0x00, 0x00, //
+    0xba, 0x01, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+    0xbf, 0x7f, 0x00, 0x00, 0x00, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+    0xbf, 0x02, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x35, 0x2d, 0x00, 0x00, 0x00, //
+    0xba, 0x1d, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+    0xbf, 0x01, 0x00, 0x00, 0x00, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+    0x72, 0x69, 0x6e, 0x64, 0x3a, 0x20, 0x65, 0x78, 0x65, 0x63, 0x76, 0x65, //
+    0x20, 0x66, 0x61, 0x69, 0x6c, 0x65, 0x64, 0x3a, 0x20, 0x72, 0x69, 0x6e, //
+    0x64, 0x3a, 0x20, 0x65, 0x78, 0x65, 0x63, 0x2e, 0x66, 0x69, 0x66, 0x6f, //
+    0x3a, 0x20, 0x72, 0x65, 0x61, 0x64, 0x20, 0x66, 0x61, 0x69, 0x6c, 0x65, //
+    0x64, 0x0a,
 ];
 
 /// Where the single segment is loaded.
@@ -137,11 +157,27 @@ fn sealed_x86_64() -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// Executes `path` with `argv` and `envp` through the stub. Returns only on failure. Tries
-/// execveat on the descriptor, then (for a seccomp profile that allows execve but not
-/// execveat) execve of its /proc/self/fd path.
-pub fn exec(stub: BorrowedFd<'_>, path: &CString, argv: &[CString], envp: &[CString]) -> Errno {
-    let mut args: Vec<&CString> = Vec::with_capacity(argv.len() + 1);
+/// Executes `path` with `argv` and `envp` through the stub; with `wait`, the stub first blocks
+/// reading one byte from that descriptor (exec.fifo), which must not be close-on-exec. Returns
+/// only on failure. Tries execveat on the descriptor, then (for a seccomp profile that allows
+/// execve but not execveat) execve of its /proc/self/fd path.
+pub fn exec(
+    stub: BorrowedFd<'_>,
+    wait: Option<BorrowedFd<'_>>,
+    path: &CString,
+    argv: &[CString],
+    envp: &[CString],
+) -> Errno {
+    // The label is what `ps` shows for init while it waits. Its only digits are the fd's.
+    let label = match wait {
+        Some(fd) => format!("rind: waiting for start on fd {}", fd.as_raw_fd()),
+        None => "rind: exec stub".to_string(),
+    };
+    let Ok(label) = CString::new(label) else {
+        return Errno::EINVAL;
+    };
+    let mut args: Vec<&CString> = Vec::with_capacity(argv.len() + 2);
+    args.push(&label);
     args.push(path);
     args.extend(argv);
     let Err(err) =
@@ -162,13 +198,26 @@ mod tests {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
 
-    /// Runs the stub (from a memfd inherited through its /proc/self/fd path) with `args`.
-    fn run_stub(args: &[&str]) -> std::process::Output {
+    /// The stub (from a memfd inherited through its /proc/self/fd path) with `args`, whose
+    /// first is the label. The memfd is returned to stay open as long as the command.
+    fn stub_command(args: &[&str]) -> (Command, OwnedFd) {
         let fd = sealed().expect("stub memfd");
-        let raw = fd.as_raw_fd();
-        let mut cmd = Command::new(format!("/proc/self/fd/{raw}"));
+        let mut cmd = Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         cmd.args(&args[1..]).arg0(args[0]).env("X", "42");
+        (cmd, fd)
+    }
+
+    fn run_stub(args: &[&str]) -> std::process::Output {
+        let (mut cmd, _fd) = stub_command(args);
         cmd.output().unwrap()
+    }
+
+    /// A pipe whose read end is inherited across exec (as exec.fifo is by the stub).
+    fn inheritable_pipe() -> (OwnedFd, OwnedFd) {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        // SAFETY: F_SETFD on a descriptor we own.
+        assert_eq!(unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFD, 0) }, 0);
+        (r, w)
     }
 
     #[test]
@@ -186,7 +235,15 @@ mod tests {
         // in place, which would replace its own /proc/$$/cmdline.
         let script = "echo \"$0 $1 $X\"; c=$(tr '\\0' ' ' </proc/$$/cmdline); echo \"$c\"";
         // argv[0] "sh", not the path "/bin/sh" (a busybox /bin/sh needs an applet name there).
-        let out = run_stub(&["/bin/sh", "sh", "-c", script, "zero", "one"]);
+        let out = run_stub(&[
+            "rind: exec stub",
+            "/bin/sh",
+            "sh",
+            "-c",
+            script,
+            "zero",
+            "one",
+        ]);
         assert!(out.status.success(), "{out:?}");
         let stdout = String::from_utf8_lossy(&out.stdout);
         // Arguments and environment pass through; argv[0] is the caller's, not the path.
@@ -195,11 +252,46 @@ mod tests {
 
     #[test]
     fn a_failed_execve_names_the_path_and_exits_127() {
-        let out = run_stub(&["/nonexistent/program", "x"]);
+        let out = run_stub(&["rind: exec stub", "/nonexistent/program", "x"]);
         assert_eq!(out.status.code(), Some(127));
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
             "rind: execve failed: /nonexistent/program\n"
+        );
+    }
+
+    #[test]
+    fn with_an_fd_in_its_label_the_stub_waits_for_a_byte_and_closes_the_fd() {
+        let (r, w) = inheritable_pipe();
+        let label = format!("rind: waiting for start on fd {}", r.as_raw_fd());
+        let script = format!(
+            "test -e /proc/self/fd/{} && echo leaked; echo ran",
+            r.as_raw_fd()
+        );
+        let (mut cmd, _fd) = stub_command(&[&label, "/bin/sh", "sh", "-c", &script]);
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+        drop(r);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(child.try_wait().unwrap().is_none(), "ran before the byte");
+        nix::unistd::write(&w, b"0").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    }
+
+    #[test]
+    fn a_wait_that_ends_without_a_byte_exits_1_and_runs_nothing() {
+        let (r, w) = inheritable_pipe();
+        let label = format!("rind: waiting for start on fd {}", r.as_raw_fd());
+        let (mut cmd, _fd) = stub_command(&[&label, "/bin/sh", "sh", "-c", "echo ran"]);
+        drop(w);
+        let out = cmd.output().unwrap();
+        drop(r);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "rind: exec.fifo: read failed\n"
         );
     }
 

@@ -2,8 +2,11 @@
 # executes the container's program. Until then /proc/self/exe was rind's binary; from here on it
 # is this stub, which cannot be written (CVE-2019-5736). See src/process/exec_stub.rs.
 #
-# argv: [program path, program argv...]; envp is passed on. On failure it writes
-# "rind: execve failed: <path>" to stderr and exits 127.
+# argv: [label, program path, program argv...]; envp is passed on. If the label has decimal
+# digits, they are the number of the exec.fifo descriptor: the stub blocks reading one byte
+# from it (`start` writes it), closes it, and goes on. If that read fails, it writes "rind:
+# exec.fifo: read failed" to stderr and exits 1. If execve fails, it writes "rind: execve
+# failed: <path>" and exits 127.
 #
 # The bytes in exec_stub.rs come from:
 #   as -o stub.o exec_stub.s && objcopy -O binary -j .text stub.o stub.bin
@@ -11,18 +14,51 @@
 .globl _start
 _start:
     mov rbx, rsp
-    mov rdi, [rbx+8]
-    lea rsi, [rbx+16]
+    sub rsp, 16
+    mov rsi, [rbx+8]
+    xor r12d, r12d
+    xor r13d, r13d
+digit:
+    movzx eax, byte ptr [rsi]
+    inc rsi
+    test eax, eax
+    jz parsed
+    sub eax, '0'
+    cmp eax, 9
+    ja digit
+    imul r12d, r12d, 10
+    add r12d, eax
+    mov r13d, 1
+    jmp digit
+parsed:
+    test r13d, r13d
+    jz exec
+wait:
+    mov edi, r12d
+    mov rsi, rsp
+    mov edx, 1
+    xor eax, eax
+    syscall
+    cmp rax, -4
+    je wait
+    cmp rax, 1
+    jne unreleased
+    mov edi, r12d
+    mov eax, 3
+    syscall
+exec:
+    mov rdi, [rbx+16]
+    lea rsi, [rbx+24]
     mov rax, [rbx]
     lea rdx, [rbx+rax*8+16]
     mov eax, 59
     syscall
     mov edi, 2
     lea rsi, [rip+prefix]
-    mov edx, newline - prefix
+    mov edx, fifo_msg - prefix
     mov eax, 1
     syscall
-    mov rsi, [rbx+8]
+    mov rsi, [rbx+16]
     xor edx, edx
 1:  cmp byte ptr [rsi+rdx], 0
     je 2f
@@ -39,5 +75,16 @@ _start:
     mov edi, 127
     mov eax, 231
     syscall
+unreleased:
+    mov edi, 2
+    lea rsi, [rip+fifo_msg]
+    mov edx, end - fifo_msg
+    mov eax, 1
+    syscall
+    mov edi, 1
+    mov eax, 231
+    syscall
 prefix: .ascii "rind: execve failed: "
+fifo_msg: .ascii "rind: exec.fifo: read failed"
 newline: .ascii "\n"
+end:

@@ -274,13 +274,24 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     let step = |s: &str| trace(&format!("init: {s}"));
     let prepared = program::prepare(process, cfg.seccomp.as_ref(), chan, cfg.preserve_fds, &step)?;
 
-    // 12. Ready. Init now waits for `start`. Nothing may be reported through the channel
-    //     after this point: `create` has returned.
+    // 12. Ready. Nothing may be reported through the channel after this point: `create` has
+    //     returned (trace marks are best effort).
     chan.send(&ToRuntime::Ready)?;
+
+    // 13. With the exec stub, init executes it now and the stub waits on exec.fifo for
+    //     `start`: the seccomp filter's compilation and the teardown of init's copy of rind's
+    //     address space then run while the runtime finishes `create` and `start`, not between
+    //     `start` and the program. The stub is only used without startContainer hooks
+    //     (`exec_stub::usable_for`), which would need init after the release.
+    if let Some(stub) = &cfg.exec_stub {
+        use std::os::fd::AsFd;
+        let route = program::Route::StubAfterStart(stub.as_fd(), cfg.fifo.as_fd());
+        return Ok(prepared.exec(route)?);
+    }
     fifo::wait(&cfg.fifo)?;
     trace("init: released by start");
 
-    // 13. startContainer hooks run in the container, after start, before the program.
+    // 14. startContainer hooks run in the container, after start, before the program.
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -290,8 +301,8 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         hooks::run_all("startContainer", h, &hook_state.to_string())?;
     }
 
-    // 14. The program.
-    Ok(prepared.exec(cfg.exec_stub.as_ref().map(std::os::fd::AsFd::as_fd))?)
+    // 15. The program.
+    Ok(prepared.exec(program::Route::Direct)?)
 }
 
 /// Whether the spec has a hook that needs the `MountsReady` round trip: prestart and

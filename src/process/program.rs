@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -112,20 +112,42 @@ pub fn prepare<'a>(
     })
 }
 
+/// How [`Prepared::exec`] reaches the program.
+#[derive(Clone, Copy)]
+pub enum Route<'a> {
+    /// `execve` of the program.
+    Direct,
+    /// Through the exec stub ([`super::exec_stub`]), which first waits on this exec.fifo
+    /// descriptor for `start`.
+    StubAfterStart(BorrowedFd<'a>, BorrowedFd<'a>),
+}
+
 impl Prepared<'_> {
     /// Closes what must not leak, sets the umask, installs a late seccomp filter, and executes
-    /// the program. Returns only on failure.
-    pub fn exec(self, stub: Option<BorrowedFd<'_>>) -> Result<Infallible, ProgramError> {
+    /// the program by `route`. Returns only on failure.
+    pub fn exec(self, route: Route<'_>) -> Result<Infallible, ProgramError> {
         // Marks go before the filter, which may forbid the channel's sendmsg.
         if self.late_seccomp.is_some() {
             super::trace::mark(|| {
                 "init: installing the seccomp filter (late: no_new_privs)".into()
             });
         }
-        super::trace::mark(|| format!("init: execve {}", self.program.display()));
+        super::trace::mark(|| match route {
+            Route::Direct => format!("init: execve {}", self.program.display()),
+            Route::StubAfterStart(..) => format!(
+                "init: execve of the exec stub, which waits for start, then executes {}",
+                self.program.display()
+            ),
+        });
         // Only stdio and the preserved fds reach the program (a leaked descriptor was
-        // CVE-2024-21626). Everything else is marked close-on-exec.
+        // CVE-2024-21626). Everything else is marked close-on-exec; exec.fifo stays open
+        // for the stub, which closes it before the program.
         prepare_fds(self.preserve_fds)?;
+        if let Route::StubAfterStart(_, fifo) = route {
+            // SAFETY: F_SETFD on a descriptor init holds open.
+            Errno::result(unsafe { libc::fcntl(fifo.as_raw_fd(), libc::F_SETFD, 0) })
+                .step(|| "keep exec.fifo open for the exec stub".to_string())?;
+        }
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(self.umask));
         if let Some(filter) = self.late_seccomp {
             install(filter, None)?;
@@ -144,9 +166,11 @@ impl Prepared<'_> {
             .iter()
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
-        let err = match stub {
-            Some(stub) => super::exec_stub::exec(stub, &path, &argv, &envp),
-            None => nix::unistd::execve(&path, &argv, &envp).unwrap_err(),
+        let err = match route {
+            Route::Direct => nix::unistd::execve(&path, &argv, &envp).unwrap_err(),
+            Route::StubAfterStart(stub, fifo) => {
+                super::exec_stub::exec(stub, Some(fifo), &path, &argv, &envp)
+            }
         };
         Err(ProgramError::Exec(
             self.program.display().to_string(),
