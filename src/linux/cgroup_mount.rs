@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::os::fd::OwnedFd;
 
 use nix::fcntl::{OFlag, openat};
-use nix::mount::{MsFlags, mount};
+use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, mkdirat};
 use nix::unistd::symlinkat;
 
 use super::mount_options::MountOptions;
-use super::paths::{Kind, RootDir, fd_path};
+use super::paths::{Kind, RootDir, mount_at};
 use super::rootfs::{RootfsContext, finish_mount};
 use crate::cgroups::{CgroupPaths, Layout, MountInfo};
 use crate::error::{StepContext, SysError};
@@ -57,9 +57,9 @@ pub fn mount_view(
         ) => {
             let target = root.create(dest, Kind::Directory)?;
             let writable = flags & !MsFlags::MS_RDONLY;
-            nix::mount::mount(
+            mount_at(
                 Some("tmpfs"),
-                &fd_path(&target),
+                &target,
                 Some("tmpfs"),
                 writable,
                 Some("mode=755"),
@@ -115,9 +115,9 @@ pub fn mount_view(
                 }
             }
             if flags.contains(MsFlags::MS_RDONLY) {
-                nix::mount::mount(
+                mount_at(
                     None::<&str>,
-                    &fd_path(&top),
+                    &top,
                     None::<&str>,
                     MsFlags::MS_REMOUNT | flags,
                     Some("mode=755"),
@@ -167,18 +167,18 @@ fn one_hierarchy(
 ) -> Result<(), SysError> {
     let dest = place.dest;
     if cgroupns {
-        return mount(
+        return mount_at(
             Some(fstype),
-            &fd_path(place.target),
+            place.target,
             Some(fstype),
             flags,
             (!data.is_empty()).then_some(data),
         )
         .step(|| format!("mount {fstype} {data} on {}", dest.display()));
     }
-    mount(
+    mount_at(
         Some(host_dir),
-        &fd_path(place.target),
+        place.target,
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
@@ -186,9 +186,9 @@ fn one_hierarchy(
     .step(|| format!("bind {} on {}", host_dir.display(), dest.display()))?;
     if !flags.is_empty() {
         let top = (place.reopen)()?;
-        mount(
+        mount_at(
             None::<&str>,
-            &fd_path(&top),
+            &top,
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
             None::<&str>,

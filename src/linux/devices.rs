@@ -115,24 +115,38 @@ pub fn create(root: &RootDir, dev: &DeviceNode, in_userns: bool) -> Result<(), S
     )
     .step(|| format!("open {}", parent_path.display()))?;
     let name = rel.file_name().unwrap_or_default();
-    // An image may ship a file where the node goes; replace it, as runc does.
-    match nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(Errno::ENOENT) => {}
-        Err(e) => return Err(SysError::new(format!("remove old {show}"), e)),
-    }
     // mknod applies the umask: cleared around the call, the node gets the exact mode (init is
     // single-threaded). A chmod afterwards would cost four system calls, since glibc makes
     // fchmodat without following symlinks through /proc/self/fd.
-    let umask = nix::sys::stat::umask(Mode::empty());
-    let made = mknodat(
-        &parent,
-        name,
-        dev.kind,
-        Mode::from_bits_truncate(dev.mode),
-        makedev(dev.major, dev.minor),
-    );
-    nix::sys::stat::umask(umask);
-    made.step(|| format!("mknod {show}"))?;
+    let mknod = || {
+        let umask = nix::sys::stat::umask(Mode::empty());
+        let made = mknodat(
+            &parent,
+            name,
+            dev.kind,
+            Mode::from_bits_truncate(dev.mode),
+            makedev(dev.major, dev.minor),
+        );
+        nix::sys::stat::umask(umask);
+        made
+    };
+    match mknod() {
+        Ok(()) => {}
+        // An image may ship a file where the node goes; replace it, as runc does.
+        Err(Errno::EEXIST) => {
+            nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                .step(|| format!("remove old {show}"))?;
+            mknod().step(|| format!("mknod {show}"))?;
+        }
+        Err(e) => return Err(SysError::new(format!("mknod {show}"), e)),
+    }
+    // The node belongs to init's effective user and group already (its group is the
+    // directory's under a set-group-ID directory); most specs ask for those.
+    let sgid_dir =
+        nix::sys::stat::fstat(&parent).map_or(true, |st| st.st_mode & libc::S_ISGID != 0);
+    if !sgid_dir && Uid::effective().as_raw() == dev.uid && Gid::effective().as_raw() == dev.gid {
+        return Ok(());
+    }
     fchownat(
         &parent,
         name,

@@ -10,8 +10,10 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use nix::NixPath;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, mkdirat};
 
 use crate::error::{StepContext, SysError};
@@ -82,6 +84,15 @@ impl RootDir {
     /// symlinks inside the root.
     pub fn open_path(&self, path: &Path) -> Result<OwnedFd, Errno> {
         self.open_with(path, OFlag::O_PATH | OFlag::O_CLOEXEC)
+    }
+
+    /// Opens `path` with `O_PATH` only if no component of it is a symlink (`ELOOP` if one is).
+    pub fn open_path_without_symlinks(&self, path: &Path) -> Result<OwnedFd, Errno> {
+        let rel = relative(path);
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(resolve_flags() | ResolveFlag::RESOLVE_NO_SYMLINKS);
+        openat2_retrying(self.fd.as_fd(), rel.as_path(), how)
     }
 
     /// Opens `path` inside the root with the given flags.
@@ -217,6 +228,46 @@ pub fn relative(path: &Path) -> PathBuf {
 /// (`mount(2)`). The kernel resolves it to the fd's file without following anything further.
 pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// mount(2) onto the file or directory `target` is open on.
+///
+/// The kernel resolves a `/proc/self/fd/N` path afresh on every call: a walk through four
+/// procfs directories and a new inode for the fd, a fifth of what a mount cost init. So a
+/// directory is entered and mounted on as ".", which names the same mount and dentry. The
+/// working directory is left there: init uses descriptors and absolute paths, and sets its
+/// working directory itself before anything relative (pivot_root, the process's cwd). A file
+/// (a masked path, a device, the console), or a directory init may not enter (in a user
+/// namespace, one owned by an unmapped user), goes through its `/proc/self/fd/N` path.
+pub fn mount_at<S, T, D>(
+    source: Option<&S>,
+    target: &impl AsFd,
+    fstype: Option<&T>,
+    flags: MsFlags,
+    data: Option<&D>,
+) -> nix::Result<()>
+where
+    S: ?Sized + NixPath,
+    T: ?Sized + NixPath,
+    D: ?Sized + NixPath,
+{
+    match nix::unistd::fchdir(target) {
+        Ok(()) => mount(source, ".", fstype, flags, data),
+        Err(_) => mount(source, &fd_path(&target.as_fd()), fstype, flags, data),
+    }
+}
+
+/// A bind mount of what `fd` is open on onto itself (how a path is made read-only), named as
+/// [`mount_at`] names its target.
+pub fn bind_onto_itself(fd: &impl AsFd, flags: MsFlags) -> nix::Result<()> {
+    let none = None::<&str>;
+    match nix::unistd::fchdir(fd) {
+        Ok(()) => mount(Some("."), ".", none, flags, none),
+        Err(_) => {
+            let path = fd_path(&fd.as_fd());
+            mount(Some(&path), &path, none, flags, none)
+        }
+    }
 }
 
 /// True when `name` is a plain file name (no separators, not `.` or `..`).

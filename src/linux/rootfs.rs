@@ -14,8 +14,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::sys::statvfs::{FsFlags, fstatvfs};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 use oci_spec::runtime::{Mount, Spec};
 
@@ -24,7 +25,7 @@ use super::devices;
 use super::fsmount::{self, MountAttr};
 use super::idmap;
 use super::mount_options::{self, MountOptions, mount_attr_fields};
-use super::paths::{Kind, RootDir, fd_path};
+use super::paths::{Kind, RootDir, bind_onto_itself, fd_path, mount_at};
 use super::tmpcopyup;
 use crate::cgroups::CgroupPaths;
 use crate::error::{StepContext, SysError};
@@ -69,6 +70,22 @@ const PROC_MOUNT_ALLOWED: &[&str] = &[
 
 /// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
 pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
+    // Mounts are made on "." after entering their targets (`paths::mount_at`): put the
+    // working directory back for what runs before pivot_root (createContainer hooks).
+    let cwd = nix::fcntl::open(
+        ".",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok();
+    let root = build(ctx)?;
+    if let Some(cwd) = cwd {
+        fchdir(&cwd).step(|| "return to the working directory".to_string())?;
+    }
+    Ok(root)
+}
+
+fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     let linux = ctx.spec.linux().as_ref();
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         Some(name) => mount_options::parse(&[name.to_string()])
@@ -179,6 +196,14 @@ fn check_proc_target(dest: &Path, shown: &str, typ: &str) -> Result<(), SysError
 /// destination is created later through the same resolution, and nothing can be created
 /// inside procfs, so it needs no check.
 fn resolved_destination(root: &RootDir, dest: &Path) -> Result<Option<PathBuf>, SysError> {
+    // Without a symlink on the way (the common case) it lands where it says, and the kernel
+    // tells that apart without the two readlinks through /proc below. A missing component
+    // before any symlink is missing either way.
+    match root.open_path_without_symlinks(dest) {
+        Ok(_) => return Ok(Some(dest.to_path_buf())),
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(_) => {}
+    }
     let fd = match root.open_path(dest) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(None),
@@ -244,9 +269,9 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
     let data = opts.data_string();
     let flags = opts.flags & !MsFlags::MS_REMOUNT;
-    let result = mount(
+    let result = mount_at(
         Some(&source),
-        &fd_path(&target),
+        &target,
         Some(typ.as_str()),
         flags,
         (!data.is_empty()).then_some(data.as_str()),
@@ -257,9 +282,9 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
         // user namespace that does not own it) the kernel refuses. Bind the host's, read-only
         // as the spec asked, like runc.
         Err(Errno::EPERM) if typ == "sysfs" => {
-            mount(
+            mount_at(
                 Some("/sys"),
-                &fd_path(&target),
+                &target,
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
@@ -303,9 +328,9 @@ fn bind_mount(
     };
     let target = root.create(dest, kind)?;
     // MS_BIND always: type "bind" without a bind option in the list is a bind mount too.
-    mount(
+    mount_at(
         Some(&source),
-        &fd_path(&target),
+        &target,
         None::<&str>,
         MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC),
         None::<&str>,
@@ -353,33 +378,24 @@ fn finish_bind(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), S
 /// flags that the original mount had locked (nosuid, nodev, noexec, atime), so on EPERM the
 /// mount's current flags are kept as well.
 fn remount_bind(target: &OwnedFd, flags: MsFlags, dest: &Path) -> Result<(), SysError> {
-    let path = fd_path(target);
     let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
-    match mount(
-        None::<&str>,
-        &path,
-        None::<&str>,
-        base | flags,
-        None::<&str>,
-    ) {
-        Err(Errno::EPERM) => {
-            let locked = locked_flags(&path);
-            mount(
-                None::<&str>,
-                &path,
-                None::<&str>,
-                base | flags | locked,
-                None::<&str>,
-            )
-        }
+    let none = None::<&str>;
+    match mount_at(none, target, none, base | flags, none) {
+        Err(Errno::EPERM) => mount_at(
+            none,
+            target,
+            none,
+            base | flags | locked_flags(target),
+            none,
+        ),
         other => other,
     }
     .step(|| format!("remount {} with {flags:?}", dest.display()))
 }
 
-/// The flags of the mount at `path` that a remount must keep.
-fn locked_flags(path: &Path) -> MsFlags {
-    let Ok(st) = statvfs(path) else {
+/// The flags of the mount `fd` is on that a remount must keep.
+fn locked_flags(fd: &OwnedFd) -> MsFlags {
+    let Ok(st) = fstatvfs(fd) else {
         return MsFlags::empty();
     };
     let f = st.flags();
@@ -414,14 +430,8 @@ pub(super) fn finish_mount(
         .open_path(dest)
         .step(|| format!("open {}", dest.display()))?;
     for p in &opts.propagation {
-        mount(
-            None::<&str>,
-            &fd_path(&target),
-            None::<&str>,
-            *p,
-            None::<&str>,
-        )
-        .step(|| format!("set propagation {p:?} on {}", dest.display()))?;
+        mount_at(None::<&str>, &target, None::<&str>, *p, None::<&str>)
+            .step(|| format!("set propagation {p:?} on {}", dest.display()))?;
     }
     if opts.recursive != Default::default() {
         let (set, clear) = mount_attr_fields(opts.recursive);
@@ -525,19 +535,13 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(SysError::new(format!("readonly path {p}"), e)),
         };
-        mount(
-            Some(&fd_path(&fd)),
-            &fd_path(&fd),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .step(|| format!("bind readonly path {p}"))?;
+        bind_onto_itself(&fd, MsFlags::MS_BIND | MsFlags::MS_REC)
+            .step(|| format!("bind readonly path {p}"))?;
         let top = root.open_path(dest).step(|| format!("open {p}"))?;
         // A bind remount clears every flag it does not name: keep the nosuid, nodev and
         // noexec the path had from its mount (procfs has all three), as runc does.
-        let keep = locked_flags(&fd_path(&top))
-            & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+        let keep =
+            locked_flags(&top) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
         remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_REC | keep, dest)?;
     }
     for p in linux.masked_paths().iter().flatten() {
@@ -550,9 +554,9 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
             .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
             .unwrap_or(false);
         let r = if is_dir {
-            mount(
+            mount_at(
                 Some("tmpfs"),
-                &fd_path(&fd),
+                &fd,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
                 None::<&str>,
@@ -568,7 +572,8 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
         };
         r.step(|| format!("mask {p}"))?;
     }
-    Ok(())
+    // The mounts above entered their targets (`paths::mount_at`).
+    chdir("/").step(|| "chdir /".to_string())
 }
 
 /// Remounts `/` read-only (`root.readonly`).
