@@ -10,6 +10,13 @@ use crate::logging::LogFormat;
 mod run;
 pub use run::{ImageRunArgs, RunCommand};
 
+/// The parsed command line: the global flags and the verb.
+pub type Cli = CliOf<Command>;
+
+/// The command line with the verbs `V`: [`Cli`] for rind's verbs. Generic so that the same
+/// top level can be built with other verbs, from this one definition. (The explicit `about`
+/// and `long_about` below take precedence over this comment; the group id is the one derive
+/// gave `Cli` before it was generic.)
 #[derive(Debug, Parser)]
 #[command(
     name = "rind",
@@ -19,11 +26,12 @@ pub use run::{ImageRunArgs, RunCommand};
                   kill, delete, ...), so container engines can use it in place of runc.",
     propagate_version = true
 )]
-pub struct Cli {
+#[group(id = "Cli")]
+pub struct CliOf<V: Subcommand> {
     #[command(flatten)]
     pub global: GlobalOpts,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: V,
 }
 
 /// Flags accepted before or after the verb.
