@@ -7,9 +7,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::LogFormat;
 
+mod one_verb;
 mod run;
 pub use run::{ImageRunArgs, RunCommand};
 
+/// The parsed command line: the global flags and the verb.
+pub type Cli = CliOf<Command>;
+
+/// The command line with the verbs `V`: [`Cli`] for rind's verbs. Generic so that
+/// [`Cli::parse_one_verb`] builds its top level from this same definition, with no verbs, and
+/// adds only the one that runs. (The explicit `about` and `long_about` below take precedence
+/// over this comment; the group id is the one derive gave `Cli` before it was generic.)
 #[derive(Debug, Parser)]
 #[command(
     name = "rind",
@@ -19,11 +27,12 @@ pub use run::{ImageRunArgs, RunCommand};
                   kill, delete, ...), so container engines can use it in place of runc.",
     propagate_version = true
 )]
-pub struct Cli {
+#[group(id = "Cli")]
+pub struct CliOf<V: Subcommand> {
     #[command(flatten)]
     pub global: GlobalOpts,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: V,
 }
 
 /// Flags accepted before or after the verb.

@@ -1,10 +1,8 @@
-use clap::Parser;
-
 use rind::cli::Cli;
 use rind::{commands, logging};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_one_verb();
     logging::init(
         cli.global.log.clone(),
         cli.global.log_format,
