@@ -4,9 +4,9 @@
 //! into each of its subcommands (clap_builder's `Command::_propagate_global_args`), even
 //! though the verbs are deferred and only one of them runs: 9 flags into 20 verbs on every
 //! start. `Cli::parse_one_verb` finds the verb in argv first and parses with a top level that
-//! holds only that verb, so the flags are copied into that verb alone. Anything it does not read with
-//! certainty (no verb, an unknown one, `help`, `--help`, `--version`, a flag that is not a
-//! top-level one) goes to `Cli::try_parse_from` and the full definition. Either way the
+//! holds only that verb, so the flags are copied into that verb alone. Anything it does not
+//! read with certainty (no verb, an unknown one, `help`, `--help`, `--version`, a flag that is
+//! not a top-level one) goes to `Cli::try_parse_from` and the full definition. Either way the
 //! values, the help, the errors and the exit codes are the same (the tests below, and
 //! scripts/cli-compare.sh against a previous binary).
 //!
