@@ -204,6 +204,27 @@ fn a_failing_poststart_hook_is_reported_and_the_container_runs_on() {
     assert!(err.contains("poststart-broke"), "{err}");
 }
 
+/// `run` hands the spec's hooks from its create to its start and delete: poststart and
+/// poststop run, once each, with the container's state.
+#[test]
+fn run_runs_the_poststart_and_poststop_hooks_of_its_spec() {
+    let rt = Runtime::new();
+    let log = TempDir::new("runhooks");
+    let l = log.path().to_str().unwrap();
+    let mut b = Bundle::sh("true");
+    b.config["hooks"] = json!({
+        "poststart": [host_hook(&record("poststart", l))],
+        "poststop": [host_hook(&record("poststop", l))],
+    });
+    let id = unique("runhooks");
+    let out = rt.run_bundle(&b, &id);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read(log.path(), "order"), "poststart\npoststop");
+    assert_eq!(state_of(log.path(), "poststart")["id"], id.as_str());
+    assert_eq!(state_of(log.path(), "poststop")["status"], "stopped");
+    assert!(!rt.root.path().join(&id).exists());
+}
+
 #[test]
 fn a_failing_poststop_hook_is_reported_and_delete_still_succeeds() {
     let rt = Runtime::new();

@@ -1,7 +1,7 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{GlobalOpts, RunArgs};
-use crate::container;
+use crate::container::{self, HooksFrom};
 use crate::linux::terminal;
 use crate::process::{supervise, trace};
 
@@ -10,8 +10,9 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     opts.proxy_terminal = !a.detach;
     let id = opts.id.clone();
     if a.detach {
-        container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
-        start_or_remove(g, &id)?;
+        let created =
+            container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
+        start_or_remove(g, &id, HooksFrom::Given(created.hooks.as_ref()))?;
         return Ok(0);
     }
 
@@ -24,7 +25,10 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
         Some(sock) => Some(terminal::recv_fd(sock).context("receive the container's terminal")?),
         None => None,
     };
-    start_or_remove(g, &id)?;
+    // The hooks are the spec's, parsed by `create`: `start` and `delete` need not read them
+    // back from the saved config.json.
+    let hooks = HooksFrom::Given(created.hooks.as_ref());
+    start_or_remove(g, &id, hooks)?;
     trace::follow_init_to_exec();
     let code = match master {
         Some(m) => supervise::wait_with_tty(&set, created.pid, m)?,
@@ -32,16 +36,16 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     };
     trace::mark(|| format!("container exited with {code}"));
     if !a.keep {
-        container::delete(&g.root, &id, true)
+        container::delete_with(&g.root, &id, true, hooks)
             .with_context(|| format!("delete container {id} after it exited"))?;
         trace::mark(|| "deleted the container".into());
     }
     Ok(code)
 }
 
-fn start_or_remove(g: &GlobalOpts, id: &str) -> Result<()> {
-    if let Err(e) = container::start(&g.root, id) {
-        let _ = container::delete(&g.root, id, true);
+fn start_or_remove(g: &GlobalOpts, id: &str, hooks: HooksFrom) -> Result<()> {
+    if let Err(e) = container::start_with(&g.root, id, hooks) {
+        let _ = container::delete_with(&g.root, id, true, hooks);
         return Err(e).with_context(|| format!("start container {id}"));
     }
     Ok(())

@@ -41,6 +41,9 @@ pub struct Created {
     /// With `proxy_terminal`: the runtime's end of the console socket; the pty master arrives
     /// on it.
     pub console: Option<OwnedFd>,
+    /// The spec's hooks, for a caller that goes on to `start` and `delete` (`run`): they need
+    /// not read them back from the saved config.json.
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Removes the cgroup when creation fails.
@@ -200,6 +203,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         pid: launched.pid,
         cloned: launched.cloned,
         console,
+        hooks: spec.hooks().clone(),
     })
 }
 

@@ -14,8 +14,31 @@ use crate::logging;
 use crate::process::fifo::{self, ReleaseError};
 use crate::process::trace;
 
+/// Where the hooks of a container's spec come from.
+#[derive(Clone, Copy)]
+pub enum HooksFrom<'a> {
+    /// The config.json saved at create time.
+    Saved,
+    /// The caller, which created the container in this process (`run`).
+    Given(Option<&'a Hooks>),
+}
+
+impl HooksFrom<'_> {
+    fn get(self, c: &Container) -> Option<Hooks> {
+        match self {
+            HooksFrom::Saved => saved_hooks(c),
+            HooksFrom::Given(h) => h.cloned(),
+        }
+    }
+}
+
 /// Lets a created container's init run its program, then runs the poststart hooks.
 pub fn start(root: &Path, id: &str) -> Result<(), LifecycleError> {
+    start_with(root, id, HooksFrom::Saved)
+}
+
+/// [`start`], with the hooks from `hooks`.
+pub fn start_with(root: &Path, id: &str, hooks: HooksFrom) -> Result<(), LifecycleError> {
     let c = Container::load(root, id)?;
     match c.status() {
         Status::Created => {}
@@ -38,7 +61,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), LifecycleError> {
     })?;
     trace::mark(|| "start: released init".into());
     // A failing poststart hook is reported, and the container keeps running.
-    if let Some(h) = saved_hooks(&c)
+    if let Some(h) = hooks.get(&c)
         && let Some(list) = h.poststart()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Running)).unwrap_or_default();
@@ -88,6 +111,16 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Life
 /// with `force` (everything in it is killed first). `force` on an unknown id succeeds, which
 /// containerd's shim relies on.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), LifecycleError> {
+    delete_with(root, id, force, HooksFrom::Saved)
+}
+
+/// [`delete`], with the hooks from `hooks`.
+pub fn delete_with(
+    root: &Path,
+    id: &str,
+    force: bool,
+    hooks: HooksFrom,
+) -> Result<(), LifecycleError> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
         Err(ContainerError::NotExist(_)) if force => return Ok(()),
@@ -104,7 +137,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), LifecycleError> 
             )));
         }
     }
-    destroy(c)
+    destroy(c, hooks)
 }
 
 /// SIGKILLs init (and, without a private PID namespace, everything else in the cgroup), thaws
@@ -128,14 +161,14 @@ fn kill_and_wait(c: &Container) -> Result<(), LifecycleError> {
 
 /// Final cleanup of a stopped container: leftover processes, the cgroup, poststop hooks, the
 /// state directory.
-fn destroy(c: Container) -> Result<(), LifecycleError> {
+fn destroy(c: Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
     let cg = cgroups::from_paths(&c.state.cgroup);
     // Without a private PID namespace, children of init can outlive it.
     if !c.state.private_pid_ns && cg.pids().is_ok_and(|p| !p.is_empty()) {
         let _ = cg.signal_all(Signal::SIGKILL);
     }
     cg.destroy()?;
-    if let Some(h) = saved_hooks(&c)
+    if let Some(h) = hooks.get(&c)
         && let Some(list) = h.poststop()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Stopped)).unwrap_or_default();

@@ -22,7 +22,9 @@ use crate::cgroups::{self, FreezerState};
 use crate::error::Cause;
 pub use create::{CreateOptions, Created, create};
 pub use exec::{ExecOptions, Execed, exec};
-pub use lifecycle::{delete, kill, pause, resume, start, update};
+pub use lifecycle::{
+    HooksFrom, delete, delete_with, kill, pause, resume, start, start_with, update,
+};
 pub use state::{OciState, State, Status};
 
 /// Errors about containers as a whole (not about one step inside them).
