@@ -218,7 +218,11 @@ fn run_runs_the_poststart_and_poststop_hooks_of_its_spec() {
     });
     let id = unique("runhooks");
     let out = rt.run_bundle(&b, &id);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(read(log.path(), "order"), "poststart\npoststop");
     assert_eq!(state_of(log.path(), "poststart")["id"], id.as_str());
     assert_eq!(state_of(log.path(), "poststop")["status"], "stopped");

@@ -37,11 +37,12 @@ impl MountInfo {
     /// Reads `/proc/self/mountinfo`.
     pub fn read_self() -> Result<Self> {
         let path = Path::new("/proc/self/mountinfo");
-        let text = std::fs::read_to_string(path).map_err(|e| CgroupError::Io {
-            op: "read",
-            path: path.into(),
-            cause: Cause::from(e),
-        })?;
+        let text =
+            crate::linux::read_pseudo_file(path, 16 * 1024).map_err(|e| CgroupError::Io {
+                op: "read",
+                path: path.into(),
+                cause: Cause::from(e),
+            })?;
         Ok(Self::parse(&text))
     }
 
@@ -158,7 +159,7 @@ fn unescape(s: &str) -> String {
 
 fn read_proc_self_cgroup() -> Result<String> {
     let path = Path::new("/proc/self/cgroup");
-    std::fs::read_to_string(path).map_err(|e| CgroupError::Io {
+    crate::linux::read_pseudo_file(path, 1024).map_err(|e| CgroupError::Io {
         op: "read",
         path: path.into(),
         cause: Cause::from(e),

@@ -106,7 +106,7 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     if pid <= 0 {
         return None;
     }
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::linux::read_pseudo_file(format!("/proc/{pid}/stat"), 1024).ok()?;
     parse_stat(&text)
 }
 

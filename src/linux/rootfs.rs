@@ -449,7 +449,7 @@ pub(super) fn finish_mount(
 /// pivot_root(2) refuses a new root whose parent mount is shared. Make that mount private (in
 /// this mount namespace only).
 fn make_parent_mount_private(rootfs: &Path) -> Result<(), SysError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
+    let text = super::read_pseudo_file("/proc/self/mountinfo", 16 * 1024)
         .step(|| "read /proc/self/mountinfo".to_string())?;
     let mut best: Option<(PathBuf, bool)> = None;
     for line in text.lines() {
