@@ -68,21 +68,33 @@ impl V1Cgroup {
     }
 
     /// A new cpuset cgroup starts with empty `cpus` and `mems`, and no task may join it until
-    /// they are set. Copy them down from the nearest ancestor that has them.
+    /// they are set. Copy them down from the nearest ancestor that has them: going up from the
+    /// container's directory, reading each once, to the first that has both (the hierarchy's
+    /// root always does); then down again, writing what was empty.
     fn init_cpuset(&self) -> Result<()> {
         let Some(leaf) = self.dir("cpuset") else {
             return Ok(());
         };
-        let mut chain: Vec<&Path> = leaf.ancestors().collect();
-        chain.reverse();
-        for pair in chain.windows(2) {
-            let (parent, child) = (pair[0], pair[1]);
-            if !child.join("cpuset.cpus").exists() {
-                continue;
+        let mut below = Vec::new();
+        let mut dir = leaf;
+        let (mut cpus, mut mems) = loop {
+            let cpus = read(dir, "cpuset.cpus")?;
+            let mems = read(dir, "cpuset.mems")?;
+            if !cpus.is_empty() && !mems.is_empty() {
+                break (cpus, mems);
             }
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                if read(child, file)?.is_empty() {
-                    write(child, file, &read(parent, file)?, "inherit cpuset")?;
+            below.push((dir, cpus, mems));
+            dir = dir.parent().unwrap_or(Path::new("/"));
+        };
+        for (dir, own_cpus, own_mems) in below.into_iter().rev() {
+            for (file, own, inherited) in [
+                ("cpuset.cpus", own_cpus, &mut cpus),
+                ("cpuset.mems", own_mems, &mut mems),
+            ] {
+                if own.is_empty() {
+                    write(dir, file, inherited, "inherit cpuset")?;
+                } else {
+                    *inherited = own;
                 }
             }
         }
