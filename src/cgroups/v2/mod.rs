@@ -56,7 +56,11 @@ impl Cgroup for V2Cgroup {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
-        let sizes = super::convert::hugepage_sizes();
+        // The host's page sizes only check hugepage limits; most specs have none.
+        let sizes = match r.hugepage_limits() {
+            Some(h) if !h.is_empty() => super::convert::hugepage_sizes(),
+            _ => Vec::new(),
+        };
         let plan = plan::plan(r, &DirProbe(&self.dir), &sizes)?;
         let mut ready = BTreeSet::new();
         super::plan::run(&plan.writes, &mut |w| {
