@@ -106,7 +106,7 @@ impl RootDir {
     }
 
     /// Opens `path` inside the root, creating it (and missing parent directories, mode 0755)
-    /// when it does not exist. Returns an `O_PATH` fd to mount on through `/proc/self/fd`.
+    /// when it does not exist. Returns an `O_PATH` fd to mount on ([`mount_at`]).
     pub fn create(&self, path: &Path, kind: Kind) -> Result<OwnedFd, SysError> {
         let step = || {
             format!(
