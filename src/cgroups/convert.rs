@@ -159,6 +159,15 @@ pub fn hugepage_sizes_from(dir_names: &[String]) -> Vec<String> {
     out
 }
 
+/// The host's page sizes when `r` has hugepage limits, the only thing they check; none (and no
+/// directory listing) otherwise, as for most specs.
+pub fn hugepage_sizes_for(r: &oci_spec::runtime::LinuxResources) -> Vec<String> {
+    match r.hugepage_limits() {
+        Some(h) if !h.is_empty() => hugepage_sizes(),
+        _ => Vec::new(),
+    }
+}
+
 /// The page sizes of this host, read from `/sys/kernel/mm/hugepages`.
 pub fn hugepage_sizes() -> Vec<String> {
     let names: Vec<String> = std::fs::read_dir("/sys/kernel/mm/hugepages")

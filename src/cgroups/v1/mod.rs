@@ -186,11 +186,7 @@ impl Cgroup for V1Cgroup {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
-        // The host's page sizes only check hugepage limits; most specs have none.
-        let sizes = match r.hugepage_limits() {
-            Some(h) if !h.is_empty() => super::convert::hugepage_sizes(),
-            _ => Vec::new(),
-        };
+        let sizes = super::convert::hugepage_sizes_for(r);
         let hugetlb_v2 =
             r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) && self.hugetlb_on_v2();
         let plan = plan::plan(r, &ControllerProbe(self), &sizes, hugetlb_v2)?;

@@ -56,11 +56,7 @@ impl Cgroup for V2Cgroup {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
-        // The host's page sizes only check hugepage limits; most specs have none.
-        let sizes = match r.hugepage_limits() {
-            Some(h) if !h.is_empty() => super::convert::hugepage_sizes(),
-            _ => Vec::new(),
-        };
+        let sizes = super::convert::hugepage_sizes_for(r);
         let plan = plan::plan(r, &DirProbe(&self.dir), &sizes)?;
         let mut ready = BTreeSet::new();
         super::plan::run(&plan.writes, &mut |w| {
