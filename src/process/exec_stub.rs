@@ -157,22 +157,19 @@ fn sealed_x86_64() -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// Executes `path` with `argv` and `envp` through the stub; with `wait`, the stub first blocks
-/// reading one byte from that descriptor (exec.fifo), which must not be close-on-exec. Returns
-/// only on failure. Tries execveat on the descriptor, then (for a seccomp profile that allows
-/// execve but not execveat) execve of its /proc/self/fd path.
+/// Executes `path` with `argv` and `envp` through the stub, which first blocks reading one byte
+/// from `wait` (exec.fifo; it must not be close-on-exec). Returns only on failure. Tries
+/// execveat on the descriptor, then (for a seccomp profile that allows execve but not
+/// execveat) execve of its /proc/self/fd path.
 pub fn exec(
     stub: BorrowedFd<'_>,
-    wait: Option<BorrowedFd<'_>>,
+    wait: BorrowedFd<'_>,
     path: &CString,
     argv: &[CString],
     envp: &[CString],
 ) -> Errno {
     // The label is what `ps` shows for init while it waits. Its only digits are the fd's.
-    let label = match wait {
-        Some(fd) => format!("rind: waiting for start on fd {}", fd.as_raw_fd()),
-        None => "rind: exec stub".to_string(),
-    };
+    let label = format!("rind: waiting for start on fd {}", wait.as_raw_fd());
     let Ok(label) = CString::new(label) else {
         return Errno::EINVAL;
     };

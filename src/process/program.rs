@@ -169,7 +169,7 @@ impl Prepared<'_> {
         let err = match route {
             Route::Direct => nix::unistd::execve(&path, &argv, &envp).unwrap_err(),
             Route::StubAfterStart(stub, fifo) => {
-                super::exec_stub::exec(stub, Some(fifo), &path, &argv, &envp)
+                super::exec_stub::exec(stub, fifo, &path, &argv, &envp)
             }
         };
         Err(ProgramError::Exec(
