@@ -100,6 +100,9 @@ vmlinux=$(vm_vmlinux "$kver")
 base=$(vm_base_initramfs "$kver")
 cat "$base" "$run_dir/run.cpio" >"$run_dir/initramfs.cpio"
 accel=$(vm_pick_accel)
+# Kernel warnings and stack traces reach the console ("quiet" alone keeps only errors): an OOM
+# kill, a WARN, and a CPU stuck in the kernel show where they happened, on every CPU.
+VM_APPEND_EXTRA="loglevel=5 softlockup_all_cpu_backtrace=1"
 vm_qemu_cmd "$accel" "$vmlinux" "$run_dir/initramfs.cpio"
 echo "vm: kernel $kver, accel $accel, ${VM_SMP} vCPUs, ${VM_MEM_MB} MiB," \
     "initramfs $(($(stat -c %s "$run_dir/initramfs.cpio") / 1024 / 1024)) MiB, prepared in" \
@@ -114,24 +117,47 @@ fi
 log=$run_dir/console.log
 trap vm_stop_all EXIT
 trap 'exit 130' INT TERM
-vm_start "${RIND_VM_TIMEOUT:-900}" "$log"
-boot_start=$EPOCHREALTIME
-# Show the console as it arrives; tail ends shortly after qemu does. Both run in the background
-# so that bash's `wait` returns at once on INT or TERM and the traps end qemu.
-tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
-tail_pid=$!
-set +e
-wait "$VM_PID"
-qemu_status=$?
-wait "$tail_pid"
-set -e
-VM_QEMU_PIDS=()
-wall=$(awk -v s="$boot_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')
 
-[ -s "$log.qemu" ] && sed 's/^/qemu: /' "$log.qemu" >&2
-exit_line=$(tr -d '\r' <"$log" | grep -o 'RIND-VM-EXIT=[0-9]*' | tail -n 1 || true)
+# boot_once: boots the guest once, shows its console as it arrives, and sets qemu_status, wall
+# and exit_line ("RIND-VM-EXIT=<status>", or empty when the guest never reported one).
+boot_once() {
+    vm_start "${RIND_VM_TIMEOUT:-900}" "$log"
+    local boot_start=$EPOCHREALTIME tail_pid watch_pid
+    # Show the console as it arrives; tail ends shortly after qemu does. Both run in the
+    # background so that bash's `wait` returns at once on INT or TERM and the traps end qemu.
+    tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
+    tail_pid=$!
+    vm_watch_lockup "$log" "$VM_PID" &
+    watch_pid=$!
+    set +e
+    wait "$VM_PID"
+    qemu_status=$?
+    wait "$tail_pid"
+    kill "$watch_pid" 2>/dev/null
+    wait "$watch_pid"
+    set -e
+    VM_QEMU_PIDS=()
+    wall=$(awk -v s="$boot_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')
+    [ -s "$log.qemu" ] && sed 's/^/qemu: /' "$log.qemu" >&2
+    exit_line=$(tr -d '\r' <"$log" | grep -o 'RIND-VM-EXIT=[0-9]*' | tail -n 1 || true)
+}
+
+boot_once
+# A guest whose kernel locked up (both vCPUs spinning, docs/vm-tests.md) reports nothing: that
+# is not a verdict on the tests, so the suite boots once more, and says so. A second lockup fails.
+if [ -z "$exit_line" ] && [ "$mode" = tests ] && vm_locked_up "$log"; then
+    cp "$log" "$log.lockup"
+    echo "vm: the guest kernel locked up (its traces are above, and in $log.lockup):" \
+        "booting the suite once more" >&2
+    # The guest can tell the second boot by its command line (an unknown flag the kernel
+    # ignores).
+    VM_APPEND_EXTRA="$VM_APPEND_EXTRA rind.boot=2"
+    vm_qemu_cmd "$accel" "$vmlinux" "$run_dir/initramfs.cpio"
+    boot_once
+fi
 if [ -z "$exit_line" ]; then
     [ "$qemu_status" = 124 ] && echo "vm: killed after ${RIND_VM_TIMEOUT:-900} s (RIND_VM_TIMEOUT)" >&2
+    vm_locked_up "$log" && echo "vm: the guest kernel locked up; its traces are in the console above" >&2
     echo "vm: the guest did not report an exit status (qemu exited $qemu_status); console in $log" >&2
     echo "vm: suite wall time ${wall} s ($accel)"
     echo "vm: 0 passed, 1 failed"
@@ -151,5 +177,6 @@ if [ "$guest_status" != 0 ] && [ "$failed" = 0 ]; then
     failed=1
 fi
 echo "vm: suite wall time ${wall} s ($accel, boot to power-off)"
+[ -e "$log.lockup" ] && echo "vm: note: the first boot's kernel locked up and the suite ran again; console in $log.lockup"
 echo "vm: $passed passed, $failed failed"
 [ "$guest_status" = 0 ] && [ "$failed" = 0 ]

@@ -24,8 +24,9 @@ vm_kernel_cmdline() {
     local accel=$1
     local cmdline="console=ttyS0 quiet panic=-1 mitigations=off 8250.nr_uarts=1 i8042.noaux i8042.nokbd i8042.nopnp pci=off"
     [ "$accel" = tcg ] && cmdline="$cmdline tsc_early_khz=$(vm_host_khz) tsc=reliable"
-    # RIND_VM_APPEND adds flags for debugging, e.g. "loglevel=7" to see every kernel message.
-    echo "$cmdline${RIND_VM_APPEND:+ $RIND_VM_APPEND}"
+    # VM_APPEND_EXTRA: flags a caller adds (scripts/vm-test.sh: kernel warnings and stack
+    # traces). RIND_VM_APPEND adds flags for debugging, e.g. "loglevel=7" to see every message.
+    echo "$cmdline${VM_APPEND_EXTRA:+ $VM_APPEND_EXTRA}${RIND_VM_APPEND:+ $RIND_VM_APPEND}"
 }
 
 # Fills the array VM_QEMU with the qemu command line that boots kernel $2 with initramfs $3
@@ -62,6 +63,27 @@ vm_stop_all() {
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
     VM_QEMU_PIDS=()
+}
+
+# True when the guest console $1 shows that its kernel locked up: a CPU stuck in the kernel
+# (the soft lockup watchdog) or an RCU stall.
+vm_locked_up() {
+    tr -d '\r' <"$1" | grep -qE 'BUG: soft lockup|rcu: INFO: rcu_(preempt|sched) (self-)?detected stall'
+}
+
+# Ends the guest whose timeout wrapper is $2 once its console $1 shows a CPU stuck in the kernel
+# for 100 s or more: that is no passing stall of the host, and the guest will not recover.
+# Meant to run in the background for as long as the guest does.
+vm_watch_lockup() {
+    local log=$1 pid=$2
+    while kill -0 "$pid" 2>/dev/null; do
+        if tr -d '\r' <"$log" | grep -qE 'soft lockup - CPU#[0-9]+ stuck for [0-9]{3,}s'; then
+            echo "vm: a guest CPU has been stuck in the kernel for 100 s or more: ending the guest" >&2
+            kill "$pid" 2>/dev/null
+            return
+        fi
+        sleep 5
+    done
 }
 
 # Prints the cached minimal initramfs for kernel $1: busybox and an /init that prints
