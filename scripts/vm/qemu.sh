@@ -82,7 +82,9 @@ vm_watch_lockup() {
             kill "$pid" 2>/dev/null
             return
         fi
-        sleep 5
+        # In the background, so that a TERM from the caller ends this loop at once.
+        sleep 5 &
+        wait $!
     done
 }
 
