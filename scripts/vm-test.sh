@@ -11,7 +11,8 @@
 # Exits 0 only when the guest reported that every test passed. Prints one RIND-VM-RESULT line
 # per test executable, "vm: N passed, M failed", and the suite's wall time. Environment:
 # RIND_VM_ACCEL (kvm|tcg, default: probe), RIND_VM_MEM (MiB, 2048), RIND_VM_SMP (2),
-# RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_TEST_TIMEOUT (each executable, 600),
+# RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_BOOT_TIMEOUT (launch to the suite's start, 60),
+# RIND_VM_TEST_TIMEOUT (each executable, 600),
 # RIND_VM_APPEND (extra kernel command-line flags).
 # How the VM is built and how to debug it: docs/vm-tests.md.
 set -euo pipefail
@@ -127,7 +128,9 @@ boot_once() {
     # background so that bash's `wait` returns at once on INT or TERM and the traps end qemu.
     tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
     tail_pid=$!
-    vm_watch_lockup "$log" "$VM_PID" &
+    # Without fd 9 (the checkout's lock), which its last sleep would otherwise hold a little
+    # after this script has ended.
+    vm_watch_guest "$log" "$VM_PID" "${RIND_VM_BOOT_TIMEOUT:-60}" 9>&- &
     watch_pid=$!
     set +e
     wait "$VM_PID"
@@ -143,12 +146,13 @@ boot_once() {
 }
 
 boot_once
-# A guest whose kernel locked up (both vCPUs spinning, docs/vm-tests.md) reports nothing: that
-# is not a verdict on the tests, so the suite boots once more, and says so. A second lockup fails.
-if [ -z "$exit_line" ] && [ "$mode" = tests ] && vm_locked_up "$log"; then
+# A guest whose boot hung, or whose kernel locked up (both vCPUs spinning, docs/vm-tests.md),
+# reports nothing: that is not a verdict on the tests, so the suite boots once more, and says so.
+# A second such boot fails.
+if [ -z "$exit_line" ] && [ "$mode" = tests ] && { vm_locked_up "$log" || ! vm_began "$log"; }; then
     cp "$log" "$log.lockup"
-    echo "vm: the guest kernel locked up (its traces are above, and in $log.lockup):" \
-        "booting the suite once more" >&2
+    if vm_began "$log"; then what="the guest kernel locked up"; else what="the guest's boot hung"; fi
+    echo "vm: $what (its console is above, and in $log.lockup): booting the suite once more" >&2
     # The guest can tell the second boot by its command line (an unknown flag the kernel
     # ignores).
     VM_APPEND_EXTRA="$VM_APPEND_EXTRA rind.boot=2"
@@ -157,6 +161,7 @@ if [ -z "$exit_line" ] && [ "$mode" = tests ] && vm_locked_up "$log"; then
 fi
 if [ -z "$exit_line" ]; then
     [ "$qemu_status" = 124 ] && echo "vm: killed after ${RIND_VM_TIMEOUT:-900} s (RIND_VM_TIMEOUT)" >&2
+    vm_began "$log" || echo "vm: the guest's boot hung: init never started the suite" >&2
     vm_locked_up "$log" && echo "vm: the guest kernel locked up; its traces are in the console above" >&2
     echo "vm: the guest did not report an exit status (qemu exited $qemu_status); console in $log" >&2
     echo "vm: suite wall time ${wall} s ($accel)"
@@ -177,6 +182,6 @@ if [ "$guest_status" != 0 ] && [ "$failed" = 0 ]; then
     failed=1
 fi
 echo "vm: suite wall time ${wall} s ($accel, boot to power-off)"
-[ -e "$log.lockup" ] && echo "vm: note: the first boot's kernel locked up and the suite ran again; console in $log.lockup"
+[ -e "$log.lockup" ] && echo "vm: note: the first boot hung or its kernel locked up, and the suite ran again; console in $log.lockup"
 echo "vm: $passed passed, $failed failed"
 [ "$guest_status" = 0 ] && [ "$failed" = 0 ]

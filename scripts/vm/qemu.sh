@@ -71,14 +71,25 @@ vm_locked_up() {
     tr -d '\r' <"$1" | grep -qE 'BUG: soft lockup|rcu: INFO: rcu_(preempt|sched) (self-)?detected stall'
 }
 
-# Ends the guest whose timeout wrapper is $2 once its console $1 shows a CPU stuck in the kernel
-# for 100 s or more: that is no passing stall of the host, and the guest will not recover.
-# Meant to run in the background for as long as the guest does.
-vm_watch_lockup() {
-    local log=$1 pid=$2
+# True when the guest console $1 shows that init started the payload (RIND-VM-BEGIN).
+vm_began() {
+    grep -q RIND-VM-BEGIN "$1"
+}
+
+# Ends the guest whose timeout wrapper is $2 when its console $1 shows that it will not
+# recover: init has not started the payload $3 s after launch (a boot that hung; it takes about
+# 5 s), or a CPU has been stuck in the kernel for 100 s or more (a stalled host does not stop a
+# guest CPU that long). Meant to run in the background for as long as the guest does.
+vm_watch_guest() {
+    local log=$1 pid=$2 boot_limit=$3 start=$SECONDS
     while kill -0 "$pid" 2>/dev/null; do
         if tr -d '\r' <"$log" | grep -qE 'soft lockup - CPU#[0-9]+ stuck for [0-9]{3,}s'; then
             echo "vm: a guest CPU has been stuck in the kernel for 100 s or more: ending the guest" >&2
+            kill "$pid" 2>/dev/null
+            return
+        fi
+        if ((SECONDS - start >= boot_limit)) && ! vm_began "$log"; then
+            echo "vm: the guest has not started the suite ${boot_limit} s after launch (its boot hung): ending it" >&2
             kill "$pid" 2>/dev/null
             return
         fi
