@@ -156,6 +156,36 @@ fn masked_files_read_empty_as_dev_null_and_masked_dirs_are_empty() {
 }
 
 #[test]
+fn every_masked_directory_is_an_empty_read_only_mount_of_its_own() {
+    // The first masked directory gets a tmpfs and the others bind it: each must still be a
+    // mount at its own path, empty, and refuse writes, also in a container with full
+    // capabilities over them (root, the default spec's capabilities).
+    let rt = Runtime::new();
+    let dirs: Vec<&str> = ["/sys/firmware", "/sys/kernel", "/proc/driver", "/proc/tty"]
+        .into_iter()
+        .filter(|p| std::path::Path::new(p).is_dir())
+        .collect();
+    assert!(dirs.len() >= 2, "need two directories to mask: {dirs:?}");
+    let script: String = dirs
+        .iter()
+        .map(|d| {
+            format!(
+                "echo {d} entries $(ls -A {d} | wc -l); touch {d}/x 2>/dev/null || echo {d} \
+                 refused; echo {d} mounts $(cut -d' ' -f5 /proc/self/mountinfo | grep -cx {d});"
+            )
+        })
+        .collect();
+    let mut b = Bundle::sh(&script);
+    b.config["linux"]["maskedPaths"] = json!(dirs);
+    let out = rt.output_of(&b);
+    for d in &dirs {
+        for want in ["entries 0", "refused", "mounts 1"] {
+            assert!(out.contains(&format!("{d} {want}")), "{d} {want}: {out}");
+        }
+    }
+}
+
+#[test]
 fn readonly_paths_refuse_writes() {
     let rt = Runtime::new();
     // Files under each read-only path of the default spec, where this kernel has them.

@@ -1,6 +1,7 @@
 //! `/dev` inside the container: the default device nodes, `linux.devices`, and the standard
 //! symlinks.
 
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -74,121 +75,145 @@ pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode, SysError> {
     })
 }
 
-/// Creates a device node inside the root. In a user namespace mknod is not allowed, so the
-/// host's node is bind-mounted over an empty file instead (runc does the same).
-pub fn create(root: &RootDir, dev: &DeviceNode, in_userns: bool) -> Result<(), SysError> {
-    let rel = relative(&dev.path);
-    let show = dev.path.display();
-    // Checked by component, so that `/dev/../etc/passwd` is not taken for a path under /dev.
-    let under_dev = dev.path.is_absolute()
-        && dev.path.starts_with("/dev")
-        && dev.path != Path::new("/dev")
-        && !dev
-            .path
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir));
-    if !under_dev {
-        return Err(SysError::new(
-            format!("create device {show}: devices must be under /dev"),
-            Errno::EINVAL,
-        ));
-    }
-    if in_userns {
-        let target = root.create(&dev.path, Kind::File)?;
-        return mount(
-            Some(&dev.path),
-            &fd_path(&target),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .step(|| format!("bind device {show} into the container"));
-    }
-    let parent_rel = rel.parent().unwrap_or(Path::new("."));
-    let parent_path = Path::new("/").join(parent_rel);
-    let parent = root.create(&parent_path, Kind::Directory)?;
-    let parent = nix::fcntl::openat(
-        &parent,
-        ".",
-        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .step(|| format!("open {}", parent_path.display()))?;
-    let name = rel.file_name().unwrap_or_default();
-    // mknod applies the umask: cleared around the call, the node gets the exact mode (init is
-    // single-threaded). A chmod afterwards would cost four system calls, since glibc makes
-    // fchmodat without following symlinks through /proc/self/fd.
-    let mknod = || {
-        let umask = nix::sys::stat::umask(Mode::empty());
-        let made = mknodat(
-            &parent,
-            name,
-            dev.kind,
-            Mode::from_bits_truncate(dev.mode),
-            makedev(dev.major, dev.minor),
-        );
-        nix::sys::stat::umask(umask);
-        made
-    };
-    match mknod() {
-        Ok(()) => {}
-        // An image may ship a file where the node goes; replace it, as runc does.
-        Err(Errno::EEXIST) => {
-            nix::unistd::unlinkat(&parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
-                .step(|| format!("remove old {show}"))?;
-            mknod().step(|| format!("mknod {show}"))?;
-        }
-        Err(e) => return Err(SysError::new(format!("mknod {show}"), e)),
-    }
-    // The node belongs to init's effective user and group already (its group is the
-    // directory's under a set-group-ID directory); most specs ask for those.
-    let sgid_dir =
-        nix::sys::stat::fstat(&parent).map_or(true, |st| st.st_mode & libc::S_ISGID != 0);
-    if !sgid_dir && Uid::effective().as_raw() == dev.uid && Gid::effective().as_raw() == dev.gid {
-        return Ok(());
-    }
-    fchownat(
-        &parent,
-        name,
-        Some(Uid::from_raw(dev.uid)),
-        Some(Gid::from_raw(dev.gid)),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .step(|| format!("chown {show}"))
+/// Creates device nodes and the standard symlinks inside one root. The directory a node goes
+/// in is opened once and kept for the nodes that follow (all of the defaults are in `/dev`):
+/// six nodes and the symlinks cost one lookup of `/dev`, not one each.
+pub struct NodeMaker<'a> {
+    root: &'a RootDir,
+    in_userns: bool,
+    /// The directory of the last node: its path in the root, an fd, whether it is set-group-ID.
+    parent: Option<(PathBuf, OwnedFd, bool)>,
 }
 
-/// The standard `/dev` symlinks: fd, stdin, stdout, stderr, ptmx, and core when the host has
-/// `/proc/kcore`.
-pub fn create_symlinks(root: &RootDir) -> Result<(), SysError> {
-    let dev = root.create(Path::new("/dev"), Kind::Directory)?;
-    let dev = nix::fcntl::openat(
-        &dev,
-        ".",
-        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .step(|| "open /dev".to_string())?;
-    let mut links = vec![
-        ("/proc/self/fd", "fd"),
-        ("/proc/self/fd/0", "stdin"),
-        ("/proc/self/fd/1", "stdout"),
-        ("/proc/self/fd/2", "stderr"),
-    ];
-    if Path::new("/proc/kcore").exists() {
-        links.push(("/proc/kcore", "core"));
-    }
-    for (target, name) in links {
-        match symlinkat(target, &dev, name) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(SysError::new(format!("symlink /dev/{name}"), e)),
+impl<'a> NodeMaker<'a> {
+    pub fn new(root: &'a RootDir, in_userns: bool) -> Self {
+        NodeMaker {
+            root,
+            in_userns,
+            parent: None,
         }
     }
-    // /dev/ptmx must reach the container's devpts instance, whatever the image put there.
-    match nix::unistd::unlinkat(&dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(Errno::ENOENT) => {}
-        Err(e) => return Err(SysError::new("remove /dev/ptmx", e)),
+
+    /// The directory `path` of the root (created if missing), opened for `*at` calls, and
+    /// whether it is set-group-ID.
+    fn dir(&mut self, path: &Path) -> Result<(BorrowedFd<'_>, bool), SysError> {
+        if self.parent.as_ref().is_none_or(|(p, _, _)| p != path) {
+            let at = self.root.create(path, Kind::Directory)?;
+            let fd = nix::fcntl::openat(
+                &at,
+                ".",
+                nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .step(|| format!("open {}", path.display()))?;
+            let sgid =
+                nix::sys::stat::fstat(&fd).map_or(true, |st| st.st_mode & libc::S_ISGID != 0);
+            self.parent = Some((path.to_path_buf(), fd, sgid));
+        }
+        let (_, fd, sgid) = self.parent.as_ref().expect("set above");
+        Ok((fd.as_fd(), *sgid))
     }
-    symlinkat("pts/ptmx", &dev, "ptmx").step(|| "symlink /dev/ptmx".to_string())
+
+    /// Creates a device node. In a user namespace mknod is not allowed, so the host's node is
+    /// bind-mounted over an empty file instead (runc does the same).
+    pub fn create(&mut self, dev: &DeviceNode) -> Result<(), SysError> {
+        let rel = relative(&dev.path);
+        let show = dev.path.display();
+        // Checked by component, so that `/dev/../etc/passwd` is not taken for a path under /dev.
+        let under_dev = dev.path.is_absolute()
+            && dev.path.starts_with("/dev")
+            && dev.path != Path::new("/dev")
+            && !dev
+                .path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        if !under_dev {
+            return Err(SysError::new(
+                format!("create device {show}: devices must be under /dev"),
+                Errno::EINVAL,
+            ));
+        }
+        if self.in_userns {
+            let target = self.root.create(&dev.path, Kind::File)?;
+            return mount(
+                Some(&dev.path),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .step(|| format!("bind device {show} into the container"));
+        }
+        let parent_path = Path::new("/").join(rel.parent().unwrap_or(Path::new(".")));
+        let (parent, sgid_dir) = self.dir(&parent_path)?;
+        let name = rel.file_name().unwrap_or_default();
+        // mknod applies the umask: cleared around the call, the node gets the exact mode (init
+        // is single-threaded). A chmod afterwards would cost four system calls, since glibc
+        // makes fchmodat without following symlinks through /proc/self/fd.
+        let mknod = || {
+            let umask = nix::sys::stat::umask(Mode::empty());
+            let made = mknodat(
+                parent,
+                name,
+                dev.kind,
+                Mode::from_bits_truncate(dev.mode),
+                makedev(dev.major, dev.minor),
+            );
+            nix::sys::stat::umask(umask);
+            made
+        };
+        match mknod() {
+            Ok(()) => {}
+            // An image may ship a file where the node goes; replace it, as runc does.
+            Err(Errno::EEXIST) => {
+                nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                    .step(|| format!("remove old {show}"))?;
+                mknod().step(|| format!("mknod {show}"))?;
+            }
+            Err(e) => return Err(SysError::new(format!("mknod {show}"), e)),
+        }
+        // The node belongs to init's effective user and group already (its group is the
+        // directory's under a set-group-ID directory); most specs ask for those.
+        if !sgid_dir && Uid::effective().as_raw() == dev.uid && Gid::effective().as_raw() == dev.gid
+        {
+            return Ok(());
+        }
+        fchownat(
+            parent,
+            name,
+            Some(Uid::from_raw(dev.uid)),
+            Some(Gid::from_raw(dev.gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .step(|| format!("chown {show}"))
+    }
+
+    /// The standard `/dev` symlinks: fd, stdin, stdout, stderr, ptmx, and core when the host
+    /// has `/proc/kcore`.
+    pub fn create_symlinks(&mut self) -> Result<(), SysError> {
+        let (dev, _) = self.dir(Path::new("/dev"))?;
+        let mut links = vec![
+            ("/proc/self/fd", "fd"),
+            ("/proc/self/fd/0", "stdin"),
+            ("/proc/self/fd/1", "stdout"),
+            ("/proc/self/fd/2", "stderr"),
+        ];
+        if Path::new("/proc/kcore").exists() {
+            links.push(("/proc/kcore", "core"));
+        }
+        for (target, name) in links {
+            match symlinkat(target, dev, name) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(SysError::new(format!("symlink /dev/{name}"), e)),
+            }
+        }
+        // /dev/ptmx must reach the container's devpts instance, whatever the image put there.
+        match nix::unistd::unlinkat(dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(SysError::new("remove /dev/ptmx", e)),
+        }
+        symlinkat("pts/ptmx", dev, "ptmx").step(|| "symlink /dev/ptmx".to_string())
+    }
 }
 
 #[cfg(test)]

@@ -131,17 +131,18 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     // A /dev bound from the host is the host's: creating nodes there (which replaces what is
     // at the path) would change the host's /dev. runc skips `linux.devices` then too.
     if !dev_from_host {
+        let mut nodes = devices::NodeMaker::new(&root, ctx.in_userns);
         for dev in devices::default_devices() {
-            devices::create(&root, &dev, ctx.in_userns)?;
+            nodes.create(&dev)?;
         }
-        devices::create_symlinks(&root)?;
+        nodes.create_symlinks()?;
         crate::process::trace::mark(|| "init: default devices created".into());
         for d in linux
             .and_then(|l| l.devices().as_ref())
             .into_iter()
             .flatten()
         {
-            devices::create(&root, &devices::from_spec(d)?, ctx.in_userns)?;
+            nodes.create(&devices::from_spec(d)?)?;
         }
     }
     Ok(root)
@@ -544,6 +545,10 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
             locked_flags(&top) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
         remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_REC | keep, dest)?;
     }
+    // A masked directory gets an empty read-only tmpfs. The first one is mounted, and the
+    // others are bind mounts of it: the same empty directory, without a filesystem instance
+    // each to set up now and to tear down when the container exits.
+    let mut empty_dir: Option<OwnedFd> = None;
     for p in linux.masked_paths().iter().flatten() {
         let fd = match root.open_path(Path::new(p)) {
             Ok(fd) => fd,
@@ -553,24 +558,33 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
         let is_dir = nix::sys::stat::fstat(&fd)
             .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
             .unwrap_or(false);
-        let r = if is_dir {
-            mount_at(
-                Some("tmpfs"),
-                &fd,
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-        } else {
-            mount(
+        let none = None::<&str>;
+        match (is_dir, &empty_dir) {
+            (false, _) => mount(
                 Some("/dev/null"),
                 &fd_path(&fd),
-                None::<&str>,
+                none,
                 MsFlags::MS_BIND,
-                None::<&str>,
+                none,
             )
-        };
-        r.step(|| format!("mask {p}"))?;
+            .step(|| format!("mask {p}"))?,
+            (true, Some(empty)) => {
+                mount_at(Some(&fd_path(empty)), &fd, none, MsFlags::MS_BIND, none)
+                    .step(|| format!("mask {p}"))?
+            }
+            (true, None) => {
+                mount_at(
+                    Some("tmpfs"),
+                    &fd,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None::<&str>,
+                )
+                .step(|| format!("mask {p}"))?;
+                // Opened again: the path now leads to the new mount's root.
+                empty_dir = Some(root.open_path(Path::new(p)).step(|| format!("open {p}"))?);
+            }
+        }
     }
     // The mounts above entered their targets (`paths::mount_at`).
     chdir("/").step(|| "chdir /".to_string())
