@@ -1,7 +1,7 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{GlobalOpts, RunArgs};
-use crate::container::{self, HooksFrom};
+use crate::container::{self, Container, HooksFrom};
 use crate::linux::terminal;
 use crate::process::{supervise, trace};
 
@@ -10,16 +10,16 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     opts.proxy_terminal = !a.detach;
     let id = opts.id.clone();
     if a.detach {
-        let created =
-            container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
-        start_or_remove(g, &id, HooksFrom::Given(created.hooks.as_ref()))?;
+        let (created, locked) = container::create_locked(&g.root, &opts)
+            .with_context(|| format!("create container {id}"))?;
+        start_or_remove(g, locked, HooksFrom::Given(created.hooks.as_ref()))?;
         return Ok(0);
     }
 
     let set = supervise::prepare()?;
 
-    let created =
-        container::create(&g.root, &opts).with_context(|| format!("create container {id}"))?;
+    let (created, locked) = container::create_locked(&g.root, &opts)
+        .with_context(|| format!("create container {id}"))?;
     // With a proxied terminal, the master is already waiting on the console socket.
     let master = match &created.console {
         Some(sock) => Some(terminal::recv_fd(sock).context("receive the container's terminal")?),
@@ -28,7 +28,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     // The hooks are the spec's, parsed by `create`: `start` and `delete` need not read them
     // back from the saved config.json.
     let hooks = HooksFrom::Given(created.hooks.as_ref());
-    start_or_remove(g, &id, hooks)?;
+    start_or_remove(g, locked, hooks)?;
     trace::follow_init_to_exec();
     let code = match master {
         Some(m) => supervise::wait_with_tty(&set, created.pid, m)?,
@@ -43,9 +43,12 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     Ok(code)
 }
 
-fn start_or_remove(g: &GlobalOpts, id: &str, hooks: HooksFrom) -> Result<()> {
-    if let Err(e) = container::start_with(&g.root, id, hooks) {
-        let _ = container::delete_with(&g.root, id, true, hooks);
+/// Starts the container `create_locked` returned, and unlocks it (for the commands run on it
+/// while it runs); if the start fails, removes it.
+fn start_or_remove(g: &GlobalOpts, locked: Container, hooks: HooksFrom) -> Result<()> {
+    let id = locked.id().to_string();
+    if let Err(e) = container::start_created(locked, hooks) {
+        let _ = container::delete_with(&g.root, &id, true, hooks);
         return Err(e).with_context(|| format!("start container {id}"));
     }
     Ok(())

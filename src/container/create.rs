@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use super::state::{State, Status};
-use super::{LifecycleError, NewContainer};
+use super::{Container, LifecycleError, NewContainer};
 use crate::cgroups::{self, Cgroup};
 use crate::linux::idmap::IdMapper;
 use crate::linux::terminal::ConsoleSocket;
@@ -63,6 +63,16 @@ impl Drop for CgroupGuard<'_> {
 /// Creates the container `opts.id` under `root`. Everything made on the way (state directory,
 /// cgroup, init) is removed again if a step fails.
 pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleError> {
+    create_locked(root, opts).map(|(created, _unlocked_on_drop)| created)
+}
+
+/// [`create`], for a caller that goes on to start the container (`run`): the container comes
+/// back still locked, as create left it, so that no other command can come between the two and
+/// `start` need not read back what create just wrote ([`super::start_created`]).
+pub fn create_locked(
+    root: &Path,
+    opts: &CreateOptions,
+) -> Result<(Created, Container), LifecycleError> {
     trace::mark(|| format!("create {}", opts.id));
     let bundle = std::path::absolute(&opts.bundle)
         .map_err(|e| LifecycleError::Invalid(format!("bundle {}: {e}", opts.bundle.display())))?;
@@ -191,7 +201,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
         return Err(e);
     }
     guard.armed = false;
-    new.keep();
+    let container = new.keep(state);
     trace::mark(|| "create done".into());
     logging::debug(|| {
         format!(
@@ -199,12 +209,13 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created, LifecycleErr
             opts.id, launched.pid
         )
     });
-    Ok(Created {
+    let created = Created {
         pid: launched.pid,
         cloned: launched.cloned,
         console,
         hooks: spec.hooks().clone(),
-    })
+    };
+    Ok((created, container))
 }
 
 /// The spec's resources with the device rules completed as runc does.

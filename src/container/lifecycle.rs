@@ -53,15 +53,27 @@ pub fn start_with(root: &Path, id: &str, hooks: HooksFrom) -> Result<(), Lifecyc
             )));
         }
     }
+    release(&c, hooks)
+}
+
+/// [`start_with`] for the container that [`super::create_locked`] returned, still locked: it is
+/// created, and nothing else can have changed that. If init has died meanwhile, the release
+/// finds no reader on exec.fifo and says so.
+pub fn start_created(c: Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
+    release(&c, hooks)
+}
+
+/// Releases init from exec.fifo, then runs the poststart hooks.
+fn release(c: &Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
     fifo::release(&c.exec_fifo()).map_err(|e| match e {
         ReleaseError::InitGone => {
-            LifecycleError::State(format!("cannot start container {id}: {e}"))
+            LifecycleError::State(format!("cannot start container {}: {e}", c.id()))
         }
         ReleaseError::Sys(s) => s.into(),
     })?;
     trace::mark(|| "start: released init".into());
     // A failing poststart hook is reported, and the container keeps running.
-    if let Some(h) = hooks.get(&c)
+    if let Some(h) = hooks.get(c)
         && let Some(list) = h.poststart()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Running)).unwrap_or_default();

@@ -20,10 +20,10 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::cgroups::{self, FreezerState};
 use crate::error::Cause;
-pub use create::{CreateOptions, Created, create};
+pub use create::{CreateOptions, Created, create, create_locked};
 pub use exec::{ExecOptions, Execed, exec};
 pub use lifecycle::{
-    HooksFrom, delete, delete_with, kill, pause, resume, start, start_with, update,
+    HooksFrom, delete, delete_with, kill, pause, resume, start, start_created, start_with, update,
 };
 pub use state::{OciState, State, Status};
 
@@ -174,10 +174,15 @@ impl NewContainer {
         save_state(&self.dir, state)
     }
 
-    /// Keeps the directory: creation succeeded.
-    pub fn keep(mut self) {
+    /// Keeps the directory: creation succeeded. The container it returns still holds the
+    /// lock, until it is dropped.
+    pub fn keep(mut self, state: State) -> Container {
         self.keep = true;
-        self.lock.take();
+        Container {
+            dir: self.dir.clone(),
+            _lock: self.lock.take(),
+            state,
+        }
     }
 }
 

@@ -335,13 +335,27 @@ impl Cgroup for V1Cgroup {
     }
 
     fn destroy(&self) -> Result<()> {
+        // Usually every directory is empty by now and one rmdir each removes it. Only what is
+        // left (processes still in it, or child cgroups) needs the freezer thawed, so that a
+        // kill lands, and the removal that waits and recurses.
+        let left: Vec<&Path> = self
+            .dirs()
+            .into_iter()
+            .filter(|dir| match std::fs::remove_dir(dir) {
+                Ok(()) => false,
+                Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+            })
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
         if self.dir("freezer").is_some_and(Path::exists)
             && self.freezer().ok() == Some(FreezerState::Frozen)
         {
             let _ = self.set_freezer(FreezerState::Thawed);
         }
         let mut first_err = None;
-        for dir in self.dirs() {
+        for dir in left {
             if let Err(e) = remove_tree(dir) {
                 first_err.get_or_insert(e);
             }

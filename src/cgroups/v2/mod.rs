@@ -156,6 +156,13 @@ impl Cgroup for V2Cgroup {
     }
 
     fn destroy(&self) -> Result<()> {
+        // Usually empty by now: one rmdir. Otherwise thaw first, so that a kill lands, and
+        // remove what is left with the removal that waits and recurses.
+        match std::fs::remove_dir(&self.dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(_) => {}
+        }
         if self.dir.exists() && self.freezer().ok() == Some(FreezerState::Frozen) {
             let _ = self.set_freezer(FreezerState::Thawed);
         }
