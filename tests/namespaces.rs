@@ -138,6 +138,42 @@ fn network_namespace_has_only_loopback() {
 }
 
 #[test]
+fn loopback_is_up_whether_the_runtime_or_init_brought_it_up() {
+    // The runtime brings `lo` up from outside when the clone made the network namespace (also
+    // one owned by a new user namespace); init does it itself when it unshares the namespace
+    // after joining another by path (here the UTS namespace of this test, the host's).
+    let rt = Runtime::new();
+    let script = "cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; \
+                  ping -c 1 -W 2 127.0.0.1 >/dev/null && echo pong";
+    let plain = Bundle::sh(script);
+    let mut userns = Bundle::sh(script);
+    userns.add_user_namespace(100000, 100000, 65536);
+    let mut joined = Bundle::sh(script);
+    for ns in joined.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "uts" {
+            ns["path"] = json!(format!("/proc/{}/ns/uts", std::process::id()));
+        }
+    }
+    for (what, mut b) in [
+        ("clone", plain),
+        ("clone, userns", userns),
+        ("unshare", joined),
+    ] {
+        // busybox ping needs a raw socket.
+        for set in ["bounding", "effective", "permitted"] {
+            b.config["process"]["capabilities"][set] = json!(["CAP_NET_RAW"]);
+        }
+        let out = rt.output_of(&b);
+        let words: Vec<&str> = out.split_whitespace().collect();
+        // operstate is "unknown" for lo when up ("down" when not); IFF_UP is bit 0 of flags.
+        assert_eq!(words.first(), Some(&"unknown"), "{what}: {out}");
+        let flags = u32::from_str_radix(words[1].trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(flags & 1, 1, "{what}: lo is up: {out}");
+        assert_eq!(words.last(), Some(&"pong"), "{what}: {out}");
+    }
+}
+
+#[test]
 fn user_namespace_maps_root_to_the_given_host_ids() {
     let rt = Runtime::new();
     let shared = TempDir::new("userns-shared");

@@ -166,6 +166,12 @@ impl NamespacePlan {
         self.private.contains(&t)
     }
 
+    /// True if the clone itself creates the new network namespace: the runtime can then bring
+    /// its `lo` up from outside while init sets up its mounts; otherwise init does it.
+    pub fn net_in_clone(&self) -> bool {
+        self.clone_flags & flag(LinuxNamespaceType::Network) != 0
+    }
+
     /// True if the clone itself creates a new user namespace (the runtime then writes the id
     /// maps right after the clone).
     pub fn user_in_clone(&self) -> bool {

@@ -121,8 +121,8 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         namespaces::write_time_offsets(&plan.time_offsets)?;
     }
     // A new network namespace starts with `lo` down; runc brings it up, and programs expect
-    // 127.0.0.1 to work.
-    if plan.is_new(LinuxNamespaceType::Network) {
+    // 127.0.0.1 to work. One the clone made, the runtime brings up (`launch::drive`).
+    if plan.is_new(LinuxNamespaceType::Network) && !plan.net_in_clone() {
         network::loopback_up()?;
     }
     trace(&format!(

@@ -15,6 +15,7 @@ use crate::cgroups::{Cgroup, CgroupError};
 use crate::container::state::proc_stat;
 use crate::error::SysError;
 use crate::linux::namespaces::{self, NamespacePlan, describe};
+use crate::linux::network;
 
 /// Why init could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +175,21 @@ fn drive(
             .unwrap_or(e.into()));
     }
     drop(task_files);
+    // While init goes on with its mounts (it does not need `lo`), and before any hook runs.
+    if plan.net_in_clone() {
+        if let Err(e) = network::loopback_up_in(cloned) {
+            // Init may have failed and gone, taking its namespace: then its message says why.
+            let gone = matches!(
+                e.cause.errno(),
+                Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH)
+            );
+            return Err(gone
+                .then(|| init_failure(chan, cloned))
+                .flatten()
+                .unwrap_or(e.into()));
+        }
+        trace::mark(|| "brought lo up in init's network namespace".into());
+    }
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
     if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;

@@ -185,7 +185,7 @@ pub fn start(
         proxy_terminal: opts.proxy_terminal,
     };
     let created = container::create(root, &create)?;
-    // init brings `lo` up in a new network namespace itself.
+    // `create` brings `lo` up in a new network namespace (the runtime or init).
     let started = container::start(root, &r.id).map_err(ShellError::from);
     if let Err(e) = started {
         let _ = container::delete(root, &r.id, true);
