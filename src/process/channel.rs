@@ -23,9 +23,9 @@
 //! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
 //! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
 //!
-//! Between 1 and 2 the runtime completes the cgroup (the v1 hierarchies, the limits), and
-//! brings `lo` up in a network namespace the clone made, while init sets up what needs
-//! neither. Init reads `CgroupReady` before its first request, so
+//! Between 1 and 2 the runtime completes the cgroup (the v1 hierarchies, the limits) while
+//! init sets up what does not need it; after 2 it brings `lo` up in a network namespace the
+//! clone made. Init reads `CgroupReady` before its first request, so
 //! the runtime's answers never interleave with it.
 
 use std::io::{IoSlice, IoSliceMut};

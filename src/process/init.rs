@@ -259,6 +259,15 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         set_domainname(d)?;
     }
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        // The runtime brings `lo` up in a network namespace the clone made, while init sets
+        // up: make sure it is up before a `net.*` setting, which may concern it (idempotent,
+        // and cheap when it is up already).
+        if plan.net_in_clone()
+            && s.keys()
+                .any(|k| k.starts_with("net.") || k.starts_with("net/"))
+        {
+            network::loopback_up()?;
+        }
         sysctl::apply(s)?;
     }
     if plan.is_private(LinuxNamespaceType::Mount) {

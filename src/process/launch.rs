@@ -163,8 +163,21 @@ fn drive(
         chan.send(&ToInit::Proceed)?;
     }
     events.complete_cgroup()?;
-    // While init goes on with its first mounts, and before it joins its cgroup: so before it
-    // applies sysctls (some of which concern `lo`), runs a hook, or is ready.
+    let task_files = cgroup.task_files()?;
+    let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
+    if let Err(e) = chan.send_with_fds(&ToInit::CgroupReady, &raw) {
+        // Init sets up while the runtime completes the cgroup: it may have failed and gone
+        // already, and then its own message says why.
+        let gone = e.cause.errno() == Some(nix::errno::Errno::EPIPE);
+        return Err(gone
+            .then(|| init_failure(chan, cloned))
+            .flatten()
+            .unwrap_or(e.into()));
+    }
+    drop(task_files);
+    // While init joins its cgroup and goes on with its mounts, and before any hook runs or init
+    // is ready. (Init brings `lo` up itself before it writes `net.*` sysctls: it cannot know
+    // whether this has happened yet.)
     if plan.net_in_clone() {
         if let Err(e) = network::loopback_up_in(cloned) {
             // Init may have failed and gone, taking its namespace: then its message says why.
@@ -179,18 +192,6 @@ fn drive(
         }
         trace::mark(|| "brought lo up in init's network namespace".into());
     }
-    let task_files = cgroup.task_files()?;
-    let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
-    if let Err(e) = chan.send_with_fds(&ToInit::CgroupReady, &raw) {
-        // Init sets up while the runtime completes the cgroup: it may have failed and gone
-        // already, and then its own message says why.
-        let gone = e.cause.errno() == Some(nix::errno::Errno::EPIPE);
-        return Err(gone
-            .then(|| init_failure(chan, cloned))
-            .flatten()
-            .unwrap_or(e.into()));
-    }
-    drop(task_files);
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
     if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;
