@@ -307,6 +307,66 @@ fn a_relative_cgroups_path_lands_under_the_runtimes_cgroup() {
 }
 
 #[test]
+fn a_v1_cpuset_is_copied_down_to_new_directories_and_an_existing_one_is_kept() {
+    if cgroup_v2() {
+        eprintln!("a cgroup v2 host: no v1 cpuset to copy down");
+        return;
+    }
+    let mut made = RemoveDirs(Vec::new());
+    let rt = Runtime::new();
+    let own = own_cgroups();
+    let base = Path::new("/sys/fs/cgroup/cpuset").join(own["cpuset"].strip_prefix("/").unwrap());
+    let cpus = |d: &Path| read_trim(&d.join("cpuset.cpus"));
+    let mems = |d: &Path| read_trim(&d.join("cpuset.mems"));
+    // A cgroup made beforehand with a narrower set of CPUs than its parent's.
+    let kept_top = base.join(unique("rind-cpuset-kept"));
+    let kept = kept_top.join("inner");
+    std::fs::create_dir_all(&kept).unwrap();
+    made.0 = vec![kept.clone(), kept_top.clone()];
+    for d in [&kept_top, &kept] {
+        std::fs::write(d.join("cpuset.mems"), mems(&base)).unwrap();
+    }
+    std::fs::write(kept_top.join("cpuset.cpus"), cpus(&base)).unwrap();
+    let first = cpus(&base).split([',', '-']).next().unwrap().to_string();
+    std::fs::write(kept.join("cpuset.cpus"), &first).unwrap();
+
+    let new_top = unique("rind-cpuset-new");
+    for (path, want_cpus) in [
+        (format!("{new_top}/inner"), cpus(&base)),
+        (
+            kept.strip_prefix(&base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            first.clone(),
+        ),
+    ] {
+        let mut b = Bundle::sh("sleep 1000");
+        b.config["linux"]["cgroupsPath"] = json!(path);
+        let id = unique("cpuset");
+        rt.create(&b, &id);
+        let dir = dir_of(&rt, &id, "cpuset");
+        if path.starts_with(&new_top) {
+            made.0
+                .splice(0..0, [dir.clone(), dir.parent().unwrap().to_path_buf()]);
+        }
+        assert_eq!(cpus(&dir), want_cpus, "{path}");
+        assert_eq!(mems(&dir), mems(&base), "{path}");
+        assert_eq!(
+            cpus(dir.parent().unwrap()),
+            cpus(&base),
+            "{path}: the parent"
+        );
+        assert_in_every_hierarchy(
+            &rt,
+            &id,
+            &[("init", rt.state(&id)["pid"].as_i64().unwrap())],
+        );
+        rt.ok(&["delete", "-f", &id]);
+    }
+}
+
+#[test]
 fn an_absolute_cgroups_path_lands_where_asked() {
     let own = own_cgroups();
     // Under this test's own cgroup (the memory one on a hybrid host, the parent of the own

@@ -84,13 +84,22 @@ pub fn parse_u64(text: &str) -> Option<u64> {
     t.parse().ok()
 }
 
-/// Creates `dir` and its parents.
-pub fn mkdir_all(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| CgroupError::Io {
+/// Creates `dir` and its parents; true if `dir` itself was made now (not already there).
+pub fn mkdir_all(dir: &Path) -> Result<bool> {
+    let error = |e: std::io::Error| CgroupError::Io {
         op: "create cgroup",
         path: dir.to_path_buf(),
         cause: Cause::from(e),
-    })
+    };
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(error)?;
+            Ok(true)
+        }
+        Err(e) => Err(error(e)),
+    }
 }
 
 /// Removes a cgroup directory and every cgroup below it (a container may create its own),

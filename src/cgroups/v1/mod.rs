@@ -70,13 +70,19 @@ impl V1Cgroup {
     /// A new cpuset cgroup starts with empty `cpus` and `mems`, and no task may join it until
     /// they are set. Copy them down from the nearest ancestor that has them: going up from the
     /// container's directory, reading each once, to the first that has both (the hierarchy's
-    /// root always does); then down again, writing what was empty.
-    fn init_cpuset(&self) -> Result<()> {
+    /// root always does); then down again, writing what was empty. A directory `create_rest`
+    /// just made (`leaf_is_new`) is not read: it is empty, or, under a parent with
+    /// `cgroup.clone_children`, holds the parent's values, which the write repeats.
+    fn init_cpuset(&self, leaf_is_new: bool) -> Result<()> {
         let Some(leaf) = self.dir("cpuset") else {
             return Ok(());
         };
         let mut below = Vec::new();
         let mut dir = leaf;
+        if leaf_is_new && let Some(parent) = leaf.parent() {
+            below.push((leaf, String::new(), String::new()));
+            dir = parent;
+        }
         let (mut cpus, mut mems) = loop {
             let cpus = read(dir, "cpuset.cpus")?;
             let mems = read(dir, "cpuset.mems")?;
@@ -173,16 +179,20 @@ impl Cgroup for V1Cgroup {
 
     fn create_clone_target(&self) -> Result<()> {
         match &self.unified {
-            Some(dir) => mkdir_all(dir),
+            Some(dir) => mkdir_all(dir).map(drop),
             None => Ok(()),
         }
     }
 
     fn create_rest(&self) -> Result<()> {
+        let mut cpuset_is_new = false;
         for dir in self.v1_dirs() {
-            mkdir_all(dir)?;
+            let new = mkdir_all(dir)?;
+            if Some(dir) == self.dir("cpuset") {
+                cpuset_is_new = new;
+            }
         }
-        self.init_cpuset()
+        self.init_cpuset(cpuset_is_new)
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<()> {
