@@ -322,6 +322,7 @@ fn a_v1_cpuset_is_copied_down_to_new_directories_and_an_existing_one_is_kept() {
     let kept_top = base.join(unique("rind-cpuset-kept"));
     let kept = kept_top.join("inner");
     std::fs::create_dir_all(&kept).unwrap();
+    // rind makes the path in every hierarchy; delete removes only the leaves.
     made.0 = vec![kept.clone(), kept_top.clone()];
     for d in [&kept_top, &kept] {
         std::fs::write(d.join("cpuset.mems"), mems(&base)).unwrap();
@@ -346,10 +347,11 @@ fn a_v1_cpuset_is_copied_down_to_new_directories_and_an_existing_one_is_kept() {
         let id = unique("cpuset");
         rt.create(&b, &id);
         let dir = dir_of(&rt, &id, "cpuset");
-        if path.starts_with(&new_top) {
-            made.0
-                .splice(0..0, [dir.clone(), dir.parent().unwrap().to_path_buf()]);
-        }
+        made.0.extend(
+            keyed_dirs(&rt, &id)
+                .into_iter()
+                .map(|(_, d)| d.parent().unwrap().to_path_buf()),
+        );
         assert_eq!(cpus(&dir), want_cpus, "{path}");
         assert_eq!(mems(&dir), mems(&base), "{path}");
         assert_eq!(
