@@ -49,10 +49,38 @@ run_part() {
     if [ "$rc" != 0 ]; then broken_parts="$broken_parts $name"; echo "==> $name FAILED"; fi
 }
 
+# What the host tests could leave behind: cgroup directories and mounts. Only names the tests
+# make are looked at (`unique` in tests/common: "<name>-<pid>-<n>", or "rind" in the path), so
+# that what other processes on the machine do meanwhile does not count.
+host_traces() {
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 8 -type d 2>/dev/null |
+        grep -E -- '-[0-9]+-[0-9]+(/|$)|rind' | sort > "$1.cgroups" || true
+    awk '{ print $5 }' /proc/self/mountinfo | grep -E -- '-[0-9]+-[0-9]+(/|$)|rind' |
+        sort > "$1.mounts" || true
+}
+
+# A part of its own: passes when the host tests left no cgroup directory and no mount that
+# was not there before them.
+left_behind() {
+    host_traces "$1.after"
+    cg=$(comm -13 "$1.cgroups" "$1.after.cgroups")
+    mnt=$(comm -13 "$1.mounts" "$1.after.mounts")
+    if [ -z "$cg$mnt" ]; then
+        echo "cleanup: 1 passed, 0 failed"
+        return 0
+    fi
+    [ -z "$cg" ] || echo "$cg" | sed 's/^/cleanup: a cgroup directory left behind: /'
+    [ -z "$mnt" ] || echo "$mnt" | sed 's/^/cleanup: a mount left behind: /'
+    echo "cleanup: 0 passed, 1 failed"
+    return 1
+}
+
 case $what in
     all|host)
         cargo build --release --locked
+        host_traces "$logdir/before"
         run_part "host" cargo test --release --locked --no-fail-fast
+        run_part "cleanup" left_behind "$logdir/before"
         ;;
     vm|engines) ;;
     *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines)" >&2; exit 2 ;;
