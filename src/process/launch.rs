@@ -169,10 +169,7 @@ fn drive(
         // Init sets up while the runtime completes the cgroup: it may have failed and gone
         // already, and then its own message says why.
         let gone = e.cause.errno() == Some(nix::errno::Errno::EPIPE);
-        return Err(gone
-            .then(|| init_failure(chan, cloned))
-            .flatten()
-            .unwrap_or(e.into()));
+        return Err(failure_or(e, gone, chan, cloned));
     }
     drop(task_files);
     // While init joins its cgroup and goes on with its mounts, and before any hook runs or init
@@ -185,10 +182,7 @@ fn drive(
                 e.cause.errno(),
                 Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH)
             );
-            return Err(gone
-                .then(|| init_failure(chan, cloned))
-                .flatten()
-                .unwrap_or(e.into()));
+            return Err(failure_or(e, gone, chan, cloned));
         }
         trace::mark(|| "brought lo up in init's network namespace".into());
     }
@@ -233,6 +227,14 @@ fn drive(
             },
         }
     }
+}
+
+/// The error for a step that failed, `e`; or, when the way it failed says init is `gone`, why
+/// init went (see [`init_failure`]), which is the error the user needs.
+fn failure_or(e: SysError, gone: bool, chan: &RuntimeEnd, cloned: Pid) -> LaunchError {
+    gone.then(|| init_failure(chan, cloned))
+        .flatten()
+        .unwrap_or(e.into())
 }
 
 /// Why init is gone, from what it sent before it went: its `Failed` message, or how it ended.
