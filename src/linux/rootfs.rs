@@ -573,14 +573,8 @@ pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
                     .step(|| format!("mask {p}"))?
             }
             (true, None) => {
-                mount_at(
-                    Some("tmpfs"),
-                    &fd,
-                    Some("tmpfs"),
-                    MsFlags::MS_RDONLY,
-                    None::<&str>,
-                )
-                .step(|| format!("mask {p}"))?;
+                mount_at(Some("tmpfs"), &fd, Some("tmpfs"), MsFlags::MS_RDONLY, none)
+                    .step(|| format!("mask {p}"))?;
                 // Opened again: the path now leads to the new mount's root.
                 empty_dir = Some(root.open_path(Path::new(p)).step(|| format!("open {p}"))?);
             }

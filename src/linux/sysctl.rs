@@ -56,7 +56,7 @@ pub fn validate(
         let dotted = key.replace('/', ".");
         if IPC_SYSCTLS.contains(&dotted.as_str()) || dotted.starts_with("fs.mqueue.") {
             needs(LinuxNamespaceType::Ipc, "IPC")?;
-        } else if dotted.starts_with("net.") {
+        } else if is_net(key) {
             needs(LinuxNamespaceType::Network, "network")?;
         } else if dotted == "kernel.hostname" || dotted == "kernel.domainname" {
             needs(LinuxNamespaceType::Uts, "UTS")?;
@@ -68,6 +68,11 @@ pub fn validate(
         }
     }
     Ok(())
+}
+
+/// Whether a sysctl key (dotted or slashed) belongs to the network namespace.
+pub fn is_net(key: &str) -> bool {
+    key.starts_with("net.") || key.starts_with("net/")
 }
 
 /// The `/proc/sys` file of a sysctl key (`net.ipv4.ip_forward` or `net/ipv4/ip_forward`).

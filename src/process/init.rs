@@ -262,10 +262,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         // The runtime brings `lo` up in a network namespace the clone made, while init sets
         // up: make sure it is up before a `net.*` setting, which may concern it (idempotent,
         // and cheap when it is up already).
-        if plan.net_in_clone()
-            && s.keys()
-                .any(|k| k.starts_with("net.") || k.starts_with("net/"))
-        {
+        if plan.net_in_clone() && s.keys().any(|k| sysctl::is_net(k)) {
             network::loopback_up()?;
         }
         sysctl::apply(s)?;
