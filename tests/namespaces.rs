@@ -138,10 +138,10 @@ fn network_namespace_has_only_loopback() {
 }
 
 #[test]
-fn loopback_is_up_whether_the_runtime_or_init_brought_it_up() {
-    // The runtime brings `lo` up from outside when the clone made the network namespace (also
-    // one owned by a new user namespace); init does it itself when it unshares the namespace
-    // after joining another by path (here the UTS namespace of this test, the host's).
+fn loopback_is_up_in_every_new_network_namespace() {
+    // Init unshares the network namespace and brings `lo` up: right after the clone (also
+    // inside a new user namespace), or after joining another namespace by path (here the UTS
+    // namespace of this test, the host's).
     let rt = Runtime::new();
     let script = "cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; \
                   ping -c 1 -W 2 127.0.0.1 >/dev/null && echo pong";
@@ -162,7 +162,7 @@ fn loopback_is_up_whether_the_runtime_or_init_brought_it_up() {
     for (what, mut b) in [
         ("clone", plain),
         ("clone, userns", userns),
-        ("unshare", joined),
+        ("after a join", joined),
         ("clone, net sysctl", sysctl),
     ] {
         // busybox ping needs a raw socket.
@@ -184,6 +184,41 @@ fn loopback_is_up_whether_the_runtime_or_init_brought_it_up() {
             );
         }
     }
+}
+
+#[test]
+fn a_new_network_namespace_belongs_to_the_containers_user_namespace() {
+    // Init unshares the network namespace after the clone made the user namespace: the user
+    // namespace must own it, or the container could not configure its own network or mount
+    // its sysfs.
+    let rt = Runtime::new();
+    let mut b = Bundle::new();
+    b.add_user_namespace(100000, 100000, 65536);
+    let id = unique("netowner");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let net = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    // NS_GET_USERNS: a descriptor of the user namespace that owns the namespace.
+    // SAFETY: an ioctl on a live descriptor; it returns a new descriptor or -1.
+    let owner = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&net), 0xb701) };
+    assert!(
+        owner >= 0,
+        "NS_GET_USERNS: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `owner` is a fresh descriptor nobody else owns.
+    let owner = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(owner) };
+    let owner_ino = owner.metadata().unwrap().ino();
+    let user_ino = std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .unwrap()
+        .ino();
+    rt.ok(&["delete", "--force", &id]);
+    assert_eq!(
+        owner_ino, user_ino,
+        "the container's user namespace owns its network namespace"
+    );
+    let host_user = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+    assert_ne!(owner_ino, host_user);
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! The container's network, as far as rind sets it up itself: the loopback interface of a new
 //! network namespace is brought up (as runc does), so a container with its own network
-//! namespace has a working `lo` and nothing else. When the clone made the namespace, the
-//! runtime does it from outside ([`loopback_up_in`]) while init goes on with its mounts;
-//! otherwise init does it after its unshare ([`loopback_up`]).
+//! namespace has a working `lo` and nothing else. Init does it right after it unshares the
+//! namespace ([`loopback_up`]).
 //!
 //! A new network namespace starts with `lo` down. `ip link set lo up` is one rtnetlink
 //! request, written here with libc so rind needs neither iproute2 nor a netlink crate:
@@ -17,11 +16,6 @@
 //! a negative errno.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-use nix::fcntl::{OFlag, open};
-use nix::sched::{CloneFlags, setns};
-use nix::sys::stat::Mode;
-use nix::unistd::Pid;
 
 use crate::error::{Cause, SysError};
 
@@ -111,31 +105,6 @@ pub fn loopback_up() -> Result<(), SysError> {
         return Err(SysError::new(step(), std::io::Error::last_os_error()));
     }
     parse_ack(&buf[..n as usize], 1).map_err(|c| SysError::new(step(), c))
-}
-
-/// Brings `lo` up in the network namespace of process `pid`: the calling thread enters that
-/// namespace for the one request, and goes back to its own.
-pub fn loopback_up_in(pid: Pid) -> Result<(), SysError> {
-    let open_ns = |path: String| {
-        open(
-            path.as_str(),
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| SysError::new(format!("bring lo up: open {path}"), e))
-    };
-    let own = open_ns("/proc/thread-self/ns/net".to_string())?;
-    let theirs = open_ns(format!("/proc/{pid}/ns/net"))?;
-    setns(&theirs, CloneFlags::CLONE_NEWNET).map_err(|e| {
-        SysError::new(
-            format!("bring lo up: enter the network namespace of {pid}"),
-            e,
-        )
-    })?;
-    let up = loopback_up();
-    setns(&own, CloneFlags::CLONE_NEWNET)
-        .map_err(|e| SysError::new("bring lo up: return to the runtime's network namespace", e))?;
-    up
 }
 
 #[cfg(test)]

@@ -120,9 +120,9 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     if plan.unshare_flags & CLONE_NEWTIME != 0 && !plan.time_offsets.is_empty() {
         namespaces::write_time_offsets(&plan.time_offsets)?;
     }
-    // A new network namespace starts with `lo` down; runc brings it up, and programs expect
-    // 127.0.0.1 to work. One the clone made, the runtime brings up (`launch::drive`).
-    if plan.is_new(LinuxNamespaceType::Network) && !plan.net_in_clone() {
+    // A new network namespace (always unshared here, never made by the clone) starts with
+    // `lo` down; runc brings it up, and programs expect 127.0.0.1 to work.
+    if plan.is_new(LinuxNamespaceType::Network) {
         network::loopback_up()?;
     }
     trace(&format!(
@@ -259,12 +259,6 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         set_domainname(d)?;
     }
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        // The runtime brings `lo` up in a network namespace the clone made, while init sets
-        // up: make sure it is up before a `net.*` setting, which may concern it (idempotent,
-        // and cheap when it is up already).
-        if plan.net_in_clone() && s.keys().any(|k| sysctl::is_net(k)) {
-            network::loopback_up()?;
-        }
         sysctl::apply(s)?;
     }
     if plan.is_private(LinuxNamespaceType::Mount) {

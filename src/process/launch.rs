@@ -15,7 +15,6 @@ use crate::cgroups::{Cgroup, CgroupError};
 use crate::container::state::proc_stat;
 use crate::error::SysError;
 use crate::linux::namespaces::{self, NamespacePlan, describe};
-use crate::linux::network;
 
 /// Why init could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -172,20 +171,6 @@ fn drive(
         return Err(failure_or(e, gone, chan, cloned));
     }
     drop(task_files);
-    // While init joins its cgroup and goes on with its mounts, and before any hook runs or init
-    // is ready. (Init brings `lo` up itself before it writes `net.*` sysctls: it cannot know
-    // whether this has happened yet.)
-    if plan.net_in_clone() {
-        if let Err(e) = network::loopback_up_in(cloned) {
-            // Init may have failed and gone, taking its namespace: then its message says why.
-            let gone = matches!(
-                e.cause.errno(),
-                Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH)
-            );
-            return Err(failure_or(e, gone, chan, cloned));
-        }
-        trace::mark(|| "brought lo up in init's network namespace".into());
-    }
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
     if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;
