@@ -76,7 +76,10 @@ pub fn create_locked(
     trace::mark(|| format!("create {}", opts.id));
     let bundle = std::path::absolute(&opts.bundle)
         .map_err(|e| LifecycleError::Invalid(format!("bundle {}: {e}", opts.bundle.display())))?;
-    let spec = spec::load(&bundle)?;
+    let spec::Loaded {
+        spec,
+        seccomp: seccomp_text,
+    } = spec::load(&bundle)?;
     let plan = spec::validate(&spec)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_preserved_fds(opts.preserve_fds)?;
@@ -90,6 +93,30 @@ pub fn create_locked(
         Some(_) => trace::mark(|| "sealed the exec stub in a memfd".into()),
         None => sealed_exe::ensure()?,
     }
+
+    // Compiled here, before anything is made, and cached by the profile's text: a profile seen
+    // before is not even parsed, a bad one fails create, and init only has to install it.
+    let seccomp = match &seccomp_text {
+        Some(text) => Some(seccomp::compile_cached_text(
+            text.text(),
+            &root.join(".seccomp-cache"),
+            || text.parse().map_err(LifecycleError::from),
+        )?),
+        None => None,
+    };
+    // A NOTIFY profile's listener goes to the agent at its listenerPath, which only the
+    // profile says: parse it for that (rare) case, the filter may have come from the cache.
+    let listener_to = match (&seccomp, &seccomp_text) {
+        (Some(program), Some(text)) if program.has_listener() => {
+            let profile = text.parse()?;
+            profile
+                .listener_path()
+                .clone()
+                .map(|path| (path, profile.listener_metadata().clone()))
+        }
+        _ => None,
+    };
+    trace::mark(|| "compiled seccomp filter".into());
 
     let terminal = spec
         .process()
@@ -123,16 +150,6 @@ pub fn create_locked(
     cgroup.create_clone_target()?;
     trace::mark(|| "created the cgroup directory init is cloned into".into());
 
-    // Compiled here, before the clone, and cached by content: a bad profile fails create
-    // before anything runs, and init only has to install it.
-    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(seccomp::compile_cached(
-            profile,
-            &root.join(".seccomp-cache"),
-        )?),
-        None => None,
-    };
-    trace::mark(|| "compiled seccomp filter".into());
     let fifo = process::fifo::create(&new.dir.join("exec.fifo"))?;
     let cfg = InitConfig {
         spec: &spec,
@@ -178,6 +195,7 @@ pub fn create_locked(
         resources: &resources,
         bundle: &bundle,
         config_copied: false,
+        listener_to,
     };
     let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
     drop(cfg);
@@ -238,6 +256,9 @@ struct CreateEvents<'a> {
     resources: &'a LinuxResources,
     bundle: &'a Path,
     config_copied: bool,
+    /// Where a seccomp user-notification listener goes: the profile's listenerPath and
+    /// listenerMetadata (the spec itself no longer holds the profile: `spec::load`).
+    listener_to: Option<(PathBuf, Option<String>)>,
 }
 
 impl LaunchEvents for CreateEvents<'_> {
@@ -288,19 +309,13 @@ impl LaunchEvents for CreateEvents<'_> {
     }
 
     fn seccomp_listener(&mut self, pid: Pid, listener: OwnedFd) -> anyhow::Result<()> {
-        let seccomp = self
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref());
-        let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) else {
+        let Some((path, metadata)) = &self.listener_to else {
             anyhow::bail!("init sent a seccomp listener but linux.seccomp.listenerPath is unset");
         };
         self.state.pid = pid.as_raw();
         let doc = serde_json::to_value(self.state.oci(Status::Creating))?;
         let state: oci_spec::runtime::State = serde_json::from_value(doc)?;
-        let metadata = seccomp.and_then(|s| s.listener_metadata().as_deref());
-        seccomp::send_listener(path, listener.as_fd(), &state, metadata)?;
+        seccomp::send_listener(path, listener.as_fd(), &state, metadata.as_deref())?;
         trace::mark(|| format!("sent seccomp listener to {}", path.display()));
         Ok(())
     }

@@ -4,9 +4,10 @@
 pub mod default;
 mod validate;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxSeccomp, Spec};
 
 pub use validate::validate;
 
@@ -30,15 +31,115 @@ pub enum SpecError {
 /// (without acting on them). Any other unknown field is an error.
 pub const ACCEPTED_EXTENSIONS: &[&str] = &[];
 
+/// `config.json` read for a new container: the spec, and its `linux.seccomp` apart, as text.
+pub struct Loaded {
+    /// The spec, with `linux.seccomp` unset when [`Loaded::seccomp`] holds it.
+    pub spec: Spec,
+    pub seccomp: Option<SeccompText>,
+}
+
+/// The `linux.seccomp` of a config.json, as the file has it, not yet parsed. A profile such as
+/// Docker's is four fifths of the file: hundreds of syscall names. Its compiled filter is
+/// cached by this text (`seccomp::compile_cached_text`), so a profile seen before is never
+/// parsed again; [`SeccompText::parse`] parses it when it is needed.
+pub struct SeccompText {
+    path: PathBuf,
+    file: Vec<u8>,
+    range: Range<usize>,
+}
+
+impl SeccompText {
+    /// The profile's JSON text, exactly as in the file.
+    pub fn text(&self) -> &[u8] {
+        &self.file[self.range.clone()]
+    }
+
+    /// The profile, parsed as [`load`] parses the whole file: a field rind does not know is an
+    /// error. Anything short of a clean parse is decided by parsing the whole file again, so
+    /// that the error (with the file's own line numbers) is the one it would be unsplit.
+    pub fn parse(&self) -> Result<LinuxSeccomp, SpecError> {
+        let mut clean = true;
+        let mut de = serde_json::Deserializer::from_slice(self.text());
+        let parsed: Result<LinuxSeccomp, _> =
+            serde_ignored::deserialize(&mut de, |_| clean = false);
+        if let Ok(profile) = parsed.and_then(|p| de.end().map(|()| p))
+            && clean
+        {
+            return Ok(profile);
+        }
+        let whole = parse_strict(&self.file).map_err(|message| SpecError::Parse {
+            path: self.path.clone(),
+            message,
+        })?;
+        whole
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone())
+            .ok_or_else(|| SpecError::Parse {
+                path: self.path.clone(),
+                message: "linux.seccomp could not be read".into(),
+            })
+    }
+}
+
 /// Reads and parses `<bundle>/config.json` for a new container. A field rind does not know is
-/// an error that names it: a spec is never half-understood.
-pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
+/// an error that names it: a spec is never half-understood. `linux.seccomp` is cut out before
+/// the parse and returned as text (see [`SeccompText`]); the rest is parsed with `null` in its
+/// place.
+pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
     let path = bundle.join("config.json");
     let bytes = std::fs::read(&path).map_err(|e| SpecError::Read {
         path: path.clone(),
         cause: e.into(),
     })?;
-    parse_strict(&bytes).map_err(|message| SpecError::Parse { path, message })
+    let Some(range) = seccomp_range(&bytes) else {
+        let spec = parse_strict(&bytes).map_err(|message| SpecError::Parse { path, message })?;
+        return Ok(Loaded {
+            spec,
+            seccomp: None,
+        });
+    };
+    let mut rest = Vec::with_capacity(bytes.len() - range.len() + 4);
+    rest.extend_from_slice(&bytes[..range.start]);
+    rest.extend_from_slice(b"null");
+    rest.extend_from_slice(&bytes[range.end..]);
+    match parse_strict(&rest) {
+        Ok(spec) => Ok(Loaded {
+            spec,
+            seccomp: Some(SeccompText {
+                path,
+                file: bytes,
+                range,
+            }),
+        }),
+        // The whole file's error: its line numbers are the file's.
+        Err(message) => Err(SpecError::Parse {
+            message: parse_strict(&bytes).err().unwrap_or(message),
+            path,
+        }),
+    }
+}
+
+/// Where the value of `linux.seccomp` is in `bytes`, when there is one (not `null`). `None` also
+/// for a file this quick look cannot read, which the full parse then reports.
+fn seccomp_range(bytes: &[u8]) -> Option<Range<usize>> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        linux: Option<ProbeLinux<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProbeLinux<'a> {
+        #[serde(borrow)]
+        seccomp: Option<&'a RawValue>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).ok()?;
+    let raw = probe.linux?.seccomp?.get().as_bytes();
+    // The raw value borrows from `bytes`: its offset there is the pointers' difference.
+    let start = (raw.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+    let end = start.checked_add(raw.len())?;
+    (end <= bytes.len()).then_some(start..end)
 }
 
 /// Parses spec JSON, refusing fields the spec types do not know (apart from
@@ -196,6 +297,102 @@ mod tests {
         assert!(msg.contains("\"process.frobnicate\""), "{msg}");
         let ok = br#"{"ociVersion":"1.0.2","annotations":{"any.key":"v"}}"#;
         assert!(parse_strict(ok).is_ok());
+    }
+
+    /// A bundle directory holding `config` as config.json, removed when dropped.
+    struct TempBundle(PathBuf);
+    impl TempBundle {
+        fn new(config: &[u8]) -> Self {
+            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("rind-spec-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("config.json"), config).unwrap();
+            TempBundle(dir)
+        }
+    }
+    impl Drop for TempBundle {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn load_cuts_the_seccomp_profile_out_and_parses_the_rest_as_before() {
+        let mut config = default::default_spec(false);
+        // The word in a string elsewhere does not confuse the cut.
+        config["annotations"] = serde_json::json!({"note": "\"seccomp\": {\"x\": 1}"});
+        let bytes = serde_json::to_vec_pretty(&config).unwrap();
+        let bundle = TempBundle::new(&bytes);
+        let loaded = load(&bundle.0).unwrap();
+        let whole = parse_strict(&bytes).unwrap();
+        let text = loaded
+            .seccomp
+            .as_ref()
+            .expect("the default spec has a profile");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(text.text()).unwrap(),
+            config["linux"]["seccomp"]
+        );
+        let profile = text.parse().unwrap();
+        assert_eq!(
+            Some(&profile),
+            whole.linux().as_ref().unwrap().seccomp().as_ref()
+        );
+        assert!(loaded.spec.linux().as_ref().unwrap().seccomp().is_none());
+        // Everything else is what the whole file gives (compared as structs: the capability
+        // sets serialize in no fixed order).
+        let mut expected = whole.clone();
+        let mut linux = expected.linux().clone().unwrap();
+        linux.set_seccomp(None);
+        expected.set_linux(Some(linux));
+        assert_eq!(loaded.spec, expected);
+    }
+
+    #[test]
+    fn a_file_without_a_profile_or_with_null_is_parsed_whole() {
+        for linux in ["{}", r#"{"seccomp":null}"#] {
+            let json = format!(r#"{{"ociVersion":"1.0.2","linux":{linux}}}"#);
+            let loaded = load(&TempBundle::new(json.as_bytes()).0).unwrap();
+            assert!(loaded.seccomp.is_none(), "{linux}");
+        }
+    }
+
+    #[test]
+    fn errors_are_the_whole_files_whether_in_the_profile_or_elsewhere() {
+        // In the profile: the rest loads, and parsing the profile fails as the whole file does.
+        let bad_profile = br#"{"ociVersion":"1.0.2","linux":{"seccomp":
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],
+            "action":"SCMP_ACT_ERRNO","bogus":1}]}}}"#;
+        let bundle = TempBundle::new(bad_profile);
+        let loaded = load(&bundle.0).unwrap();
+        let err = loaded.seccomp.unwrap().parse().unwrap_err().to_string();
+        let whole = parse_strict(bad_profile).unwrap_err();
+        assert!(err.ends_with(&whole), "{err} / {whole}");
+        assert!(err.contains("\"linux.seccomp.syscalls.0.bogus\""), "{err}");
+        // A wrong type in the profile.
+        let wrong_type =
+            br#"{"ociVersion":"1.0.2","linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":7}}}"#;
+        let err = load(&TempBundle::new(wrong_type).0)
+            .unwrap()
+            .seccomp
+            .unwrap()
+            .parse()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with(&parse_strict(wrong_type).unwrap_err()),
+            "{err}"
+        );
+        // After the profile, on a later line: the line number is the file's.
+        let bad_rest = b"{\"ociVersion\":\"1.0.2\",\"linux\":{\"seccomp\":\n{\"defaultAction\":\n\"SCMP_ACT_ALLOW\"},\n\"frob\":1}}";
+        let err = load(&TempBundle::new(bad_rest).0)
+            .err()
+            .unwrap()
+            .to_string();
+        let whole = parse_strict(bad_rest).unwrap_err();
+        assert!(err.ends_with(&whole), "{err} / {whole}");
+        assert!(err.contains("linux.frob"), "{err}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ mod tests;
 use oci_spec::runtime::LinuxSeccomp;
 
 pub use bpf::{Insn, MAX_INSNS};
-pub use cache::{cache_key, compile_cached};
+pub use cache::{cache_key, compile_cached, compile_cached_text};
 pub use error::SeccompError;
 pub use notify::send_listener;
 pub use parse::{check_profile_value, parse_profile};
