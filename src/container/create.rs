@@ -74,6 +74,8 @@ pub fn create_locked(
     opts: &CreateOptions,
 ) -> Result<(Created, Container), LifecycleError> {
     trace::mark(|| format!("create {}", opts.id));
+    // A bad id is refused before any work, the seccomp cache included.
+    super::id::validate(&opts.id).map_err(super::ContainerError::from)?;
     let bundle = std::path::absolute(&opts.bundle)
         .map_err(|e| LifecycleError::Invalid(format!("bundle {}: {e}", opts.bundle.display())))?;
     let spec::Loaded {
