@@ -38,8 +38,13 @@ else
     echo "build-release: ld.lld not found: the binary's functions are not ordered (apt-get install lld)" >&2
     ordered=no
 fi
-RUSTFLAGS=$flags cargo build --profile production --locked --quiet --target "$triple" --target-dir "$dir"
 bin=$dir/$triple/production/rind
+# Cargo does not know the ordering file is an input of the link: when it changed since the
+# binary was linked, touch the binary's crate root so that the link runs again.
+if [ "$ordered" = yes ] && [ -e "$bin" ] && [ "$order" -nt "$bin" ]; then
+    touch src/main.rs
+fi
+RUSTFLAGS=$flags cargo build --profile production --locked --quiet --target "$triple" --target-dir "$dir"
 "$bin" --version >/dev/null || { echo "build-release: $bin does not start" >&2; exit 1; }
 if [ "$ordered" = yes ]; then
     # The list names functions by their mangled symbols. A different toolchain mangles them
@@ -47,7 +52,21 @@ if [ "$ordered" = yes ]; then
     total=$(grep -c . "$order")
     found=$(nm --defined-only "$bin" | awk 'NF == 3 { print $3 }' | sort -u |
         comm -12 - <(sort -u "$order") | wc -l)
-    echo "build-release: $found of $total hot functions found in the binary and placed together" >&2
+    export LC_ALL=C
+    # Placed together: the found functions' addresses span about their total size, not the
+    # whole text.
+    min='' max=0 size=0
+    while read -r addr len; do
+        a=$((16#$addr)) e=$((16#$addr + 16#$len))
+        size=$((size + e - a))
+        [ -n "$min" ] && [ "$a" -ge "$min" ] || min=$a
+        [ "$e" -le "$max" ] || max=$e
+    done < <(nm -S --defined-only "$bin" | awk 'NF == 4 { print $4, $1, $2 }' | sort -k1,1 |
+        join - <(sort -u "$order") | awk '{ print $2, $3 }')
+    size=$((size / 1024)) span=$(((max - ${min:-0}) / 1024))
+    echo "build-release: $found of $total hot functions found; their $size KiB of code span $span KiB" >&2
+    [ "$span" -le $((size * 2 + 64)) ] ||
+        echo "build-release: warning: the hot functions are not placed together (was the binary relinked?)" >&2
     [ $((found * 2)) -ge "$total" ] ||
         echo "build-release: warning: most of scripts/release/hot-functions.txt is stale; refresh it (docs/benchmarks.md)" >&2
 fi
