@@ -4,8 +4,10 @@
 //! listener handed to an agent over a unix socket. Runs as root or not: each child sets
 //! no_new_privs before installing.
 
+mod common;
+
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixListener;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -239,34 +241,7 @@ fn each_abi_is_filtered_with_its_own_rules_and_uncovered_ones_are_killed() {
 /// process state, answers one notification with `value`, and returns the state's JSON and
 /// the notified syscall number.
 fn agent(socket: &UnixListener, value: i64) -> (serde_json::Value, i32, u32) {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let ready = nix::poll::poll(
-        &mut [nix::poll::PollFd::new(
-            socket.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )],
-        nix::poll::PollTimeout::from(10_000u16),
-    )
-    .unwrap();
-    assert_eq!(ready, 1, "the child never connected");
-    let (stream, _) = socket.accept().unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let fd = match msg.cmsgs().unwrap().next() {
-        Some(ControlMessageOwned::ScmRights(fds)) => fds[0],
-        other => panic!("no descriptor came with the state: {other:?}"),
-    };
-    let len = msg.bytes;
-    let listener = unsafe { OwnedFd::from_raw_fd(fd) };
-    let state: serde_json::Value = serde_json::from_slice(&buf[..len]).unwrap();
+    let (state, listener) = common::seccomp_agent_accept(socket);
 
     let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
     let rc = unsafe {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
@@ -87,39 +87,6 @@ fn a_profile_that_fails_is_refused_every_time_and_never_cached() {
     assert_eq!(cached(&rt), Vec::new());
 }
 
-/// What the runtime sends a seccomp agent: the state document and the listener.
-fn take_listener(socket: &UnixListener) -> (serde_json::Value, OwnedFd) {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let ready = nix::poll::poll(
-        &mut [nix::poll::PollFd::new(
-            socket.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )],
-        nix::poll::PollTimeout::from(10_000u16),
-    )
-    .unwrap();
-    assert_eq!(ready, 1, "the runtime never connected");
-    let (stream, _) = socket.accept().unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let fd = match msg.cmsgs().unwrap().next() {
-        Some(ControlMessageOwned::ScmRights(fds)) => fds[0],
-        other => panic!("no descriptor came with the state: {other:?}"),
-    };
-    let len = msg.bytes;
-    // SAFETY: the descriptor just arrived with the message; nothing else owns it.
-    let listener = unsafe { OwnedFd::from_raw_fd(fd) };
-    (serde_json::from_slice(&buf[..len]).unwrap(), listener)
-}
-
 #[test]
 fn a_notify_profile_hands_its_listener_to_the_agent_also_from_the_cache() {
     let rt = Runtime::new();
@@ -136,7 +103,7 @@ fn a_notify_profile_hands_its_listener_to_the_agent_also_from_the_cache() {
     for round in ["compiled", "cached"] {
         let id = unique("notify");
         rt.create(&b, &id);
-        let (state, listener) = take_listener(&socket);
+        let (state, listener) = seccomp_agent_accept(&socket);
         rt.ok(&["delete", "--force", &id]);
         assert_eq!(state["metadata"], "hello agent", "{round}: {state}");
         assert_eq!(state["state"]["id"], id.as_str(), "{round}: {state}");

@@ -502,3 +502,40 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
         .lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(|v| v.trim()))
 }
+
+/// A seccomp agent's first step: waits (up to 10 s) for a connection on `socket`, and returns
+/// the state document that arrives on it and the listener sent with it (`SCM_RIGHTS`).
+pub fn seccomp_agent_accept(
+    socket: &std::os::unix::net::UnixListener,
+) -> (serde_json::Value, std::os::fd::OwnedFd) {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd};
+    let ready = nix::poll::poll(
+        &mut [nix::poll::PollFd::new(
+            socket.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )],
+        nix::poll::PollTimeout::from(10_000u16),
+    )
+    .unwrap();
+    assert_eq!(ready, 1, "nobody connected to the agent");
+    let (stream, _) = socket.accept().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = match msg.cmsgs().unwrap().next() {
+        Some(ControlMessageOwned::ScmRights(fds)) => fds[0],
+        other => panic!("no descriptor came with the state: {other:?}"),
+    };
+    let len = msg.bytes;
+    // SAFETY: the descriptor just arrived with the message; nothing else owns it.
+    let listener = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    (serde_json::from_slice(&buf[..len]).unwrap(), listener)
+}
