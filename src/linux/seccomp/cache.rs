@@ -7,9 +7,9 @@
 //! give equal bytes). A file is only ever stored after its profile parsed and compiled, so a
 //! hit stands for a profile that passed every check a miss makes. The version line names the
 //! generator's version and the build's architecture, so a rind with a different compiler never
-//! reads another's filters. A file is written to a temporary
-//! name in the same directory and renamed into place, so readers see a whole file or none.
-//! There is no fsync: a file cut short by a crash fails its checksum and is compiled again.
+//! reads another's filters. A file is written to a temporary name in the same directory and
+//! renamed into place, so readers see a whole file or none. There is no fsync: a file cut
+//! short by a crash fails its checksum and is compiled again.
 
 use std::fs;
 use std::io::{ErrorKind, Write};
