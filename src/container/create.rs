@@ -98,25 +98,28 @@ pub fn create_locked(
 
     // Compiled here, before anything is made, and cached by the profile's text: a profile seen
     // before is not even parsed, a bad one fails create, and init only has to install it.
-    let seccomp = match &seccomp_text {
-        Some(text) => Some(seccomp::compile_cached_text(
-            text.text(),
-            &root.join(".seccomp-cache"),
-            || text.parse().map_err(LifecycleError::from),
-        )?),
-        None => None,
+    // A NOTIFY profile's listener goes to the agent at its listenerPath, which only the profile
+    // says: taken from the parse on a miss, and parsed for on a hit (a rare case).
+    let listener_of = |p: &oci_spec::runtime::LinuxSeccomp| {
+        p.listener_path()
+            .clone()
+            .map(|path| (path, p.listener_metadata().clone()))
     };
-    // A NOTIFY profile's listener goes to the agent at its listenerPath, which only the
-    // profile says: parse it for that (rare) case, the filter may have come from the cache.
-    let listener_to = match (&seccomp, &seccomp_text) {
-        (Some(program), Some(text)) if program.has_listener() => {
-            let profile = text.parse()?;
-            profile
-                .listener_path()
-                .clone()
-                .map(|path| (path, profile.listener_metadata().clone()))
+    let mut listener_to = None;
+    let seccomp = match &seccomp_text {
+        Some(text) => {
+            let program =
+                seccomp::compile_cached_text(text.text(), &root.join(".seccomp-cache"), || {
+                    let profile = text.parse()?;
+                    listener_to = listener_of(&profile);
+                    Ok::<_, LifecycleError>(profile)
+                })?;
+            if program.has_listener() && listener_to.is_none() {
+                listener_to = listener_of(&text.parse()?);
+            }
+            Some(program)
         }
-        _ => None,
+        None => None,
     };
     trace::mark(|| "compiled seccomp filter".into());
 
