@@ -204,3 +204,16 @@ unmount_under() {
     awk -v d="$1/" '{ if (index($5, d) == 1) print $5 }' /proc/self/mountinfo | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
+
+# container_pids PID: PID and its descendants.
+container_pids() {
+    echo "$1"
+    for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do container_pids "$c"; done
+}
+
+# orphans_named COMMAND-LINE: pids of live processes whose command line is exactly that.
+orphans_named() {
+    for p in /proc/[0-9]*; do
+        [ "$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" = "$1 " ] && echo "${p#/proc/}"
+    done
+}
