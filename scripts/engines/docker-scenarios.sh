@@ -239,6 +239,10 @@ dk_kill_all_after_exit() {
     sleep 0.5
     left=$(orphans_named "sleep $orphan_secs")
     [ -z "$left" ] || { echo "the container's background process $left outlived its init"; r=1; }
+    # dockerd's `delete --force` would end a leftover anyway: what counts is that the shim's
+    # kill --all succeeded.
+    id=$(dk inspect -f '{{.Id}}' $n)
+    shim_kill_all_ok "$T/docker/containerd/containerd.log" "$id" || r=1
     dk_rm $n
     for p in $(orphans_named "sleep $orphan_secs"); do kill -9 "$p" 2>/dev/null; done
     return $r

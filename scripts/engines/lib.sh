@@ -217,3 +217,11 @@ orphans_named() {
         [ "$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" = "$1 " ] && echo "${p#/proc/}"
     done
 }
+
+# shim_kill_all_ok LOG ID: the containerd log (where the runc v2 shim's messages go) has no
+# "failed to kill init's children" for container ID: the runtime accepted the shim's
+# `kill --all ID SIGKILL` after init exited.
+shim_kill_all_ok() {
+    line=$(grep "failed to kill init's children" "$1" | grep -F -- "$2" | tail -n 1)
+    [ -z "$line" ] || { echo "the shim's kill --all failed: $line" | cut -c1-400; return 1; }
+}
