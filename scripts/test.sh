@@ -18,6 +18,10 @@ what=${1:-all}
 scripts/install-deps.sh
 rootfs-fixtures/busybox-rootfs.sh
 rootfs-fixtures/images/build.sh
+# The foreign-input corpus (tests/foreign_*.rs): images by umoci, GNU tar and skopeo, and the
+# configs podman, ctr and dockerd hand a recording runtime (installs the engines when missing).
+rootfs-fixtures/foreign/images.sh
+rootfs-fixtures/foreign/configs.sh
 
 passed=0
 failed=0
