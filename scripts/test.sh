@@ -5,7 +5,7 @@
 #   scripts/test.sh            everything
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
-#   scripts/test.sh engines    only podman and containerd with rind as runtime (scripts/engine-test.sh)
+#   scripts/test.sh engines    only podman, containerd and docker with rind as runtime (scripts/engine-test.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines and
 # a final "N passed, M failed" line for the whole run.
