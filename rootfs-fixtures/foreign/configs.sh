@@ -34,6 +34,9 @@ T=$(mktemp -d /tmp/rind-foreign-configs.XXXXXX)
 chmod 711 "$T"
 pids=""
 [ -d /run/containerd ] && had_run_dir=1 || had_run_dir=0
+# The cgroups of the throwaway containers go below this process's own (shared-host rule).
+base=$(awk -F: '{ p = $3; if (length(p) > length(b)) b = p } END { print b }' /proc/self/cgroup)
+parent=${base%/}/rind-foreign-$$
 
 cleanup() {
     set +e
@@ -53,6 +56,22 @@ cleanup() {
     awk -v d="$T/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null; done
     if [ "$had_run_dir" = 0 ]; then rmdir /run/containerd/s /run/containerd 2>/dev/null; fi
+    # The containers' cgroups went with them; their parent is ours to remove, in every hierarchy
+    # and in the directories podman makes in the v1 tmpfs for controllers the host has not
+    # mounted (hugetlb, net_cls...).
+    roots=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i+1) ~ /^cgroup2?$/) print $5; break } }' /proc/self/mountinfo)
+    [ -f /sys/fs/cgroup/cgroup.controllers ] || roots="$roots $(ls -d /sys/fs/cgroup/*/)"
+    for m in $roots; do
+        m=${m%/}
+        [ -d "$m$parent" ] || continue
+        if [ "$(stat -f -c %T "$m$parent")" = tmpfs ]; then
+            rm -rf --one-file-system "$m$parent" # podman's "tasks" files are plain files there
+            d=$(dirname "$m$parent")
+            while [ "$d" != /sys/fs/cgroup ] && rmdir "$d" 2>/dev/null; do d=$(dirname "$d"); done
+        else
+            find "$m$parent" -depth -type d -exec rmdir {} \; 2>/dev/null
+        fi
+    done
     rm -rf --one-file-system "$T"
 }
 trap cleanup EXIT
@@ -79,9 +98,6 @@ take() {
     [ -f "$dest/$name.json" ] || { echo "configs.sh: $name was not captured" >&2; exit 1; }
 }
 
-# The cgroups of the throwaway containers go below this process's own (shared-host rule).
-base=$(awk -F: '{ p = $3; if (length(p) > length(b)) b = p } END { print b }' /proc/self/cgroup)
-parent=${base%/}/rind-foreign-$$
 
 # runc spec
 (cd "$T" && runc spec && mv config.json "$dest/runc-spec.json")
