@@ -3,6 +3,7 @@
 # drive the release binary on this host.
 #
 #   scripts/test.sh            everything
+#   scripts/test.sh docs       only the check that every file and name the docs cite exists
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
 #   scripts/test.sh engines    only podman and containerd with rind as runtime (scripts/engine-test.sh)
@@ -76,14 +77,17 @@ left_behind() {
 }
 
 case $what in
+    all|docs) run_part "docs" scripts/check-docs.py ;;
+esac
+case $what in
     all|host)
         cargo build --release --locked
         host_traces "$logdir/before"
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    vm|engines) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines)" >&2; exit 2 ;;
+    docs|vm|engines) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, engines)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
