@@ -118,14 +118,14 @@ fn a_detached_rm_container_is_removed_by_stop() {
 fn a_detached_rm_container_that_exits_is_removed_by_its_monitor() {
     let Some(sh) = shell() else { return };
     let name = sh.detach(IMG, &["--rm"], "sleep 0.2");
-    // Without running list (which would sweep): the monitor removes it.
+    // Nothing else runs meanwhile (a run or rm would sweep): the monitor removes it.
     sh.wait_for("the monitor's removal", || sh.bundles().is_empty());
     assert_eq!(sh.status(&name), None);
     sh.assert_clean();
 }
 
 #[test]
-fn a_stopped_rm_container_whose_monitor_died_is_removed_by_list() {
+fn a_stopped_rm_container_whose_monitor_died_is_listed_then_removed_by_the_next_run() {
     let Some(sh) = shell() else { return };
     let name = sh.detach(IMG, &["--rm"], "sleep 100");
     let pid = sh.inspect(&name)["state"]["pid"].as_i64().unwrap();
@@ -148,8 +148,15 @@ fn a_stopped_rm_container_whose_monitor_died_is_removed_by_list() {
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
     });
     assert_eq!(sh.bundles(), vec![name.clone()]);
+    // list only looks: the container is there, stopped, with its bundle.
     let listed = sh.ok(&["list", "-q"]);
-    assert!(!listed.contains(&name), "{listed}");
+    assert!(listed.contains(&name), "{listed}");
+    assert_eq!(sh.status(&name).as_deref(), Some("stopped"));
+    assert_eq!(sh.bundles(), vec![name.clone()]);
+    // The next run removes it before it starts its own container.
+    sh.ok(&["run", "--image", IMG, "--rm", "--", "true"]);
+    assert_eq!(sh.status(&name), None);
+    assert!(sh.bundles().is_empty(), "{:?}", sh.bundles());
     sh.assert_clean();
 }
 
