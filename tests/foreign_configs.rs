@@ -165,7 +165,7 @@ fn run_config(runtime: &Path, config: &Value, binds: &str, tag: &str) -> Outcome
 
 /// Runs `config` with rind and with runc and asserts the same exit code and probe output.
 fn same_as_runc(name: &str, config: &Value, binds: &str) {
-    let Some(runc) = runc() else { return };
+    let runc = runc();
     let theirs = run_config(&runc, config, binds, &format!("{name}-runc"));
     assert_eq!(
         theirs.code,
@@ -186,23 +186,19 @@ fn same_as_runc(name: &str, config: &Value, binds: &str) {
     );
 }
 
-/// The captured config `name` and its bind kinds, or `None` (after printing why).
-fn captured(name: &str) -> Option<(Value, String)> {
-    if !nix::unistd::geteuid().is_root() {
-        println!("skipped: needs root");
-        return None;
-    }
-    let dir = corpus("configs", "configs.sh")?;
+/// The captured config `name` and its bind kinds.
+fn captured(name: &str) -> (Value, String) {
+    common::require_root();
+    let dir = corpus("configs", "configs.sh");
     let config = serde_json::from_slice(&fs::read(dir.join(format!("{name}.json"))).unwrap())
         .unwrap_or_else(|e| panic!("{name}.json: {e}"));
     let binds = fs::read_to_string(dir.join(format!("{name}.binds"))).unwrap_or_default();
-    Some((config, binds))
+    (config, binds)
 }
 
 fn check(name: &str) {
-    if let Some((config, binds)) = captured(name) {
-        same_as_runc(name, &config, &binds);
-    }
+    let (config, binds) = captured(name);
+    same_as_runc(name, &config, &binds);
 }
 
 /// Syscalls that Docker's default profile did not list before 20.10 (2020): a profile written
@@ -231,9 +227,7 @@ const NEWER_SYSCALLS: &[&str] = &[
 /// The captured config `name` with its seccomp profile made older: every rule loses the
 /// syscalls of NEWER_SYSCALLS, and rules left with no syscall go.
 fn check_with_older_profile(name: &str) {
-    let Some((mut config, binds)) = captured(name) else {
-        return;
-    };
+    let (mut config, binds) = captured(name);
     let rules = config["linux"]["seccomp"]["syscalls"]
         .as_array_mut()
         .unwrap_or_else(|| panic!("{name} has no seccomp profile"));

@@ -18,20 +18,10 @@ use std::process::Command;
 use foreign_support::*;
 use rind::image::{ImageRef, PullOptions, RootMode, Store};
 
-/// The corpus directory, when this host can run the comparison.
-fn ready() -> Option<PathBuf> {
-    if !nix::unistd::geteuid().is_root() {
-        println!("skipped: needs root");
-        return None;
-    }
-    if !Command::new("sh")
-        .args(["-c", "command -v umoci"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        println!("skipped: umoci is not installed (the reference these tests compare with)");
-        return None;
-    }
+/// The corpus directory; root, umoci and the corpus are prerequisites.
+fn ready() -> PathBuf {
+    common::require_root();
+    common::require_tool("umoci");
     corpus("images", "images.sh")
 }
 
@@ -81,7 +71,7 @@ fn same_as_umoci(images: &Path, reference: &str, tag: &str) {
 
 /// The OCI layout's tag `tag`.
 fn layout_tag(tag: &str) {
-    let Some(images) = ready() else { return };
+    let images = ready();
     same_as_umoci(&images, &format!("oci:{}/oci:{tag}", images.display()), tag);
 }
 
@@ -127,7 +117,7 @@ fn gnu_tar_empty_xattr_value() {
 
 #[test]
 fn skopeo_zstd_oci_archive_and_docker_archive_of_tar_xattrs() {
-    let Some(images) = ready() else { return };
+    let images = ready();
     let d = images.display();
     for reference in [
         format!("oci:{d}/oci-zstd:tar-xattrs"),
@@ -141,7 +131,7 @@ fn skopeo_zstd_oci_archive_and_docker_archive_of_tar_xattrs() {
 #[test]
 #[ignore = "rind bug: a layer entry named \"/\" is refused (absolute path), fixed on branch conformance"]
 fn skopeo_zstd_oci_archive_and_docker_archive_of_umoci_insert_at_root() {
-    let Some(images) = ready() else { return };
+    let images = ready();
     let d = images.display();
     for reference in [
         format!("oci:{d}/oci-zstd:umoci-insert-root"),
@@ -156,10 +146,7 @@ fn skopeo_zstd_oci_archive_and_docker_archive_of_umoci_insert_at_root() {
 /// one xattr, one hardlink, one owner or one device number is caught.
 #[test]
 fn the_tree_comparison_sees_xattrs_hardlinks_owners_and_devices() {
-    if !nix::unistd::geteuid().is_root() {
-        println!("skipped: needs root");
-        return;
-    }
+    common::require_root();
     let s = common::TempDir::new("foreign-tree");
     let (a, b) = (s.path().join("a"), s.path().join("b"));
     for t in [&a, &b] {

@@ -10,34 +10,33 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// `OUT/foreign/<part>` (OUT is `RIND_FIXTURES` or rootfs-fixtures/out) when its builder
-/// finished, or `None` after printing how to build it.
-pub fn corpus(part: &str, builder: &str) -> Option<PathBuf> {
+/// `OUT/foreign/<part>` (OUT is `RIND_FIXTURES` or rootfs-fixtures/out); fails the test when
+/// its builder has not finished (scripts/test.sh runs the builders first).
+pub fn corpus(part: &str, builder: &str) -> PathBuf {
     let out = std::env::var_os("RIND_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs-fixtures/out"))
         });
     let dir = out.join("foreign").join(part);
-    if dir.join(".complete").exists() {
-        Some(dir)
-    } else {
-        println!(
-            "skipped: foreign {part} missing at {} (run rootfs-fixtures/foreign/{builder})",
-            dir.display()
-        );
-        None
-    }
+    assert!(
+        dir.join(".complete").exists(),
+        "foreign {part} missing at {} (run rootfs-fixtures/foreign/{builder})",
+        dir.display()
+    );
+    dir
 }
 
-/// The `runc` binary, or `None` after printing why the comparison cannot run.
-pub fn runc() -> Option<PathBuf> {
+/// The `runc` binary these tests compare with; fails the test when it is missing
+/// (scripts/install-deps.sh installs it).
+pub fn runc() -> PathBuf {
     let p = Path::new("/usr/sbin/runc");
-    if p.exists() {
-        return Some(p.to_path_buf());
-    }
-    println!("skipped: runc is not installed (the reference these tests compare with)");
-    None
+    assert!(
+        p.exists(),
+        "runc is not installed at {}: scripts/install-deps.sh installs it",
+        p.display()
+    );
+    p.to_path_buf()
 }
 
 /// The deepest cgroup path of this process of which every hierarchy's path is a prefix: a
