@@ -9,8 +9,9 @@
 //!   conditional rules, whatever their order (libseccomp keeps the unconditional one);
 //! - otherwise the syscall's conditional rules are tried in spec order and the first whose
 //!   conditions all hold wins; if none holds, the default action applies;
-//! - several conditions in one rule are ANDed, also when two name the same argument (runc
-//!   turns that case into separate, ORed rules, which weakens deny-lists; rind does not);
+//! - several conditions in one rule are ANDed, unless two of them name the same argument:
+//!   then, as runc does, each condition of the rule becomes a rule of its own, and they are
+//!   ORed (profiles are written for runc: `arg0 == 100, arg0 == 9001` means either);
 //! - a name that an ABI lacks is skipped for that ABI; a name no ABI of the filter knows is
 //!   logged at debug level and skipped;
 //! - when the default action is not ALLOW, LOG or TRACE, syscall numbers above the highest
@@ -129,6 +130,7 @@ pub fn lower(spec: &LinuxSeccomp) -> Result<Ruleset, SeccompError> {
         let at = format!("syscalls[{i}]");
         let action = action_value(rule.action(), rule.errno_ret(), &at)?;
         let conds = conditions(rule.args().as_deref().unwrap_or(&[]), &at)?;
+        let groups = condition_groups(conds);
         for name in rule.names() {
             if name.is_empty() {
                 return Err(invalid(format!("{at}: empty syscall name")));
@@ -151,9 +153,10 @@ pub fn lower(spec: &LinuxSeccomp) -> Result<Ruleset, SeccompError> {
                     continue;
                 }
                 let entry = entries[a].entry(nr).or_default();
-                if conds.is_empty() {
+                if groups.is_empty() {
                     entry.unconditional.get_or_insert(action);
-                } else {
+                }
+                for conds in &groups {
                     let rule = CondRule {
                         conds: conds.clone(),
                         action,
@@ -269,6 +272,24 @@ fn abis(listed: &[Arch]) -> Result<Vec<Abi>, SeccompError> {
         }
     }
     Ok(abis)
+}
+
+/// The condition sets a rule's conditions make, each one rule: all of them together, or, when
+/// two name the same argument, each alone (runc's `matchCall`, which profiles are written
+/// for). No conditions, no sets: the rule is unconditional.
+fn condition_groups(conds: Vec<Cond>) -> Vec<Vec<Cond>> {
+    if conds.is_empty() {
+        return Vec::new();
+    }
+    let repeated = conds
+        .iter()
+        .enumerate()
+        .any(|(i, c)| conds[..i].iter().any(|d| d.index == c.index));
+    if repeated {
+        conds.into_iter().map(|c| vec![c]).collect()
+    } else {
+        vec![conds]
+    }
 }
 
 fn conditions(
