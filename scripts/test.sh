@@ -6,6 +6,8 @@
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
 #   scripts/test.sh engines    only podman and containerd with rind as runtime (scripts/engine-test.sh)
+#   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
+#                              (scripts/runc-suite.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines and
 # a final "N passed, M failed" line for the whole run.
@@ -35,10 +37,10 @@ run_part() {
     { rc=0; "$@" 2>&1 || rc=$?; echo "$rc" > "$logdir/rc"; } | tee "$log"
     rc=$(cat "$logdir/rc")
     # A part's own summary line wins; otherwise cargo's lines are summed.
-    summary=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    summary=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
     if [ -n "$summary" ]; then
-        p=$(echo "$summary" | sed 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/')
-        f=$(echo "$summary" | sed 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/')
+        p=$(echo "$summary" | sed 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/')
+        f=$(echo "$summary" | sed 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/')
     else
         p=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
         f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
@@ -82,14 +84,17 @@ case $what in
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    vm|engines) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines)" >&2; exit 2 ;;
+    vm|engines|runc-suite) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines, runc-suite)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
 esac
 case $what in
     all|engines) run_part "engines" scripts/engine-test.sh ;;
+esac
+case $what in
+    all|runc-suite) run_part "runc-suite" scripts/runc-suite.sh ;;
 esac
 
 [ -z "$broken_parts" ] || echo "failing parts:$broken_parts"
