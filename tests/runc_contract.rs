@@ -494,3 +494,22 @@ fn a_profile_for_several_architectures_runs_and_holds() {
     assert!(out.contains("Operation not permitted"), "{out}");
     assert!(out.contains("done"), "{out}");
 }
+
+/// Two conditions of one rule on the same argument are either/or, as runc makes them (its
+/// seccomp.bats "-ENOSYS handling"); rind ANDed them, and such a deny rule denied nothing.
+#[test]
+fn seccomp_conditions_on_one_argument_are_either_or() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("kill -0 1337 2>&1; kill -0 2020 2>&1; kill -0 7 2>&1; echo done");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55, "args": [
+            {"index": 0, "value": 1337, "op": "SCMP_CMP_EQ"},
+            {"index": 0, "value": 2020, "op": "SCMP_CMP_EQ"},
+        ]}],
+    });
+    let out = rt.output_of(&b);
+    let denied = out.lines().filter(|l| l.contains("No anode")).count();
+    assert_eq!(denied, 2, "1337 and 2020 denied, 7 not: {out}");
+    assert!(out.contains("done"), "{out}");
+}
