@@ -7,6 +7,8 @@
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
 #   scripts/test.sh engines    only podman, containerd and docker with rind as runtime (scripts/engine-test.sh)
+#   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
+#                              (scripts/runc-suite.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines, the
 # tests that skipped themselves because they cannot apply on this host (each with its reason;
@@ -48,10 +50,10 @@ run_part() {
     # The VM suite reports its guest's skips as RIND-VM-SKIP lines.
     sed -n 's/^.*RIND-VM-SKIP //p' "$log" | tr -d '\r' >> "$RIND_SKIP_LOG"
     # A part's own summary line wins; otherwise cargo's lines are summed.
-    summary=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    summary=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
     if [ -n "$summary" ]; then
-        p=$(echo "$summary" | sed 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/')
-        f=$(echo "$summary" | sed 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/')
+        p=$(echo "$summary" | sed 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/')
+        f=$(echo "$summary" | sed 's/^[a-z-]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/')
     else
         p=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
         f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
@@ -107,14 +109,17 @@ case $what in
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    docs|vm|engines) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, engines)" >&2; exit 2 ;;
+    docs|vm|engines|runc-suite) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, engines, runc-suite)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
 esac
 case $what in
     all|engines) run_part "engines" scripts/engine-test.sh ;;
+esac
+case $what in
+    all|runc-suite) run_part "runc-suite" scripts/runc-suite.sh ;;
 esac
 
 [ -z "$broken_parts" ] || echo "failing parts:$broken_parts"

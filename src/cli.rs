@@ -245,6 +245,10 @@ pub struct ExecArgs {
     /// Allow exec in a paused container
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Run the process in an existing cgroup below the container's: [CONTROLLER,...:]PATH
+    /// (repeatable, one per controller list)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -258,13 +262,13 @@ pub struct UpdateArgs {
     #[arg(short, long, value_name = "FILE")]
     pub resources: Option<PathBuf>,
     /// Memory limit (e.g. 256m; -1 for none)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
-    /// Memory soft limit
-    #[arg(long)]
+    /// Memory soft limit (-1 for none)
+    #[arg(long, allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
-    /// Memory plus swap limit
-    #[arg(long)]
+    /// Memory plus swap limit (-1 for unlimited swap)
+    #[arg(long, allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// CPU shares (relative weight)
     #[arg(long)]

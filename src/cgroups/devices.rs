@@ -118,7 +118,9 @@ impl DeviceRule {
     }
 }
 
-/// Parses an access string such as `rwm` or `r`.
+/// Parses an access string such as `rwm` or `r`. An `a` adds nothing: runc reads access sets
+/// by their `r`, `w` and `m` alone, so `rwa` is `rw` there (its own tests write it), and the
+/// same here. Anything else is refused.
 pub fn parse_access(s: &str) -> Result<u8> {
     let mut acc = 0;
     for c in s.chars() {
@@ -126,9 +128,10 @@ pub fn parse_access(s: &str) -> Result<u8> {
             'r' => ACC_READ,
             'w' => ACC_WRITE,
             'm' => ACC_MKNOD,
+            'a' => 0,
             _ => {
                 return Err(CgroupError::Invalid(format!(
-                    "device access {s:?} may only contain r, w and m"
+                    "device access {s:?} may only contain r, w and m (and a, which adds nothing)"
                 )));
             }
         };
@@ -445,6 +448,18 @@ mod tests {
                 access: ACC_READ | ACC_WRITE
             }
         );
+    }
+
+    /// runc's tests write `rwa`; runc reads access by r, w and m alone.
+    #[test]
+    fn an_a_in_an_access_set_adds_nothing() {
+        use LinuxDeviceType::*;
+        let rule = DeviceRule::from_oci(&oci(false, Some(C), Some(1), Some(11), "rwa")).unwrap();
+        let DeviceRule::Device { access, .. } = rule else {
+            panic!("{rule:?}")
+        };
+        assert_eq!(access, ACC_READ | ACC_WRITE);
+        assert!(DeviceRule::from_oci(&oci(true, Some(C), Some(1), None, "rwx")).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -103,9 +103,9 @@ pub fn mkdir_all(dir: &Path) -> Result<bool> {
 }
 
 /// Removes a cgroup directory and every cgroup below it (a container may create its own),
-/// deepest first. Retries while the kernel still counts exiting tasks (EBUSY). A directory
-/// that is already gone is not an error, so removal can be repeated.
-pub fn remove_tree(dir: &Path) -> Result<()> {
+/// deepest first. Retries while the kernel still counts exiting tasks (EBUSY), until
+/// `deadline`. A directory that is already gone is not an error, so removal can be repeated.
+pub fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
     // Usually there is nothing below: one rmdir, no listing of the dozens of control files.
     match std::fs::remove_dir(dir) {
         Ok(()) => return Ok(()),
@@ -115,27 +115,30 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&entry.path())?;
+                remove_tree(&entry.path(), deadline)?;
             }
         }
     }
-    rmdir_retry(dir)
+    rmdir_retry(dir, deadline)
 }
 
-/// Removes one empty cgroup directory, retrying on EBUSY for about two seconds.
-fn rmdir_retry(dir: &Path) -> Result<()> {
+/// How long a removal waits in all for the kernel to finish exiting killed tasks: one
+/// deadline for every directory of a destroy, not one per directory. A cgroup another
+/// container's processes share stays busy for good, and a v1 container has a dozen
+/// directories: waiting two seconds on each made `delete` take 20 s or more there.
+pub const REMOVE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Removes one empty cgroup directory, retrying on EBUSY until `deadline`.
+fn rmdir_retry(dir: &Path, deadline: Instant) -> Result<()> {
     let mut delay = Duration::from_millis(1);
-    let mut waited = Duration::ZERO;
     loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e)
-                if e.raw_os_error() == Some(Errno::EBUSY as i32)
-                    && waited < Duration::from_secs(2) =>
+                if e.raw_os_error() == Some(Errno::EBUSY as i32) && Instant::now() < deadline =>
             {
                 std::thread::sleep(delay);
-                waited += delay;
                 delay = (delay * 2).min(Duration::from_millis(100));
             }
             Err(e) => {

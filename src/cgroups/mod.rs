@@ -10,10 +10,12 @@ pub mod bpf;
 mod convert;
 pub mod devices;
 mod files;
+pub mod keys;
 mod layout;
 mod oom;
 mod plan;
 pub mod stats;
+mod sub;
 mod v1;
 mod v2;
 
@@ -30,6 +32,7 @@ pub use convert::{blkio_weight_to_io_weight, shares_to_weight, swap_for_v2};
 pub use layout::{Layout, MountInfo};
 pub use oom::OomNotifier;
 pub use stats::Stats;
+pub use sub::sub_cgroup_paths;
 
 /// Root of the cgroup filesystems.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";

@@ -2,11 +2,22 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::cgroups;
 use crate::cli::GlobalOpts;
 use crate::container::{Container, Status};
+
+/// One event line. The fields in runc's order (`type`, `id`, `data`), which clients and runc's
+/// tests match as text; `data` is left out when there is none (an `oom` event), as runc does.
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<cgroups::Stats>,
+}
 
 /// runc's `events`: with `--stats`, one stats event; otherwise a stats event every interval
 /// and an `oom` event whenever the kernel's OOM killer kills in the container, until the
@@ -19,14 +30,18 @@ pub fn run(g: &GlobalOpts, id: &str, stats_once: bool, interval: Duration) -> Re
     }
     drop(c);
     let cg = cgroups::from_paths(&paths);
-    let emit = |event: serde_json::Value| -> Result<()> {
+    let emit = |event: Event| -> Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{event}")?;
+        writeln!(out, "{}", serde_json::to_string(&event)?)?;
         out.flush()?;
         Ok(())
     };
-    let stats_event = || -> Result<serde_json::Value> {
-        Ok(json!({"type": "stats", "id": id, "data": cg.stats()?}))
+    let stats_event = || -> Result<Event> {
+        Ok(Event {
+            kind: "stats",
+            id,
+            data: Some(cg.stats()?),
+        })
     };
     if stats_once {
         emit(stats_event()?)?;
@@ -56,7 +71,11 @@ pub fn run(g: &GlobalOpts, id: &str, stats_once: bool, interval: Duration) -> Re
             let now = cg.oom_kill_count().unwrap_or(kills);
             if now > kills {
                 kills = now;
-                emit(json!({"type": "oom", "id": id}))?;
+                emit(Event {
+                    kind: "oom",
+                    id,
+                    data: None,
+                })?;
             }
         }
     }

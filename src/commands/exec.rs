@@ -6,9 +6,23 @@ use oci_spec::runtime::{Capability, Process};
 use crate::cli::{ExecArgs, GlobalOpts};
 use crate::container::{self, Container, ExecOptions};
 use crate::linux::terminal::{self, ConsoleSocket};
+use crate::logging;
 use crate::process::supervise;
 
+/// runc's `exec`. Its own failures exit 255, not 1, as runc's do ("exec failed: ..."), so that
+/// a caller can tell them from the process's exit code (1 is common there); the process's own
+/// code passes through. The error is printed and logged as `main` does with others.
 pub fn run(g: &GlobalOpts, a: ExecArgs) -> Result<i32> {
+    match exec(g, a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            super::report_error(&e);
+            Ok(255)
+        }
+    }
+}
+
+fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<i32> {
     let process = match &a.process {
         Some(path) => {
             if !a.command.is_empty() {
@@ -25,28 +39,48 @@ pub fn run(g: &GlobalOpts, a: ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
         proxy_terminal: !a.detach,
+        sub_cgroups: a.cgroup.clone(),
     };
+    let id = a.id.as_str();
+    let started_debug =
+        |pid| logging::debug(|| format!("exec in container {id}: started pid {pid}"));
     if a.detach {
-        container::exec(&g.root, &a.id, opts)
-            .with_context(|| format!("exec in container {}", a.id))?;
+        let started = container::exec(&g.root, id, opts)
+            .with_context(|| format!("exec in container {id}"))?;
+        started_debug(started.pid);
         return Ok(0);
     }
     let set = supervise::prepare()?;
-    let started = container::exec(&g.root, &a.id, opts)
-        .with_context(|| format!("exec in container {}", a.id))?;
-    Ok(match &started.console {
+    let started =
+        container::exec(&g.root, id, opts).with_context(|| format!("exec in container {id}"))?;
+    started_debug(started.pid);
+    let code = match &started.console {
         Some(sock) => {
             let master = terminal::recv_fd(sock).context("receive the process's terminal")?;
             supervise::wait_with_tty(&set, started.pid, master)?
         }
         None => supervise::wait_forwarding(&set, started.pid)?,
-    })
+    };
+    logging::debug(|| {
+        format!(
+            "exec in container {id}: pid {} exited with {code}",
+            started.pid
+        )
+    });
+    Ok(code)
 }
 
 fn read_process(path: &PathBuf) -> Result<Process> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    let p: Process = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("parse process {}: {e}", path.display()))?;
+    let parse_error =
+        |e: serde_json::Error| anyhow::anyhow!("parse process {}: {e}", path.display());
+    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(parse_error)?;
+    // runc's Go decoding leaves a missing `user` at its zero value: uid 0, gid 0.
+    if let Some(obj) = doc.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let p: Process = serde_json::from_value(doc).map_err(parse_error)?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process {}: args must name a program", path.display());
     }

@@ -101,6 +101,14 @@ fn check_global(g: &GlobalOpts) -> Result<()> {
     }
 }
 
+/// Prints and logs a failed command's error as `main` does, for a verb that exits with a code
+/// of its own on failure (`exec`: 255).
+fn report_error(e: &anyhow::Error) {
+    let msg = format!("{e:#}");
+    crate::logging::error(&msg);
+    eprintln!("rind: {msg}");
+}
+
 fn print_trace(format: TraceFormat) {
     let events = trace::events();
     match format {

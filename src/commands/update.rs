@@ -95,7 +95,11 @@ fn read_resources(path: &Path) -> Result<LinuxResources> {
     } else {
         text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     }
-    serde_json::from_str(&text).with_context(|| format!("parse resources in {}", path.display()))
+    let parse = || format!("parse resources in {}", path.display());
+    let mut doc: serde_json::Value = serde_json::from_str(&text).with_context(parse)?;
+    // Keys as runc's Go decoding reads them: `{"CPU": {"Cpus": "1"}}` (cgroups::keys).
+    crate::cgroups::keys::fold_resources(&mut doc);
+    serde_json::from_value(doc).with_context(parse)
 }
 
 /// A byte size as runc takes it: a number with an optional k, m, g or t suffix (powers of

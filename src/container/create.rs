@@ -139,6 +139,7 @@ pub fn create_locked(
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup_mounts = cgroups::MountInfo::read_self()?;
     let cgroup = cgroups::resolve_in(&cgroup_mounts, cgroups_path, &opts.id)?;
+    check_existing_cgroup(cgroup.as_ref())?;
     // Armed before anything is made: a failure halfway removes what was made.
     let mut guard = CgroupGuard {
         cgroup: cgroup.as_ref(),
@@ -239,6 +240,27 @@ pub fn create_locked(
         hooks: spec.hooks().clone(),
     };
     Ok((created, container))
+}
+
+/// A cgroup that exists already, as runc checks it before making anything: frozen is an error
+/// (init would join it and never run: create would wait for it for good), and left as it
+/// was; with processes in it, a warning (runc 1.1 only warns). runc's words, which its tests
+/// and scripts match.
+fn check_existing_cgroup(cgroup: &dyn Cgroup) -> Result<(), LifecycleError> {
+    if matches!(cgroup.freezer(), Ok(cgroups::FreezerState::Frozen)) {
+        return Err(LifecycleError::State(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
+    if let Ok(pids) = cgroup.pids()
+        && !pids.is_empty()
+    {
+        logging::warn(&format!(
+            "container's cgroup is not empty: {} process(es) found",
+            pids.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The spec's resources with the device rules completed as runc does.

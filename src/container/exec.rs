@@ -28,6 +28,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// The caller proxies the terminal itself (foreground `exec -t` without a socket).
     pub proxy_terminal: bool,
+    /// `--cgroup` arguments: existing cgroups below the container's to put the process in.
+    pub sub_cgroups: Vec<String>,
 }
 
 /// A started exec'd process.
@@ -41,10 +43,18 @@ pub struct Execed {
 /// Starts `opts.process` in container `id` and returns its host pid once it is about to
 /// execve. A missing or non-executable program fails here.
 pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, LifecycleError> {
-    let c = Container::load(root, id)?;
+    let mut c = Container::load(root, id)?;
     match c.status() {
         Status::Running | Status::Created => {}
-        Status::Paused if opts.ignore_paused => {}
+        // The process joins the frozen cgroup and waits there until `resume`, which needs the
+        // container's lock: exec must not hold it meanwhile, or the two wait for each other.
+        Status::Paused if opts.ignore_paused => c.unlock(),
+        // runc's words, which its tests and scripts match.
+        Status::Paused => {
+            return Err(LifecycleError::State(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ));
+        }
         s => {
             return Err(LifecycleError::State(format!(
                 "cannot exec in container {id}: it is {s}"
@@ -74,7 +84,10 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
         preserve_fds: opts.preserve_fds,
     };
     let exec_plan = cfg.plan();
-    let cgroup = cgroups::from_paths(&c.state.cgroup);
+    let cgroup = cgroups::from_paths(&cgroups::sub_cgroup_paths(
+        &c.state.cgroup,
+        &opts.sub_cgroups,
+    )?);
     let mut events = ExecEvents {
         container: &c,
         spec: &saved,

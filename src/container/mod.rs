@@ -256,6 +256,11 @@ impl Container {
         })
     }
 
+    /// Releases the lock early; the value stays usable to read what was loaded.
+    pub fn unlock(&mut self) {
+        self._lock = None;
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,14 +22,35 @@ pub struct HookError {
 /// Runs each hook in order, stopping at the first failure.
 pub fn run_all(phase: &'static str, hooks: &[Hook], state_json: &str) -> Result<(), HookError> {
     for hook in hooks {
-        run(phase, hook, state_json)?;
+        run(phase, hook, state_json, None)?;
+    }
+    Ok(())
+}
+
+/// [`run_all`] with `dir` as each hook's working directory: the container's root filesystem
+/// for createContainer hooks, as runc runs them (so `./lib` in a hook is the container's
+/// `/lib`: NVIDIA's and runc's own hooks rely on it).
+pub fn run_all_in(
+    phase: &'static str,
+    hooks: &[Hook],
+    state_json: &str,
+    dir: &Path,
+) -> Result<(), HookError> {
+    for hook in hooks {
+        run(phase, hook, state_json, Some(dir))?;
     }
     Ok(())
 }
 
 /// Runs one hook: `args[0]` becomes its argv[0], its environment is exactly `env`, the state
-/// is written to its stdin, and it is killed when `timeout` seconds pass.
-pub fn run(phase: &'static str, hook: &Hook, state_json: &str) -> Result<(), HookError> {
+/// is written to its stdin, and it is killed when `timeout` seconds pass. Its working
+/// directory is `dir`, else the caller's.
+pub fn run(
+    phase: &'static str,
+    hook: &Hook,
+    state_json: &str,
+    dir: Option<&Path>,
+) -> Result<(), HookError> {
     let path = hook.path().display().to_string();
     let fail = |reason: String| HookError {
         phase,
@@ -40,6 +62,9 @@ pub fn run(phase: &'static str, hook: &Hook, state_json: &str) -> Result<(), Hoo
         cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear();
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     for kv in hook.env().iter().flatten() {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);

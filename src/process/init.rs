@@ -202,13 +202,13 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         serde_json::Value::Null
     };
 
-    // 6. createContainer hooks run in the container's namespaces, before pivot_root.
+    // 6. createContainer hooks run in the container's namespaces, before pivot_root, in the rootfs.
     if let Some(h) = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        hooks::run_all("createContainer", h, &hook_state.to_string())?;
+        hooks::run_all_in("createContainer", h, &hook_state.to_string(), cfg.rootfs)?;
     }
 
     // 7. Enter the new root. Without a mount namespace, chroot is all that is possible.

@@ -163,6 +163,13 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Spec, String> {
         Ok(spec) => spec,
         Err(_) => return parse(bytes),
     };
+    // runc reads resource keys ignoring case (Go's encoding/json): `linux.resources.CPU`.
+    if let Some(field) = &unknown
+        && field.starts_with("linux.resources.")
+        && let Some(folded) = crate::cgroups::keys::fold_spec(bytes)
+    {
+        return parse_strict(&folded);
+    }
     match unknown {
         Some(field) => Err(format!(
             "unknown field {field:?}: rind does not know it, and will not run a spec it does not fully understand"
@@ -225,8 +232,9 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
 }
 
 /// The device rules to apply to the container's cgroup: the spec's own, then (as runc does)
-/// access to the devices every container gets, mknod of any device, and each device listed in
-/// `linux.devices`.
+/// access to the devices every container gets and mknod of any device. A device listed in
+/// `linux.devices` gets its node, not access: that is `linux.resources.devices`' to grant, as
+/// with runc (engines add a rule for each device they pass), so a deny-all rule holds for it.
 pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     let linux = spec.linux().as_ref();
     let mut rules: Vec<LinuxDeviceCgroup> = linux
@@ -259,19 +267,6 @@ pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     }
     rules.push(rule(C, Some(136), None, "rwm")); // /dev/pts/*
     rules.push(rule(C, Some(10), Some(200), "rwm")); // /dev/net/tun
-    for d in linux
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let typ = match d.typ() {
-            LinuxDeviceType::U => C,
-            t => t,
-        };
-        if matches!(typ, C | B) {
-            rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-        }
-    }
     rules
 }
 
@@ -396,7 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn device_rules_deny_first_then_allow_defaults_and_listed_devices() {
+    fn device_rules_deny_first_then_allow_defaults_but_not_listed_devices() {
         let spec: Spec = serde_json::from_value(serde_json::json!({
             "ociVersion": "1.0.2",
             "linux": {
@@ -409,7 +404,8 @@ mod tests {
         assert!(!rules[0].allow());
         let text: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
         assert!(text.contains(&"c 1:3 rwm".to_string()), "{text:?}");
-        assert!(text.contains(&"c 10:229 rwm".to_string()), "{text:?}");
+        // A listed device gets its node, not access: the deny-all rule holds for it (runc).
+        assert!(!text.iter().any(|t| t.contains("10:229")), "{text:?}");
         assert!(text.contains(&"c 136:* rwm".to_string()), "{text:?}");
     }
 }

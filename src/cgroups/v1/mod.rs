@@ -16,7 +16,8 @@ use oci_spec::runtime::LinuxResources;
 
 use super::devices::DeviceTable;
 use super::files::{
-    add_pid, mkdir_all, read, read_optional, read_pids_recursive, remove_tree, write, write_error,
+    REMOVE_PATIENCE, add_pid, mkdir_all, read, read_optional, read_pids_recursive, remove_tree,
+    write, write_error,
 };
 use super::plan::Probe;
 use super::stats::Stats;
@@ -365,8 +366,9 @@ impl Cgroup for V1Cgroup {
             let _ = self.set_freezer(FreezerState::Thawed);
         }
         let mut first_err = None;
+        let deadline = std::time::Instant::now() + REMOVE_PATIENCE;
         for dir in left {
-            if let Err(e) = remove_tree(dir) {
+            if let Err(e) = remove_tree(dir, deadline) {
                 first_err.get_or_insert(e);
             }
         }

@@ -19,9 +19,10 @@ pub fn plan(
     hugetlb_on_v2: bool,
 ) -> Result<Plan> {
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        // "invalid configuration": runc's words for it, which its tests match.
         return Err(CgroupError::Unsupported(
-            "linux.resources.unified (it sets cgroup v2 files; this host uses cgroup v1 \
-             controllers)"
+            "invalid configuration: linux.resources.unified (it sets cgroup v2 files; this \
+             host uses cgroup v1 controllers)"
                 .into(),
         ));
     }
@@ -486,5 +487,9 @@ mod tests {
         assert_eq!(pairs(&hybrid)[0], p("hugetlb.2MB.max", "max"));
         let err = planned(r#"{"unified":{"memory.high":"1"}}"#, &Files::default()).unwrap_err();
         assert!(err.to_string().contains("cgroup v2"), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid configuration"),
+            "{err}"
+        );
     }
 }

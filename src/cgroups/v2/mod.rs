@@ -16,7 +16,9 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 pub(crate) use self::controllers::{mount_root, require as require_controller};
-use super::files::{add_pid, read, read_optional, read_pids_recursive, remove_tree, write};
+use super::files::{
+    REMOVE_PATIENCE, add_pid, read, read_optional, read_pids_recursive, remove_tree, write,
+};
 use super::plan::Probe;
 use super::stats::Stats;
 use super::{Cgroup, CgroupError, CgroupPaths, FreezerState, Layout, MountInfo, Result};
@@ -166,7 +168,7 @@ impl Cgroup for V2Cgroup {
         if self.dir.exists() && self.freezer().ok() == Some(FreezerState::Frozen) {
             let _ = self.set_freezer(FreezerState::Thawed);
         }
-        remove_tree(&self.dir)
+        remove_tree(&self.dir, std::time::Instant::now() + REMOVE_PATIENCE)
     }
 
     fn stats(&self) -> Result<Stats> {

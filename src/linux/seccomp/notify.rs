@@ -43,7 +43,13 @@ pub fn send_listener(
         .map_err(|e| SeccompError::Invalid(format!("container process state: {e}")))?;
 
     let step = |what: &str| format!("{what} seccomp agent socket {}", path.display());
-    let mut stream = UnixStream::connect(path).map_err(|e| SysError::new(step("connect to"), e))?;
+    // runc's words, which scripts and runc's own tests match.
+    let mut stream = UnixStream::connect(path).map_err(|e| {
+        SysError::new(
+            format!("failed to connect with seccomp agent {}", path.display()),
+            e,
+        )
+    })?;
     let fds = [listener.as_raw_fd()];
     let sent = sendmsg::<UnixAddr>(
         stream.as_raw_fd(),

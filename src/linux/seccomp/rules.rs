@@ -9,8 +9,9 @@
 //!   conditional rules, whatever their order (libseccomp keeps the unconditional one);
 //! - otherwise the syscall's conditional rules are tried in spec order and the first whose
 //!   conditions all hold wins; if none holds, the default action applies;
-//! - several conditions in one rule are ANDed, also when two name the same argument (runc
-//!   turns that case into separate, ORed rules, which weakens deny-lists; rind does not);
+//! - several conditions in one rule are ANDed, unless two of them name the same argument:
+//!   then, as runc does, each condition of the rule becomes a rule of its own, and they are
+//!   ORed (profiles are written for runc: `arg0 == 100, arg0 == 9001` means either);
 //! - a name that an ABI lacks is skipped for that ABI; a name no ABI of the filter knows is
 //!   logged at debug level and skipped;
 //! - when the default action is not ALLOW, LOG or TRACE, syscall numbers above the highest
@@ -129,9 +130,17 @@ pub fn lower(spec: &LinuxSeccomp) -> Result<Ruleset, SeccompError> {
         let at = format!("syscalls[{i}]");
         let action = action_value(rule.action(), rule.errno_ret(), &at)?;
         let conds = conditions(rule.args().as_deref().unwrap_or(&[]), &at)?;
+        let groups = condition_groups(conds);
         for name in rule.names() {
             if name.is_empty() {
                 return Err(invalid(format!("{at}: empty syscall name")));
+            }
+            // The runtime writes to the container's stdio and sync pipe after the filter is in
+            // place; a write that waits for an agent could block it for good. runc's words.
+            if action == RET_USER_NOTIF && name == "write" {
+                return Err(invalid(format!(
+                    "{at}: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+                )));
             }
             let mut known = false;
             for (a, abi) in abis.iter().enumerate() {
@@ -144,9 +153,10 @@ pub fn lower(spec: &LinuxSeccomp) -> Result<Ruleset, SeccompError> {
                     continue;
                 }
                 let entry = entries[a].entry(nr).or_default();
-                if conds.is_empty() {
+                if groups.is_empty() {
                     entry.unconditional.get_or_insert(action);
-                } else {
+                }
+                for conds in &groups {
                     let rule = CondRule {
                         conds: conds.clone(),
                         action,
@@ -234,6 +244,11 @@ fn action_value(
 }
 
 /// The filter's ABIs: the native one first, then the listed ones in order, without repeats.
+///
+/// A listed architecture outside the x86 family is left out: an x86 kernel never runs a
+/// syscall of it (its `seccomp_data.arch` cannot occur), so its rules could never match, as
+/// with libseccomp, which adds such an architecture to the filter where it never matches.
+/// Profiles written for several architectures (Docker's, runc's tests) are the norm.
 fn abis(listed: &[Arch]) -> Result<Vec<Abi>, SeccompError> {
     let native = NATIVE.ok_or_else(|| {
         SeccompError::UnsupportedArch(format!("SCMP_ARCH_NATIVE ({})", std::env::consts::ARCH))
@@ -245,13 +260,36 @@ fn abis(listed: &[Arch]) -> Result<Vec<Abi>, SeccompError> {
             Arch::ScmpArchX86_64 => Abi::X86_64,
             Arch::ScmpArchX86 => Abi::X86,
             Arch::ScmpArchX32 => Abi::X32,
-            other => return Err(SeccompError::UnsupportedArch(other.to_string())),
+            other => {
+                crate::logging::debug(|| {
+                    format!("seccomp: architecture {other} cannot occur on this host; left out")
+                });
+                continue;
+            }
         };
         if !abis.contains(&abi) {
             abis.push(abi);
         }
     }
     Ok(abis)
+}
+
+/// The condition sets a rule's conditions make, each one rule: all of them together, or, when
+/// two name the same argument, each alone (runc's `matchCall`, which profiles are written
+/// for). No conditions, no sets: the rule is unconditional.
+fn condition_groups(conds: Vec<Cond>) -> Vec<Vec<Cond>> {
+    if conds.is_empty() {
+        return Vec::new();
+    }
+    let repeated = conds
+        .iter()
+        .enumerate()
+        .any(|(i, c)| conds[..i].iter().any(|d| d.index == c.index));
+    if repeated {
+        conds.into_iter().map(|c| vec![c]).collect()
+    } else {
+        vec![conds]
+    }
 }
 
 fn conditions(
