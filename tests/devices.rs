@@ -60,6 +60,36 @@ fn default_devices_behave_like_the_real_ones() {
     );
 }
 
+/// A spec with no device rules of its own (as ctr writes them) still gets the default device
+/// policy: a node the container makes for a host device outside the defaults (here /dev/kmsg,
+/// 1:11, which needs no capability to write) cannot be opened. Before, the container's cgroup
+/// kept its parent's "allow every device".
+#[test]
+fn without_device_rules_in_the_spec_only_the_default_devices_open() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "mknod /tmp/kmsg c 1 11 && echo made; \
+         (echo rind-device-test > /tmp/kmsg) 2>&1 && echo opened; \
+         echo x > /dev/null && echo null-ok",
+    );
+    b.config["linux"]["resources"] = json!(null);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = json!(["CAP_MKNOD"]);
+    }
+    b.write();
+    let (out, err) = rt.outputs_of(&b);
+    assert!(
+        out.contains("made"),
+        "mknod is allowed (c *:* m): {out} {err}"
+    );
+    assert!(
+        !out.contains("opened"),
+        "a host device outside the defaults opened: {out}"
+    );
+    assert!(out.contains("Operation not permitted"), "{out} {err}");
+    assert!(out.contains("null-ok"), "{out}");
+}
+
 #[test]
 fn spec_devices_are_created_with_mode_and_owner() {
     let rt = Runtime::new();

@@ -245,25 +245,23 @@ fn check_with_older_profile(name: &str) {
 }
 
 #[test]
-#[ignore = "rind bug: a default device rule allows c 5:1 (/dev/console), runc's does not (src/spec/mod.rs, area of branch conformance; reported to the lead)"]
 fn runc_spec() {
     check("runc-spec");
 }
 
 #[test]
-#[ignore = "rind bug: with no linux.resources the device cgroup stays a *:* rwm (runc applies its default list), and /dev binds of a user-namespace container come in another order (areas of branches conformance and sec-procfs; reported to the lead)"]
+#[ignore = "rind bug: /dev binds of a user-namespace container come in another order than runc's (src/linux/devices.rs)"]
 fn runc_spec_rootless() {
     check("runc-spec-rootless");
 }
 
 #[test]
-#[ignore = "rind bug: a default device rule allows c 5:1 (/dev/console), runc's does not (src/spec/mod.rs, area of branch conformance; reported to the lead)"]
 fn podman_default() {
     check("podman-default");
 }
 
 #[test]
-#[ignore = "rind bug: tmpcopyup mounts the tmpfs with source none, fixed on branch conformance; and the default c 5:1 rule (reported to the lead)"]
+#[ignore = "rind bug: tmpcopyup mounts the tmpfs with source none, fixed on branch conformance"]
 fn podman_restricted() {
     check("podman-restricted");
 }

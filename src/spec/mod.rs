@@ -231,16 +231,32 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     }
 }
 
-/// The device rules to apply to the container's cgroup: the spec's own, then (as runc does)
-/// access to the devices every container gets and mknod of any device. A device listed in
-/// `linux.devices` gets its node, not access: that is `linux.resources.devices`' to grant, as
-/// with runc (engines add a rule for each device they pass), so a deny-all rule holds for it.
+/// The device rules to apply to the container's cgroup: every device denied, then the spec's
+/// own rules, then (as runc does) access to the devices every container gets and mknod of any
+/// device.
+///
+/// The deny-all comes first whatever the spec says, because a new cgroup inherits its parent's
+/// "allow everything": a spec without `linux.resources.devices` (ctr's, say) must not give the
+/// container every device of the host. runc's device emulator starts from "deny all" for the
+/// same reason. A spec that wants every device says so with an allow-all rule of its own
+/// (Docker's `--privileged`), which replaces the deny.
+///
+/// A device listed in `linux.devices` gets its node, not access: that is
+/// `linux.resources.devices`' to grant, as with runc (engines add a rule for each device they
+/// pass), so a deny-all rule holds for it. `/dev/console` (5:1) is not in the defaults either:
+/// with a terminal it is the pty, which `136:*` covers, as in runc.
 pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     let linux = spec.linux().as_ref();
-    let mut rules: Vec<LinuxDeviceCgroup> = linux
-        .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.devices().clone())
-        .unwrap_or_default();
+    let mut deny_all = LinuxDeviceCgroup::default();
+    deny_all.set_allow(false);
+    deny_all.set_access(Some("rwm".to_string()));
+    let mut rules = vec![deny_all];
+    rules.extend(
+        linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().clone())
+            .unwrap_or_default(),
+    );
     let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
         r.set_allow(true);
@@ -253,16 +269,7 @@ pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     use LinuxDeviceType::{B, C};
     rules.push(rule(C, None, None, "m"));
     rules.push(rule(B, None, None, "m"));
-    for (major, minor) in [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-    ] {
+    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
         rules.push(rule(C, Some(major), Some(minor), "rwm"));
     }
     rules.push(rule(C, Some(136), None, "rwm")); // /dev/pts/*
@@ -391,6 +398,27 @@ mod tests {
     }
 
     #[test]
+    fn without_device_rules_of_its_own_a_spec_still_starts_from_deny_all() {
+        let spec: Spec =
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.0.2"})).unwrap();
+        let table = crate::cgroups::devices::DeviceTable::from_oci(&device_rules(&spec)).unwrap();
+        assert!(!table.default_allow, "{table:?}");
+        use crate::cgroups::devices::{ACC_READ, DeviceKind};
+        assert!(table.permits(DeviceKind::Char, 1, 3, ACC_READ));
+        assert!(!table.permits(DeviceKind::Char, 1, 1, ACC_READ)); // /dev/mem
+        assert!(!table.permits(DeviceKind::Block, 8, 0, ACC_READ)); // /dev/sda
+        // An allow-all rule of the spec's own (Docker's --privileged) replaces the deny.
+        let privileged: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "linux": {"resources": {"devices": [{"allow": true, "access": "rwm"}]}}
+        }))
+        .unwrap();
+        let table =
+            crate::cgroups::devices::DeviceTable::from_oci(&device_rules(&privileged)).unwrap();
+        assert!(table.default_allow, "{table:?}");
+    }
+
+    #[test]
     fn device_rules_deny_first_then_allow_defaults_but_not_listed_devices() {
         let spec: Spec = serde_json::from_value(serde_json::json!({
             "ociVersion": "1.0.2",
@@ -404,6 +432,8 @@ mod tests {
         assert!(!rules[0].allow());
         let text: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
         assert!(text.contains(&"c 1:3 rwm".to_string()), "{text:?}");
+        // /dev/console is not a default device (runc): a terminal's is the pty, 136:*.
+        assert!(!text.iter().any(|t| t.contains("5:1 ")), "{text:?}");
         // A listed device gets its node, not access: the deny-all rule holds for it (runc).
         assert!(!text.iter().any(|t| t.contains("10:229")), "{text:?}");
         assert!(text.contains(&"c 136:* rwm".to_string()), "{text:?}");
