@@ -21,7 +21,16 @@ pub type Cli = CliOf<Command>;
 #[derive(Debug, Parser)]
 #[command(
     name = "rind",
-    version,
+    // runc's three lines, which go-runc's Version() and `docker info` read: the first must hold
+    // "version", the others start with "commit:" and "spec:" (spec::SPEC_VERSION; concat! takes
+    // only literals, and a unit test keeps the two equal).
+    version = concat!(
+        "version ",
+        env!("CARGO_PKG_VERSION"),
+        "\ncommit: ",
+        env!("RIND_COMMIT"),
+        "\nspec: 1.2.0"
+    ),
     about = "A small, fast OCI container runtime",
     long_about = "rind runs OCI bundles with runc's command-line contract (create, start, state, \
                   kill, delete, ...), so container engines can use it in place of runc.",

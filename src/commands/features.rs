@@ -10,7 +10,7 @@ pub fn run() -> Result<i32> {
     caps.sort();
     let doc = json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.2.0",
+        "ociVersionMax": crate::spec::SPEC_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": mount_options::KNOWN_OPTIONS,
         "linux": {

@@ -36,7 +36,7 @@ pub fn default_spec(terminal: bool) -> Value {
     let seccomp = serde_json::to_value(crate::linux::seccomp::default_profile_for(&caps))
         .unwrap_or(Value::Null);
     let mut spec = json!({
-        "ociVersion": "1.2.0",
+        "ociVersion": super::SPEC_VERSION,
         "process": {
             "terminal": terminal,
             "user": {"uid": 0, "gid": 0},

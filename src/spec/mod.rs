@@ -11,6 +11,10 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxSeccomp, Spec};
 
 pub use validate::validate;
 
+/// The newest version of the runtime spec that rind implements: what `rind spec` writes, what
+/// `features` reports as its maximum, and what `--version` names.
+pub const SPEC_VERSION: &str = "1.2.0";
+
 /// A spec that cannot be read or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -395,6 +399,17 @@ mod tests {
         let whole = parse_strict(bad_rest).unwrap_err();
         assert!(err.ends_with(&whole), "{err} / {whole}");
         assert!(err.contains("linux.frob"), "{err}");
+    }
+
+    #[test]
+    fn version_names_the_spec_version_as_runc_does() {
+        use clap::CommandFactory;
+        let cmd = crate::cli::Cli::command();
+        let version = cmd.get_version().unwrap();
+        let lines: Vec<&str> = version.lines().collect();
+        assert!(lines[0].starts_with("version "), "{version}");
+        assert!(lines[1].starts_with("commit: "), "{version}");
+        assert_eq!(lines[2], format!("spec: {SPEC_VERSION}"));
     }
 
     #[test]
