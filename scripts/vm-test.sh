@@ -57,6 +57,10 @@ t_start=$EPOCHREALTIME
 
 scripts/install-deps.sh
 rootfs-fixtures/busybox-rootfs.sh
+# The image fixtures and the engines' captured configs: the image-store, run-by-name and
+# foreign-config tests read them in the guest too (each builder keeps a complete set).
+rootfs-fixtures/images/build.sh
+rootfs-fixtures/foreign/configs.sh
 
 # Static binaries: the initramfs has no dynamic loader. A target dir of their own keeps them
 # from invalidating the host build (the RUSTFLAGS differ).
@@ -90,7 +94,9 @@ for bin in "$root/rind/bin/rind" "$root"/rind/tests/*; do
     file -b "$bin" | grep -qE 'static(-pie)? linked|statically linked' ||
         vm_die "$bin is not statically linked: $(file -b "$bin")"
 done
-cp -a rootfs-fixtures/out/busybox "$root/rind/fixtures/"
+cp -a rootfs-fixtures/out/busybox rootfs-fixtures/out/images "$root/rind/fixtures/"
+mkdir -p "$root/rind/fixtures/foreign"
+cp -a rootfs-fixtures/out/foreign/configs "$root/rind/fixtures/foreign/"
 {
     printf 'export RIND_VM_MODE=%q\n' "$mode"
     printf 'export RIND_VM_TEST_ARGS=%q\n' "$test_args"

@@ -37,15 +37,14 @@ fn compare_with_umoci(reference: &str, umoci_ref: &str, mode: RootMode) {
 }
 
 /// The image fixtures, once root and umoci (which these tests compare with) are there.
-fn ready() -> std::path::PathBuf {
+fn ready() -> Option<std::path::PathBuf> {
     require_root();
-    require_tool("umoci");
-    images()
+    require_tool("umoci").then(images)
 }
 
 #[test]
 fn oci_layout_gzip_matches_umoci_through_overlay() {
-    let img = ready();
+    let Some(img) = ready() else { return };
     for tag in ["busybox", "whiteouts"] {
         let r = format!("{}/oci:{tag}", img.display());
         compare_with_umoci(&format!("oci:{r}"), &r, RootMode::Overlay);
@@ -54,7 +53,7 @@ fn oci_layout_gzip_matches_umoci_through_overlay() {
 
 #[test]
 fn oci_layout_zstd_matches_umoci_through_copy_fallback() {
-    let img = ready();
+    let Some(img) = ready() else { return };
     for tag in ["busybox", "whiteouts"] {
         let r = format!("{}/oci:{tag}", img.display());
         let z = format!("oci:{}/oci-zstd:{tag}", img.display());
@@ -64,7 +63,7 @@ fn oci_layout_zstd_matches_umoci_through_copy_fallback() {
 
 #[test]
 fn oci_archive_and_docker_archive_match_umoci() {
-    let img = ready();
+    let Some(img) = ready() else { return };
     compare_with_umoci(
         &format!("oci-archive:{}/busybox-oci.tar:busybox", img.display()),
         &format!("{}/oci:busybox", img.display()),
@@ -79,7 +78,7 @@ fn oci_archive_and_docker_archive_match_umoci() {
 
 #[test]
 fn whiteouts_opaque_dirs_and_metadata_survive_in_both_root_modes() {
-    let img = ready();
+    let Some(img) = ready() else { return };
     let s = Scratch::new();
     let store = Store::open(&s.path().join("store")).unwrap();
     let r = ImageRef::parse(&format!("oci:{}/oci:whiteouts", img.display())).unwrap();
