@@ -283,11 +283,24 @@ fn drive(
     if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;
     }
+    // With an extra fork, the intermediate reports the pid while the child goes on: the
+    // child's next messages can come first. They wait until the pid is known (the hooks, the
+    // seccomp agent and `Ready` must name the right process).
+    let mut pid_known = !plan.fork;
+    let mut deferred = std::collections::VecDeque::new();
     loop {
-        let (msg, fd) = match chan.recv_with_fd()? {
+        let next = match pid_known {
+            true if !deferred.is_empty() => deferred.pop_front(),
+            _ => chan.recv_with_fd()?,
+        };
+        let (msg, fd) = match next {
             Some(m) => m,
             None => return Err(LaunchError::InitDied(exit_status(cloned))),
         };
+        if !pid_known && !matches!(msg, ToRuntime::InitPid { .. } | ToRuntime::Failed { .. }) {
+            deferred.push_back((msg, fd));
+            continue;
+        }
         match msg {
             ToRuntime::IdMapRequest => {
                 namespaces::write_id_maps(cloned, plan)?;
@@ -296,6 +309,7 @@ fn drive(
                     .map_err(|e| failure_or(e, chan, cloned))?;
             }
             ToRuntime::InitPid { pid } => {
+                pid_known = true;
                 *init_pid = Pid::from_raw(pid);
                 let _ = waitpid(cloned, None);
                 events.init_pid_known(*init_pid, start_time(*init_pid))?;

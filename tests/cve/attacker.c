@@ -89,6 +89,7 @@ static void exe_writer(int pid, const char *name) {
             fprintf(result, "wrote %zd bytes to %s (pid %d)\n", n, name, pid);
             fflush(result);
             close(w);
+            last = 0;
             break;
         }
         last = errno;
