@@ -91,6 +91,8 @@ for bin in "$root/rind/bin/rind" "$root"/rind/tests/*; do
         vm_die "$bin is not statically linked: $(file -b "$bin")"
 done
 cp -a rootfs-fixtures/out/busybox "$root/rind/fixtures/"
+# tests/cve's attacker runs inside containers; the guest has no C compiler to build it.
+cc -static -O2 -o "$root/rind/fixtures/cve-attacker" tests/cve/attacker.c
 {
     printf 'export RIND_VM_MODE=%q\n' "$mode"
     printf 'export RIND_VM_TEST_ARGS=%q\n' "$test_args"

@@ -157,8 +157,10 @@ fn run(
         own_terminal: terminal,
     };
     let prepared = program::prepare(&setup, chan, &|_| {})?;
-    prepared.finish(program::Route::Direct)?;
+    // The runtime reads on to the channel's end (the execve): what fails from here on
+    // arrives as `Failed`.
     chan.write_message(&ToRuntime::Ready)?;
+    prepared.finish(program::Route::Direct)?;
     // `exec` re-executed rind sealed at its start: no stub. The channel is close-on-exec: its
     // end of file tells the runtime the execve happened; a failed one is reported over it.
     Err(prepared.exec(program::Route::Direct).into())

@@ -321,26 +321,28 @@ fn run(
     };
     let prepared = program::prepare(&setup, chan, &step)?;
 
-    // 11. The last steps that can fail before `start` (the late seccomp filter among them),
-    //     then `Ready`, with `write`: the filter may refuse `sendto`. From here on nothing
-    //     may fail silently: `create` fails with what fails before it returns, `start` with
-    //     what fails after the release.
+    // 11. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
+    //     among them). From here on nothing may fail silently: `create` fails with what
+    //     fails before it returns, `start` with what fails after the release.
     //
-    //     With the exec stub, init executes it now and the stub waits on exec.fifo for
-    //     `start`: the teardown of init's copy of rind's address space then runs while the
-    //     runtime finishes `create`, not between `start` and the program. `create` returns
-    //     once the channel closed at that execveat (a failed one is reported over it). The
-    //     stub is only used without startContainer hooks (`exec_stub::usable_for`), which
-    //     would need init after the release.
-    let route = match &cfg.exec_stub {
-        Some(stub) => program::Route::StubAfterStart(stub.as_fd(), cfg.fifo.as_fd()),
-        None => program::Route::Direct,
-    };
-    prepared.finish(route)?;
-    chan.write_message(&ToRuntime::Ready)?;
-    if cfg.exec_stub.is_some() {
+    //     With the exec stub, `Ready` comes first: `create` reads on to the channel's end,
+    //     which comes at init's execveat of the stub (a failure before it arrives as
+    //     `Failed`, with `write`, which the filter allows), so the runtime writes its state
+    //     while init installs the filter (the kernel's preparation of a large profile takes
+    //     a millisecond or more) and the teardown of init's copy of rind's address space
+    //     runs beside the end of `create`. The stub then waits on exec.fifo for `start`.
+    //     The stub is only used without startContainer hooks (`exec_stub::usable_for`),
+    //     which would need init after the release.
+    //
+    //     Without it, `Ready` is init's last word to `create`: it comes after the filter.
+    if let Some(stub) = &cfg.exec_stub {
+        let route = program::Route::StubAfterStart(stub.as_fd(), cfg.fifo.as_fd());
+        chan.write_message(&ToRuntime::Ready)?;
+        prepared.finish(route)?;
         return Err(prepared.exec(route).into());
     }
+    prepared.finish(program::Route::Direct)?;
+    chan.write_message(&ToRuntime::Ready)?;
 
     // 12. Without the stub, init waits on exec.fifo itself. What fails after the release
     //     goes to `start`, through exec.fifo.

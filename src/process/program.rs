@@ -148,10 +148,11 @@ pub enum Route<'a> {
 }
 
 impl Prepared<'_> {
-    /// The last steps that can fail before the process reports `Ready`: exec.fifo left open
-    /// across the exec for the stub, the umask, and the late seccomp filter (so that its
-    /// failure fails `create`, as in runc). Nothing after this may need more than `write` and
-    /// the execve (the filter may forbid the rest).
+    /// The last steps that can fail before the execve: exec.fifo left open across the exec for
+    /// the stub, the umask, and the late seccomp filter. Their failure must reach `create`
+    /// (as in runc): the caller reports `Ready` after this, or reads the channel to its end.
+    /// Nothing after this may need more than `write` and the execve (the filter may forbid
+    /// the rest).
     pub fn finish(&self, route: Route<'_>) -> Result<(), ProgramError> {
         // Marks go before the filter, which may forbid the channel's sendmsg.
         if self.late_seccomp.is_some() {

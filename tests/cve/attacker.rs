@@ -1,16 +1,22 @@
 //! The attacker program the race tests run inside the container (`attacker.c`, beside this
-//! file): built static once per test run with the C compiler every Rust build already needs,
-//! and copied into each container's rootfs.
+//! file): built static once per test run with the C compiler every Rust build already needs
+//! (or staged by scripts/vm-test.sh for the VM guest), and copied into each container's
+//! rootfs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The static attacker binary, built on first use.
+/// The static attacker binary: `cve-attacker` in the fixtures directory where one was staged
+/// (the VM suite builds it on the host: the guest has no C compiler), else built on first use.
 pub fn binary() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
+        let staged = crate::common::fixtures().join("cve-attacker");
+        if staged.exists() {
+            return staged;
+        }
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cve-attacker");
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cve/attacker.c");
         let st = Command::new("cc")
