@@ -371,3 +371,75 @@ fn start_container_hooks_get_only_stdio() {
         rt.ok(&["delete", "--force", &id]);
     }
 }
+
+/// Runs `rind args` with `file` as its fd 3 (not close-on-exec), as a caller of
+/// `--preserve-fds 1` passes it; returns stdout.
+fn with_fd_3(rt: &Runtime, args: &[&str], file: &std::path::Path) -> String {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let f = std::fs::File::open(file).unwrap();
+    let raw = f.as_raw_fd();
+    let mut cmd = rt.command(args);
+    // SAFETY: dup2 and fcntl are async-signal-safe; the closure only makes those calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself keeps close-on-exec: clear it then.
+            let r = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.stderr(Stdio::piped()).output().unwrap();
+    drop(f);
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// `--preserve-fds N`: fds 3 .. 3+N reach the program (open, readable), and nothing else does.
+#[test]
+fn preserved_fds_reach_the_program_and_nothing_else_does() {
+    let rt = Runtime::new();
+    let file = rt.root.path().join("passed");
+    std::fs::write(&file, "passed on\n").unwrap();
+    let script = "cat <&3; ls /proc/self/fd/";
+    for pid_ns in [true, false] {
+        let mut b = Bundle::sh(script);
+        if !pid_ns {
+            b.drop_namespace("pid");
+        }
+        b.write();
+        let id = unique("preserve");
+        let out = with_fd_3(
+            &rt,
+            &[
+                "run",
+                "--preserve-fds",
+                "1",
+                "--bundle",
+                b.path().to_str().unwrap(),
+                &id,
+            ],
+            &file,
+        );
+        // ls lists the fds of its own process: the preserved 3, and its listing's 4.
+        assert_eq!(out, "passed on\n0\n1\n2\n3\n4\n", "pid ns {pid_ns}");
+    }
+    let b = Bundle::sh("sleep 1000");
+    b.write();
+    let id = unique("preserve");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let out = with_fd_3(
+        &rt,
+        &["exec", "--preserve-fds", "1", &id, "sh", "-c", script],
+        &file,
+    );
+    assert_eq!(out, "passed on\n0\n1\n2\n3\n4\n", "exec");
+    rt.ok(&["delete", "--force", &id]);
+}

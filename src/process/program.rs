@@ -72,7 +72,12 @@ pub fn prepare<'a>(
     trace: &dyn Fn(&str),
 ) -> Result<Prepared<'a>, ProgramError> {
     let process = setup.process;
-    fds::close_from_except(3 + setup.preserve_fds as RawFd, setup.keep)?;
+    let first = 3 + setup.preserve_fds as RawFd;
+    fds::close_from_except(first, setup.keep)?;
+    for fd in 3..first {
+        // The preserved ones reach the program: never close-on-exec (one not open just fails).
+        let _ = fds::set_cloexec(fd, false);
+    }
     if let Some(profile) = process
         .apparmor_profile()
         .as_deref()
