@@ -193,7 +193,7 @@ fn run(
         join_new_session_keyring()?;
     }
 
-    // 5. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
+    // 4. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
     //    createRuntime hooks (in its own namespaces), which must see the mounts but not yet
     //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
     //    namespace: the runtime makes it detached, on request, and init attaches it in order.
@@ -233,7 +233,7 @@ fn run(
         serde_json::Value::Null
     };
 
-    // 6. createContainer hooks run in the container's namespaces, before pivot_root.
+    // 5. createContainer hooks run in the container's namespaces, before pivot_root.
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -242,7 +242,7 @@ fn run(
         hooks::run_all("createContainer", h, &hook_state.to_string())?;
     }
 
-    // 7. Enter the new root. Without a mount namespace, chroot is all that is possible.
+    // 6. Enter the new root. Without a mount namespace, chroot is all that is possible.
     match &root {
         Some(root) => rootfs::pivot(root, cfg.no_pivot)?,
         None => {
@@ -253,7 +253,7 @@ fn run(
     drop(root);
     trace("init: pivot_root done");
 
-    // 8. The terminal, once the container's devpts is at /dev/pts.
+    // 7. The terminal, once the container's devpts is at /dev/pts.
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
             SysError::new(
@@ -272,7 +272,7 @@ fn run(
         nix::unistd::setsid().step(|| "setsid".to_string())?;
     }
 
-    // 9. The rest of the filesystem view: read-only root, then hostname and sysctls (written
+    // 8. The rest of the filesystem view: read-only root, then hostname and sysctls (written
     //    through the container's /proc before /proc/sys becomes read-only), then readonly and
     //    masked paths.
     if spec
@@ -297,11 +297,11 @@ fn run(
     }
     trace("init: rootfs finalized");
 
-    // 10. Limits, privileges, working directory and the program: checked now so that a
-    //     missing or non-executable binary fails `create`, not `start`. `prepare` closes
-    //     every descriptor but stdio, the preserved ones, the channel, exec.fifo and the stub
-    //     first (the console socket went with the terminal's setup): nothing that names a
-    //     host directory is open when the cwd or the program's path is resolved.
+    // 9. Limits, privileges, working directory and the program: checked now so that a
+    //    missing or non-executable binary fails `create`, not `start`. `prepare` closes
+    //    every descriptor but stdio, the preserved ones, the channel, exec.fifo and the stub
+    //    first (the console socket went with the terminal's setup): nothing that names a
+    //    host directory is open when the cwd or the program's path is resolved.
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         crate::linux::security::set_personality(p)?;
     }
@@ -321,7 +321,7 @@ fn run(
     };
     let prepared = program::prepare(&setup, chan, &step)?;
 
-    // 11. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
+    // 10. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
     //     among them). From here on nothing may fail silently: `create` fails with what
     //     fails before it returns, `start` with what fails after the release.
     //
@@ -344,13 +344,13 @@ fn run(
     prepared.finish(program::Route::Direct)?;
     chan.write_message(&ToRuntime::Ready)?;
 
-    // 12. Without the stub, init waits on exec.fifo itself. What fails after the release
+    // 11. Without the stub, init waits on exec.fifo itself. What fails after the release
     //     goes to `start`, through exec.fifo.
     fifo::wait(&cfg.fifo)?;
     listener.set(Listener::Start);
     trace("init: released by start");
 
-    // 13. startContainer hooks run in the container, after start, before the program, under
+    // 12. startContainer hooks run in the container, after start, before the program, under
     //     the seccomp filter (as in runc). They inherit only stdio.
     if let Some(h) = spec
         .hooks()
@@ -361,7 +361,7 @@ fn run(
         hooks::run_all("startContainer", h, &hook_state.to_string())?;
     }
 
-    // 14. The program. The channel goes first: only stdio, the preserved fds and exec.fifo
+    // 13. The program. The channel goes first: only stdio, the preserved fds and exec.fifo
     //     (close-on-exec, kept to report a failed execve to `start`) are open while the
     //     kernel resolves the program's path.
     trace(&format!("init: execve {}", prepared.program().display()));
