@@ -5,3 +5,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod attacker;
+mod cve_2016_9962;
+mod cve_2019_5736;
+mod cve_2024_21626;
