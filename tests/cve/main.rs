@@ -5,3 +5,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod rootfs_attack;
+
+mod cve_2025_52881;
