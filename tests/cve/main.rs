@@ -8,4 +8,5 @@ mod common;
 
 mod rootfs_attack;
 
+mod cve_2025_52565;
 mod cve_2025_52881;
