@@ -8,5 +8,6 @@ mod common;
 
 mod rootfs_attack;
 
+mod cve_2025_31133;
 mod cve_2025_52565;
 mod cve_2025_52881;

@@ -129,6 +129,12 @@ pub struct Racer {
 
 impl Racer {
     pub fn start(a: &Path, b: &Path) -> Self {
+        Self::start_with(a, b, || {})
+    }
+
+    /// As [`Racer::start`], calling `keep` after every exchange (to put back what the victim
+    /// removed, say).
+    pub fn start_with(a: &Path, b: &Path, keep: impl Fn() + Send + 'static) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let swaps = Arc::new(AtomicU64::new(0));
         let (a, b) = (cstring(a), cstring(b));
@@ -149,6 +155,7 @@ impl Racer {
                     if r == 0 {
                         swaps.fetch_add(1, Ordering::Relaxed);
                     }
+                    keep();
                 }
             })
         };
