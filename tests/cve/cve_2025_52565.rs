@@ -69,21 +69,6 @@ fn the_console_never_lands_on_a_procfs_or_sysfs_file() {
     }
 }
 
-/// The same symlink where `/dev/console` was the image's own file before: replaced, and the
-/// image's file stays in the rootfs only.
-#[test]
-fn a_console_symlink_to_the_host_path_creates_nothing_there() {
-    let rt = Runtime::new();
-    let outside = outside_dir("console-outside");
-    let bait = outside.path().join("console");
-    let mut b = bundle("true");
-    b.config["process"]["terminal"] = json!(true);
-    drop_mounts(&mut b, &["/dev"]);
-    plant_symlink(&b, "/dev/console", bait.to_str().unwrap());
-    rt.outputs_of(&b);
-    assert!(!bait.exists(), "the runtime created {}", bait.display());
-}
-
 /// Device nodes: made by mknod without a user namespace, bound from the host's in one. Either
 /// way an image's `/dev/null -> core_pattern` is replaced, not followed.
 #[test]

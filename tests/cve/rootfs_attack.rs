@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 use crate::common::*;
 
 /// A bundle whose process runs `sh -c script`, with no seccomp profile (rind's default spec
@@ -226,11 +224,4 @@ pub fn entries(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// A process spec for `rind exec --process`: the container's defaults with these args.
-pub fn exec_process(b: &Bundle, args: &[&str]) -> Value {
-    let mut p = b.config["process"].clone();
-    p["args"] = json!(args);
-    p
 }
