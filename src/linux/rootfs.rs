@@ -34,7 +34,7 @@ use super::devices;
 use super::fsmount::{self, MountAttr};
 use super::idmap;
 use super::mount_options::{self, MOUNT_ATTR_RDONLY, MountOptions, mount_attr_fields};
-use super::paths::{Kind, RootDir, mount_at};
+use super::paths::{Kind, RootDir, fd_path, mount_at};
 use super::procfs::{self, PROC_SUPER_MAGIC, SYSFS_MAGIC};
 use super::tmpcopyup;
 use crate::cgroups::CgroupPaths;
@@ -211,7 +211,7 @@ fn check_proc_destination(
 /// Refuses a mount target (`target`, resolved for `dest`) that landed on procfs or sysfs when
 /// the destination does not say so: a symlink of the image leading `/dev/shm` into
 /// `/proc/sys/kernel`, say. The check is on the descriptor the mount is then made on.
-fn check_landing(target: &OwnedFd, dest: &Path, typ: &str) -> Result<(), SysError> {
+fn check_landing(root: &RootDir, target: &OwnedFd, dest: &Path, typ: &str) -> Result<(), SysError> {
     let step = || format!("mount {typ} on {}", dest.display());
     let magic = procfs::fs_magic(target).step(step)?;
     let allowed = match magic {
@@ -229,10 +229,18 @@ fn check_landing(target: &OwnedFd, dest: &Path, typ: &str) -> Result<(), SysErro
     } else {
         "sysfs"
     };
+    // Where it landed, for the message (before pivot_root, /proc is the host's).
+    let at = std::fs::read_link(fd_path(target))
+        .ok()
+        .and_then(|p| {
+            let base = std::fs::read_link(fd_path(&root.fd())).ok()?;
+            p.strip_prefix(base).ok().map(|r| Path::new("/").join(r))
+        })
+        .map_or_else(|| "somewhere".to_string(), |p| p.display().to_string());
     Err(SysError::new(
         step(),
         Cause::Other(format!(
-            "the destination resolves into {fs} (a symlink in the rootfs?); refused"
+            "it resolves to {at}, on {fs}: mounts there are not allowed"
         )),
     ))
 }
@@ -340,7 +348,7 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
     } else {
         root.create(&dest, kind)?
     };
-    check_landing(&target, &dest, &typ)?;
+    check_landing(root, &target, &dest, &typ)?;
     if let Some(tree) = detached {
         idmap::attach(&tree, &target, &dest)?;
         return finish_bind(root, &dest, &opts);
