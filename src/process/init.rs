@@ -157,7 +157,8 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     //    non-dumpable: until execve, no other process in the container may ptrace us or open
     //    /proc/<pid>/exe (the runtime's binary).
     if let Some(adj) = process.oom_score_adj() {
-        crate::linux::procfs::write_self("oom_score_adj", adj.to_string().as_bytes())?;
+        crate::linux::procfs::write_self("oom_score_adj", adj.to_string().as_bytes())
+            .map_err(|e| SysError::new(format!("write oom_score_adj {adj}"), e.cause))?;
     }
     set_dumpable(false)?;
 
