@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod idmap;
 pub mod masks;
 pub mod mount_options;
+pub mod mount_target;
 pub mod namespaces;
 pub mod network;
 pub mod paths;
