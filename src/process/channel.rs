@@ -14,8 +14,8 @@
 //! | 3 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
 //! | 4 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |
 //! | 5 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
-//! | 6 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, in spec order; with an fd: init's user namespace, when init has its own |
-//! | 7 | runtime → init | [`IdMappedMount`] | with an fd: the detached, id-mapped mount, for init to attach |
+//! | 6 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, and per bind mount of a container with its own user namespace, in spec order; with an fd: init's user namespace, when init has its own |
+//! | 7 | runtime → init | [`IdMappedMount`] | with an fd: the detached mount (id-mapped when asked), for init to attach |
 //! | 8 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks (only sent when the spec has prestart, createRuntime, createContainer or startContainer hooks) |
 //! | 9 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
 //! |10 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
@@ -68,8 +68,8 @@ pub enum ToRuntime {
     InitPid {
         pid: i32,
     },
-    /// Init reached spec mount `index`, an id-mapped bind mount: the runtime makes it (see
-    /// `linux::idmap`).
+    /// Init reached spec mount `index`, an id-mapped bind mount or a bind mount of a container
+    /// with its own user namespace: the runtime makes it (see `linux::idmap`).
     IdMappedMountRequest {
         index: usize,
     },

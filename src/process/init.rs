@@ -113,8 +113,8 @@ fn run(
     // namespace here, so the write needs no dumpable /proc/self (it is inherited across the
     // fork into a PID namespace).
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .step(|| format!("write oom_score_adj {adj}"))?;
+        crate::linux::procfs::write_self("oom_score_adj", adj.to_string().as_bytes())
+            .map_err(|e| SysError::new(format!("write oom_score_adj {adj}"), e.cause))?;
     }
     set_dumpable(false)?;
 
@@ -198,7 +198,7 @@ fn run(
     //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
     //    namespace: the runtime makes it detached, on request, and init attaches it in order.
     let in_userns = plan.is_private(LinuxNamespaceType::User);
-    let idmapped_mount = |index| {
+    let detached_mount = |index| {
         cgroup.enter()?;
         request_idmapped_mount(chan, index, in_userns)
     };
@@ -212,7 +212,7 @@ fn run(
             cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
             cgroup: &cfg.cgroup,
             cgroup_mounts: &cfg.cgroup_mounts,
-            idmapped_mount: &idmapped_mount,
+            detached_mount: &detached_mount,
             enter_cgroup: &enter_cgroup,
         };
         Some(rootfs::prepare(&ctx)?)
@@ -273,8 +273,12 @@ fn run(
     }
 
     // 8. The rest of the filesystem view: read-only root, then hostname and sysctls (written
-    //    through the container's /proc before /proc/sys becomes read-only), then readonly and
-    //    masked paths.
+    //    through the procfs handle before /proc/sys becomes read-only), then readonly and
+    //    masked paths. The read-only tmpfs mounts and /dev were left writable for the nodes
+    //    and the console until now.
+    if plan.is_private(LinuxNamespaceType::Mount) {
+        rootfs::finish_readonly(spec)?;
+    }
     if spec
         .root()
         .as_ref()
@@ -440,12 +444,7 @@ fn request_idmapped_mount(
 ) -> Result<OwnedFd, SysError> {
     let request = ToRuntime::IdMappedMountRequest { index };
     if own_userns {
-        let userns = nix::fcntl::open(
-            "/proc/self/ns/user",
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .step(|| "open /proc/self/ns/user".to_string())?;
+        let userns = crate::linux::procfs::open_self_ns("user", libc::CLONE_NEWUSER)?;
         chan.send_with_fd(&request, &userns)?;
     } else {
         chan.send(&request)?;

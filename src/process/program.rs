@@ -112,7 +112,7 @@ pub fn prepare<'a>(
         .unwrap_or_default();
     caps.drop_bounding()?;
     set_keepcaps(true)?;
-    let setgroups_allowed = crate::linux::read_pseudo_file("/proc/self/setgroups", 64)
+    let setgroups_allowed = crate::linux::procfs::read_self("setgroups", 64)
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     let uid = process.user().uid();
