@@ -11,6 +11,7 @@ pub mod mount_options;
 pub mod namespaces;
 pub mod network;
 pub mod paths;
+pub mod private_dir;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
