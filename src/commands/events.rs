@@ -4,7 +4,6 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cgroups;
 use crate::cli::GlobalOpts;
 use crate::container::{Container, Status};
 
@@ -13,12 +12,11 @@ use crate::container::{Container, Status};
 /// container stops.
 pub fn run(g: &GlobalOpts, id: &str, stats_once: bool, interval: Duration) -> Result<i32> {
     let c = Container::read(&g.root, id)?;
-    let paths = c.state.cgroup.clone();
     if c.status() == Status::Stopped {
         anyhow::bail!("container {id} is not running");
     }
+    let cg = c.cgroup()?;
     drop(c);
-    let cg = cgroups::from_paths(&paths);
     let emit = |event: serde_json::Value| -> Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{event}")?;

@@ -21,13 +21,16 @@ pub fn run(g: &GlobalOpts, format: ListFormat, quiet: bool) -> Result<i32> {
         crate::logging::warn(&format!("remove a stopped --rm container: {e}"));
     }
     let mut entries: Vec<Entry> = Vec::new();
-    for id in container::list_ids(&g.root)? {
+    let ids = container::list_ids(&g.root)?;
+    // The temporary directories of creates killed before they had an id.
+    container::sweep_unfinished(&g.root);
+    for id in ids {
         match Container::read(&g.root, &id) {
             Ok(c) => entries.push(Entry {
                 state: c.state.oci(c.status()),
                 extras: summary::extras(&c),
             }),
-            // Deleted meanwhile, or a create that died before writing any state.
+            // Deleted meanwhile, or left without a state by an older rind killed in create.
             Err(ContainerError::NotExist(_)) => continue,
             Err(e) => return Err(e.into()),
         }

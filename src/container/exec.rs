@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
+use super::identity::Init;
 use super::state::Status;
 use super::{Container, LifecycleError};
-use crate::cgroups;
 use crate::linux::namespaces::NamespacePlan;
 use crate::linux::seccomp;
 use crate::linux::terminal::ConsoleSocket;
@@ -42,7 +42,8 @@ pub struct Execed {
 /// execve. A missing or non-executable program fails here.
 pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, LifecycleError> {
     let c = Container::load(root, id)?;
-    match c.status() {
+    let init = c.init();
+    match c.status_with(&init) {
         Status::Running | Status::Created => {}
         Status::Paused if opts.ignore_paused => {}
         s => {
@@ -51,6 +52,13 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
             )));
         }
     }
+    // The namespaces joined are those of the init found in the container's marked cgroup
+    // (container::identity), never merely of the pid state.json names.
+    let Init::Alive(target) = &init else {
+        return Err(LifecycleError::State(format!(
+            "cannot exec in container {id}: its init is gone"
+        )));
+    };
     let saved = saved_spec(&c)?;
     let plan =
         NamespacePlan::from_spec(&saved).map_err(|e| LifecycleError::Invalid(e.to_string()))?;
@@ -66,7 +74,7 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
     let (console, console_socket) =
         super::console_for(opts.console_socket.as_ref(), terminal, opts.proxy_terminal)?;
     let cfg = ExecConfig {
-        target: Pid::from_raw(c.state.pid),
+        target: target.pid,
         namespaces: plan.private.clone(),
         process: opts.process,
         seccomp,
@@ -74,7 +82,7 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
         preserve_fds: opts.preserve_fds,
     };
     let exec_plan = cfg.plan();
-    let cgroup = cgroups::from_paths(&c.state.cgroup);
+    let cgroup = c.cgroup()?;
     let mut events = ExecEvents {
         container: &c,
         spec: &saved,
