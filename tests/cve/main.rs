@@ -5,3 +5,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod cve_2021_41091;
+mod cve_2021_41103;
+mod id_path_traversal;
