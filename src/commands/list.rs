@@ -17,10 +17,7 @@ struct Entry {
 
 pub fn run(g: &GlobalOpts, format: ListFormat, quiet: bool) -> Result<i32> {
     let mut entries: Vec<Entry> = Vec::new();
-    let ids = container::list_ids(&g.root)?;
-    // The temporary directories of creates killed before they had an id.
-    container::sweep_unfinished(&g.root);
-    for id in ids {
+    for id in container::list_ids(&g.root)? {
         match Container::read(&g.root, &id) {
             Ok(c) => entries.push(Entry {
                 state: c.state.oci(c.status()),

@@ -346,6 +346,10 @@ impl LaunchEvents for CreateEvents<'_> {
     ) -> anyhow::Result<OwnedFd> {
         Ok(self.idmapper.open(index, container_userns)?)
     }
+
+    fn child_closes(&self) -> Vec<std::os::fd::RawFd> {
+        self.new.lock_fd().into_iter().collect()
+    }
 }
 
 /// `--preserve-fds N` passes fds 3..3+N on; each must be open, or the runtime's own

@@ -140,4 +140,8 @@ impl LaunchEvents for ExecEvents<'_> {
     fn idmapped_mount(&mut self, index: usize, _: Option<OwnedFd>) -> anyhow::Result<OwnedFd> {
         anyhow::bail!("exec'd process asked for id-mapped mount {index}")
     }
+
+    fn child_closes(&self) -> Vec<std::os::fd::RawFd> {
+        self.container.lock_fd().into_iter().collect()
+    }
 }

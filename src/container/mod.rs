@@ -13,7 +13,7 @@
 //! directories before any is made) and renames it into place. So every `<root>/<id>` names
 //! what was made for it, and `delete --force` can always finish the job of a runtime killed
 //! halfway through `create`. A temporary directory left by such a runtime never holds an id;
-//! `list` removes it.
+//! the `delete` verb removes any it finds (`list` only reads, as engines expect).
 
 mod create;
 mod exec;
@@ -24,7 +24,7 @@ pub mod state;
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -247,6 +247,11 @@ impl NewContainer {
         save_state(&self.dir, state)
     }
 
+    /// The descriptor that holds the lock.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.lock.as_ref().map(|l| l.as_raw_fd())
+    }
+
     /// Keeps the directory: creation succeeded. The container it returns still holds the
     /// lock, until it is dropped.
     pub fn keep(mut self, state: State) -> Container {
@@ -348,6 +353,11 @@ impl Container {
 
     pub fn id(&self) -> &str {
         &self.state.id
+    }
+
+    /// The descriptor that holds the lock, when this command holds it.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self._lock.as_ref().map(|l| l.as_raw_fd())
     }
 
     /// The mark of this container's cgroup directories.

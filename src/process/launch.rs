@@ -1,7 +1,7 @@
 //! The runtime's side of starting init: the clone, the cgroup placement, the id maps, the
 //! hooks that run in the runtime's namespaces, and the wait for init to be ready.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -58,6 +58,13 @@ pub trait LaunchEvents {
         index: usize,
         container_userns: Option<OwnedFd>,
     ) -> anyhow::Result<OwnedFd>;
+    /// Descriptors the child closes first thing: the container's state lock. A `flock` belongs
+    /// to the open file, which the clone shares; were the child to keep it, a runtime killed
+    /// during `create` would leave the lock held by its orphaned init, and every later command
+    /// on the id (`delete --force` first) would wait for that init to go.
+    fn child_closes(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
 }
 
 /// A started, ready, blocked init.
@@ -95,10 +102,15 @@ pub fn spawn(
     if !plan.user_in_clone() {
         runtime_end.send(&ToInit::Proceed)?;
     }
+    let child_closes = events.child_closes();
     let cgroup_fd = cgroup.clone_fd();
     trace::mark(|| format!("clone3 (namespaces: {})", describe(plan.clone_flags)));
     let (cloned, in_cgroup) = match clone3(plan.clone_flags, cgroup_fd.as_ref())? {
         Forked::Child => {
+            for fd in child_closes {
+                // SAFETY: the child's copy of a descriptor only the runtime uses.
+                unsafe { libc::close(fd) };
+            }
             drop(runtime_end);
             trace::forward_to_runtime(&init_end);
             child(init_end);
