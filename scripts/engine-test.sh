@@ -1,10 +1,12 @@
 #!/bin/sh
-# Runs real container engines with rind as their OCI runtime: podman (through conmon) and
-# containerd (through ctr and the io.containerd.runc.v2 shim).
+# Runs real container engines with rind as their OCI runtime: podman (through conmon),
+# containerd (through ctr and the io.containerd.runc.v2 shim) and Docker (dockerd, its own
+# containerd and the same shim).
 #
-#   scripts/engine-test.sh              both engines
+#   scripts/engine-test.sh              all three engines
 #   scripts/engine-test.sh podman       only podman
 #   scripts/engine-test.sh containerd   only containerd
+#   scripts/engine-test.sh docker       only docker
 #
 # Environment:
 #   RIND=PATH            the rind binary (default: target/release/rind, built when missing)
@@ -16,7 +18,8 @@
 #
 # Installs the engines from Debian when missing (scripts/engines/install.sh) and builds the
 # busybox image fixtures. Every piece of engine state lives in one temp dir: podman's storage,
-# run root and database, containerd's root, state and socket, rind's state. On exit (also on
+# run root and database, containerd's root, state and socket, dockerd's data root, exec root,
+# pid file and socket (and those of the containerd it is given), rind's state. On exit (also on
 # ^C) it stops what it started, by pid, unmounts what the engines left under the temp dir,
 # removes the cgroups and the temp dir. Each scenario checks its result and cleans up after
 # itself. Ends with "engines: N passed, M failed" (the form scripts/test.sh counts); exits 1
@@ -30,8 +33,8 @@ ENGINE_TIMEOUT=${ENGINE_TIMEOUT:-60}
 
 what=${1:-all}
 case $what in
-    all | podman | containerd) ;;
-    *) echo "scripts/engine-test.sh: unknown engine '$what' (want: all, podman, containerd)" >&2; exit 2 ;;
+    all | podman | containerd | docker) ;;
+    *) echo "scripts/engine-test.sh: unknown engine '$what' (want: all, podman, containerd, docker)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "scripts/engine-test.sh: run as root (the engines create namespaces, mounts and cgroups)" >&2; exit 1; }
 
@@ -55,6 +58,8 @@ cd "$T" || exit 1
 . "$ENGINES_DIR/podman.sh"
 . "$ENGINES_DIR/podman-scenarios.sh"
 . "$ENGINES_DIR/containerd.sh"
+. "$ENGINES_DIR/docker.sh"
+. "$ENGINES_DIR/docker-scenarios.sh"
 write_runtime_wrapper "$T/bin/rind"
 
 base=$(own_cgroup_base)
@@ -67,10 +72,13 @@ cleanup() {
     cd /
     podman_cleanup
     containerd_cleanup
+    docker_cleanup
     if [ -n "${ENGINE_KEEP:-}" ]; then
         mkdir -p "$ENGINE_KEEP"
         cp "$T/runtime-all.log" "$T/configs/last-create.json" "$T/results" "$ENGINE_KEEP/" 2>/dev/null
         cp "$T/containerd/containerd.log" "$T/podman/events.log" "$ENGINE_KEEP/" 2>/dev/null
+        cp "$T/docker/dockerd.log" "$ENGINE_KEEP/" 2>/dev/null
+        cp "$T/docker/containerd/containerd.log" "$ENGINE_KEEP/docker-containerd.log" 2>/dev/null
     fi
     kill_processes_under "$T"
     unmount_under "$T"
@@ -113,6 +121,21 @@ if [ "$what" = all ] || [ "$what" = containerd ]; then
         sed 's/^/      | /' "$T/setup.out"
     fi
     containerd_cleanup
+fi
+
+if [ "$what" = all ] || [ "$what" = docker ]; then
+    ENGINE=docker
+    echo "== docker $(/usr/sbin/dockerd --version | awk '{ print $3 }' | tr -d ,) (dockerd, its own containerd, runc v2 shim)"
+    if docker_setup >"$T/setup.out" 2>&1; then
+        docker_scenarios
+    else
+        failed=$((failed + 1))
+        failures="$failures
+  docker setup"
+        echo "FAIL  docker setup"
+        sed 's/^/      | /' "$T/setup.out"
+    fi
+    docker_cleanup
 fi
 
 secs=$(awk -v ms=$(($(now_ms) - suite_start)) 'BEGIN { printf "%.0f", ms / 1000 }')

@@ -6,7 +6,7 @@
 #   scripts/test.sh docs       only the check that every file and name the docs cite exists
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
-#   scripts/test.sh engines    only podman and containerd with rind as runtime (scripts/engine-test.sh)
+#   scripts/test.sh engines    only podman, containerd and docker with rind as runtime (scripts/engine-test.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines, the
 # tests that skipped themselves because they cannot apply on this host (each with its reason;
@@ -20,6 +20,10 @@ what=${1:-all}
 scripts/install-deps.sh
 rootfs-fixtures/busybox-rootfs.sh
 rootfs-fixtures/images/build.sh
+# The foreign-input corpus (tests/foreign_*.rs): images by umoci, GNU tar and skopeo, and the
+# configs podman, ctr and dockerd hand a recording runtime (installs the engines when missing).
+rootfs-fixtures/foreign/images.sh
+rootfs-fixtures/foreign/configs.sh
 
 passed=0
 failed=0

@@ -235,6 +235,41 @@ ro" "$out" || return 1
     expect "--privileged bounding set" "$host_bnd" "$out"
 }
 
+# In the host's PID namespace (any namespace the container does not own), the shim runs
+# `kill --all ID SIGKILL` once init has exited, and counts an error as a failure unless it says
+# "container not running": nothing the container started may outlive it.
+cd_kill_all_after_exit() {
+    id=ct-killall
+    orphan_secs=8$$ # busybox's sleep takes no marker argument: an unusual duration marks the orphan
+    ct_run -d --with-ns "pid:/proc/$$/ns/pid" --cgroup "$CGROUP_PARENT/$id" "$CT_IMG" $id \
+        sh -c "sleep $orphan_secs & exit 0" >/dev/null || { ct_rm $id; return 1; }
+    r=0
+    ct_wait_status $id STOPPED || r=1
+    sleep 0.5
+    left=$(orphans_named "sleep $orphan_secs")
+    # A leftover holds the task's stdio open, which would keep the shim waiting on delete.
+    for p in $left; do
+        echo "the container's background process $p outlived its init"
+        kill -9 "$p" 2>/dev/null
+        r=1
+    done
+    shim_kill_all_ok "$T/containerd/containerd.log" "$id" || r=1
+    ct task delete $id >/dev/null 2>&1 || { echo "ctr task delete failed"; r=1; }
+    ct_rm $id
+    return $r
+}
+
+# A non-root container process reopens its own stdio (the shim's pipes). The image's user is
+# tester (uid 1000); ctr 1.6 has no --user.
+cd_stdio_non_root() {
+    out=$(ct_run --rm --cgroup "$CGROUP_PARENT/ct-stdio" "$CT_IMG" ct-stdio \
+        sh -c 'id -u; echo x > /dev/stdout; echo rc=$?' 2>&1)
+    ct_rm ct-stdio
+    expect "uid 1000: echo x > /dev/stdout" "1000
+x
+rc=0" "$out"
+}
+
 containerd_scenarios() {
     scenario "containerd: run with output, exit code, image user and workdir" cd_output_exit_code
     scenario "containerd: detached task, exec, ps, kill, delete" cd_detached_exec_kill_delete
@@ -250,6 +285,10 @@ containerd_scenarios() {
     fi
     scenario "containerd: not found" cd_not_found
     scenario "containerd: user namespace (--uidmap)" cd_userns
+    scenario "containerd: shared PID namespace, the shim's kill --all after init exits" \
+        cd_kill_all_after_exit
+    xfail_scenario "non-root stdio: fixed on branch sec-exec" \
+        "containerd: stdio reopened by a non-root user (the image's user, uid 1000)" cd_stdio_non_root
 }
 
 containerd_cleanup() {

@@ -148,12 +148,25 @@ cgroup_mounts() {
         /proc/self/mountinfo
 }
 
+# cgroup_roots: where the engines make cgroup directories: every hierarchy's mount point and,
+# when /sys/fs/cgroup is the v1 tmpfs, every directory in it. podman's cgroupfs manager makes
+# directories for controllers the host has not mounted (hugetlb, net_cls, perf_event...) as
+# plain directories in that tmpfs.
+cgroup_roots() {
+    {
+        cgroup_mounts
+        if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+            for d in /sys/fs/cgroup/*/; do [ -d "$d" ] && echo "${d%/}"; done
+        fi
+    } | sort -u
+}
+
 # note_cgroup_dirs PARENT: records PARENT's directory in every hierarchy, and the directories
 # on its path that do not exist yet, so that cleanup removes exactly what the engines created.
 note_cgroup_dirs() {
     : >"$T/cgroup-parents"
     : >"$T/cgroup-ancestors"
-    for m in $(cgroup_mounts | sort -u); do
+    for m in $(cgroup_roots); do
         echo "$m$1" >>"$T/cgroup-parents"
         d=$(dirname "$1")
         while [ "$d" != / ] && [ -n "$d" ]; do
@@ -175,6 +188,11 @@ remove_cgroups() {
         find "$top" -name cgroup.freeze -exec sh -c 'echo 0 >"$1"' _ {} \; 2>/dev/null
         find "$top" -name cgroup.procs -exec cat {} + 2>/dev/null |
             while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done
+        # podman's directories for unmounted controllers are plain tmpfs directories, with
+        # plain files (its "tasks") in them.
+        if [ "$(stat -f -c %T "$top" 2>/dev/null)" = tmpfs ]; then
+            rm -rf --one-file-system "$top"
+        fi
         i=0
         while [ -d "$top" ] && [ $i -lt 30 ]; do
             find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -183,8 +201,26 @@ remove_cgroups() {
         done
     done <"$T/cgroup-parents"
     sort -ru "$T/cgroup-ancestors" | while read -r d; do rmdir "$d" 2>/dev/null || true; done
+    remove_ghost_cgroups "${CGROUP_PARENT:-}"
     left=$(while read -r d; do [ -d "$d" ] && echo "$d"; done <"$T/cgroup-parents")
     [ -z "$left" ] || echo "engine-test: cgroups left behind: $left" >&2
+}
+
+# remove_ghost_cgroups PARENT: on a v1 or hybrid host, podman's cgroupfs manager makes
+# directories for controllers the host has not mounted (hugetlb, net_cls, perf_event...) as
+# plain directories of the /sys/fs/cgroup tmpfs, with plain "tasks" files in them, and may do so
+# during the run. Removes PARENT in each of them, then the directories on its path that are
+# left empty (a directory someone else uses is not empty, and stays).
+remove_ghost_cgroups() {
+    [ -n "$1" ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ] || return 0
+    for g in /sys/fs/cgroup/*/; do
+        g=${g%/}
+        [ "$(stat -f -c %T "$g" 2>/dev/null)" = tmpfs ] || continue # a mounted hierarchy
+        [ -d "$g$1" ] || continue
+        rm -rf --one-file-system "$g$1"
+        d=$(dirname "$g$1")
+        while [ "$d" != /sys/fs/cgroup ] && rmdir "$d" 2>/dev/null; do d=$(dirname "$d"); done
+    done
 }
 
 # kill_processes_under DIR: ends every process whose command line names DIR (conmon,
@@ -203,4 +239,25 @@ kill_processes_under() {
 unmount_under() {
     awk -v d="$1/" '{ if (index($5, d) == 1) print $5 }' /proc/self/mountinfo | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+# container_pids PID: PID and its descendants.
+container_pids() {
+    echo "$1"
+    for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do container_pids "$c"; done
+}
+
+# orphans_named COMMAND-LINE: pids of live processes whose command line is exactly that.
+orphans_named() {
+    for p in /proc/[0-9]*; do
+        [ "$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" = "$1 " ] && echo "${p#/proc/}"
+    done
+}
+
+# shim_kill_all_ok LOG ID: the containerd log (where the runc v2 shim's messages go) has no
+# "failed to kill init's children" for container ID: the runtime accepted the shim's
+# `kill --all ID SIGKILL` after init exited.
+shim_kill_all_ok() {
+    line=$(grep "failed to kill init's children" "$1" | grep -F -- "$2" | tail -n 1)
+    [ -z "$line" ] || { echo "the shim's kill --all failed: $line" | cut -c1-400; return 1; }
 }

@@ -114,6 +114,21 @@ impl MountInfo {
         }
         out
     }
+
+    /// Each v1 hierarchy's mount point with its controllers, in the order of mountinfo (a
+    /// hierarchy mounted twice is listed once, at its first mount).
+    pub fn v1_hierarchies(&self) -> Vec<(PathBuf, Vec<String>)> {
+        let mut out: Vec<(PathBuf, Vec<String>)> = Vec::new();
+        for m in self.mounts.iter().filter(|m| !m.v2) {
+            let seen = out
+                .iter()
+                .any(|(_, cs)| cs.iter().any(|c| m.controllers.contains(c)));
+            if !seen {
+                out.push((m.mount_point.clone(), m.controllers.clone()));
+            }
+        }
+        out
+    }
 }
 
 /// Mount options of a v1 cgroup mount that name a hierarchy rather than tune it.

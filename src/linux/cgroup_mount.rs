@@ -3,13 +3,17 @@
 //! - Unified host: one cgroup2 mount. With a cgroup namespace it is a fresh cgroup2 mount
 //!   (rooted at the container's cgroup by the namespace); without one, a bind of the
 //!   container's cgroup directory.
-//! - Hybrid or legacy host: a tmpfs holding one directory per v1 hierarchy (and `unified` on a
-//!   hybrid host), each a fresh cgroup mount inside a cgroup namespace or a bind of the
+//! - Hybrid or legacy host: a tmpfs holding one directory per v1 hierarchy, in the host's
+//!   mountinfo order, each a fresh cgroup mount inside a cgroup namespace or a bind of the
 //!   container's directory otherwise, plus symlinks for co-mounted controllers (`cpu` ->
 //!   `cpu,cpuacct`), as on the host. The tmpfs is made read-only last when the spec asks.
+//!   This is the view runc 1.1 gives on such hosts: the v1 hierarchies only, so a hybrid
+//!   host's cgroup2 mount (`unified`) is not shown (tests/foreign_configs.rs compares the
+//!   mountinfo of podman's, docker's and containerd's configs with runc's, line by line). One
+//!   difference is deliberate: a spec that says `ro` gets a read-only tmpfs, where runc 1.1.5
+//!   leaves it writable.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::os::fd::OwnedFd;
 
@@ -21,7 +25,7 @@ use nix::unistd::symlinkat;
 use super::mount_options::MountOptions;
 use super::paths::{Kind, RootDir, mount_at};
 use super::rootfs::{RootfsContext, finish_mount};
-use crate::cgroups::{CgroupPaths, Layout, MountInfo};
+use crate::cgroups::{CgroupPaths, Layout};
 use crate::error::{StepContext, SysError};
 
 /// Mounts the cgroup filesystem view at `dest`.
@@ -48,13 +52,7 @@ pub fn mount_view(
             };
             one_hierarchy(&place, "cgroup2", "", dir, flags, ctx.cgroupns)?;
         }
-        (
-            _,
-            CgroupPaths::V1 {
-                controllers,
-                unified,
-            },
-        ) => {
+        (_, CgroupPaths::V1 { controllers, .. }) => {
             let target = root.create(dest, Kind::Directory)?;
             let writable = flags & !MsFlags::MS_RDONLY;
             mount_at(
@@ -71,15 +69,12 @@ pub fn mount_view(
                 .open_path(dest)
                 .step(|| format!("open {}", dest.display()))?;
             let mut subdirs: Vec<(String, Vec<String>, &Path)> = Vec::new();
-            for (mount_point, names) in hierarchies(info) {
+            for (mount_point, names) in info.v1_hierarchies() {
                 let Some(host_dir) = names.first().and_then(|n| controllers.get(n)) else {
                     continue;
                 };
                 let base = mount_point.file_name().unwrap_or_default();
                 subdirs.push((base.to_string_lossy().into_owned(), names, host_dir));
-            }
-            if let (Some(host_dir), Some(_)) = (unified, info.unified_mount()) {
-                subdirs.push(("unified".into(), Vec::new(), host_dir));
             }
             for (base, names, host_dir) in &subdirs {
                 let sub = dest.join(base);
@@ -100,12 +95,8 @@ pub fn mount_view(
                     reopen: &open,
                     dest: &sub,
                 };
-                let (fstype, data) = if names.is_empty() {
-                    ("cgroup2", String::new())
-                } else {
-                    ("cgroup", names.join(","))
-                };
-                one_hierarchy(&place, fstype, &data, host_dir, flags, ctx.cgroupns)?;
+                let data = names.join(",");
+                one_hierarchy(&place, "cgroup", &data, host_dir, flags, ctx.cgroupns)?;
                 // Co-mounted controllers get a symlink each, so /sys/fs/cgroup/cpu finds
                 // cpu,cpuacct.
                 if base.contains(',') {
@@ -136,15 +127,6 @@ pub fn mount_view(
         }
     }
     finish_mount(root, dest, opts)
-}
-
-/// Each v1 hierarchy's mount point with the controller names mounted there.
-fn hierarchies(info: &MountInfo) -> BTreeMap<PathBuf, Vec<String>> {
-    let mut out: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-    for (name, mp) in info.v1_controller_mounts() {
-        out.entry(mp).or_default().push(name);
-    }
-    out
 }
 
 /// Where one hierarchy goes: an fd on the directory, and how to open it again once something
