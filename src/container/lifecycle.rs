@@ -230,12 +230,15 @@ fn destroy(c: Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
     // killed may have left an init whose pid it never recorded, in the cgroup it was cloned
     // into and perhaps not yet in the others (so every directory is searched then). Reading
     // is harmless; only the directories that carry the mark are signalled.
-    let leftovers = if c.state.create_finished {
+    let leftovers = if !c.state.create_finished {
+        !identity::pids_in(&dirs).is_empty()
+    } else if c.state.private_pid_ns {
+        // Init's death took every process of its PID namespace with it.
+        false
+    } else {
         cgroups::from_paths(paths)
             .pids()
             .is_ok_and(|p| !p.is_empty())
-    } else {
-        !identity::pids_in(&dirs).is_empty()
     };
     if leftovers {
         let (ours, _) = identity::split_marked(paths, c.mark());
