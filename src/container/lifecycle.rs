@@ -193,7 +193,8 @@ pub fn delete_with(
              container's ({why}); it was left alone"
         ));
     }
-    destroy(c, hooks)
+    let init_seen_dead = !matches!(init, Init::NotOurs { .. });
+    destroy(c, hooks, init_seen_dead)
 }
 
 /// SIGKILLs init and everything else in the cgroup, thaws a frozen cgroup so the kill lands,
@@ -222,8 +223,9 @@ fn kill_and_wait(c: &Container, init: &Init) -> Result<(), LifecycleError> {
 }
 
 /// Final cleanup of a stopped container: leftover processes, the cgroup, poststop hooks, the
-/// state directory.
-fn destroy(c: Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
+/// state directory. `init_seen_dead`: the container's own init was found and is gone (not merely a process
+/// that is not the container's in its place).
+fn destroy(c: Container, hooks: HooksFrom, init_seen_dead: bool) -> Result<(), LifecycleError> {
     let paths = &c.state.cgroup;
     let dirs = identity::cgroup_dirs(paths);
     // Without a private PID namespace, children of init can outlive it; and a create that was
@@ -232,7 +234,7 @@ fn destroy(c: Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
     // is harmless; only the directories that carry the mark are signalled.
     let leftovers = if !c.state.create_finished {
         !identity::pids_in(&dirs).is_empty()
-    } else if c.state.private_pid_ns {
+    } else if c.state.private_pid_ns && init_seen_dead {
         // Init's death took every process of its PID namespace with it.
         false
     } else {
