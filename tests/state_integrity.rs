@@ -449,8 +449,13 @@ fn kill_of_a_stopped_container_answers_as_runc_does() {
     rt.ok(&["delete", &id]);
     let err = rt.fails(&["kill", "--all", &id, "KILL"]);
     assert!(err.contains("does not exist"), "{err}");
+}
 
-    // runc, on the same bundle, answers the same way.
+/// The reference for the test above: runc 1.1.5, on the same bundle, answers the same way.
+#[test]
+fn kill_of_a_stopped_container_runc_answers_the_same() {
+    let b = Bundle::sh("sleep 1000");
+    b.write();
     require_tool("runc");
     let runc = "runc";
     let mut config = b.config.clone();

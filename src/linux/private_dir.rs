@@ -8,8 +8,11 @@
 //! The state root holds each container's `config.json`, its exec FIFO and the compiled seccomp
 //! filters. So each is a directory of mode 0700, owned by the user running rind, and never a
 //! symbolic link. runc makes its root 0700 too. Nothing a container runs needs to pass through
-//! either: init inherits its descriptors (exec FIFO, channel), and a bundle made by
-//! `run --image` is entered by the runtime before init changes user.
+//! either: init inherits its descriptors (exec FIFO, channel), an engine's bundles live
+//! outside rind's root, and `run --image` (whose bundles are in the store) makes no user
+//! namespace. containerd makes its root and state 0711 because a user namespace's root must
+//! walk through them to a bundle; should `run --image` gain user namespaces, `containers/`
+//! would need that, with `layers/` kept 0700.
 //!
 //! An existing directory is opened without following a symbolic link, and checked through that
 //! descriptor, so nothing can swap it between the check and the fix:
@@ -70,6 +73,8 @@ pub fn ensure(
     what: &'static str,
     missing: IfMissing,
 ) -> Result<bool, PrivateDirError> {
+    // Without its trailing slashes: `link/` would make the lookup follow the link.
+    let path: &Path = &path.components().collect::<std::path::PathBuf>();
     let fd = match open_dir(path) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) if missing == IfMissing::Create => {
@@ -182,6 +187,18 @@ mod tests {
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let e = ensure(&link, "state root", IfMissing::Create).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn a_symlink_is_refused_with_a_trailing_slash_too() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let slashed = std::path::PathBuf::from(format!("{}//", link.display()));
+        let e = ensure(&slashed, "state root", IfMissing::Leave).unwrap_err();
         assert!(e.to_string().contains("is a symbolic link"), "{e}");
     }
 
