@@ -15,6 +15,7 @@ pub mod namespaces;
 pub mod network;
 pub mod paths;
 pub mod pivot;
+pub mod private_dir;
 pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;

@@ -58,6 +58,13 @@ pub trait LaunchEvents {
         index: usize,
         container_userns: Option<OwnedFd>,
     ) -> anyhow::Result<OwnedFd>;
+    /// Descriptors the child closes first thing: the container's state lock. A `flock` belongs
+    /// to the open file, which the clone shares; were the child to keep it, a runtime killed
+    /// during `create` would leave the lock held by its orphaned init, and every later command
+    /// on the id (`delete --force` first) would wait for that init to go.
+    fn child_closes(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
 }
 
 /// A started, ready child: init blocked on the exec FIFO (or about to be), or an exec'd process
@@ -137,10 +144,15 @@ pub fn spawn(
     if !plan.user_in_clone() {
         runtime_end.send(&ToInit::Proceed)?;
     }
+    let child_closes = events.child_closes();
     let cgroup_fd = cgroup.clone_fd();
     trace::mark(|| format!("clone3 (namespaces: {})", describe(plan.clone_flags)));
     let (cloned, in_cgroup) = match clone3(plan.clone_flags, cgroup_fd.as_ref())? {
         Forked::Child => {
+            for fd in child_closes {
+                // SAFETY: the child's copy of a descriptor only the runtime uses.
+                unsafe { libc::close(fd) };
+            }
             drop(runtime_end);
             // First of all, the runtime's descriptors go (CVE-2024-21626): the state
             // directory's lock, the cgroup directory, the caller's leaked ones.
