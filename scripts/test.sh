@@ -6,6 +6,8 @@
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
 #   scripts/test.sh engines    only podman and containerd with rind as runtime (scripts/engine-test.sh)
+#   scripts/test.sh conformance  only the OCI runtime spec's validation suite, rind against runc
+#                              (scripts/conformance.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines and
 # a final "N passed, M failed" line for the whole run.
@@ -82,14 +84,17 @@ case $what in
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    vm|engines) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines)" >&2; exit 2 ;;
+    vm|engines|conformance) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, host, vm, engines, conformance)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
 esac
 case $what in
     all|engines) run_part "engines" scripts/engine-test.sh ;;
+esac
+case $what in
+    all|conformance) run_part "conformance" scripts/conformance.sh ;;
 esac
 
 [ -z "$broken_parts" ] || echo "failing parts:$broken_parts"
