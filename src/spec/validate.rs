@@ -1,5 +1,6 @@
-//! Checks made on a spec before anything is created. Every field rind cannot honour is refused
-//! here with a clear error: nothing in a spec is silently ignored.
+//! Checks made on a spec before anything is created. Every known property rind cannot honour
+//! is refused here with a clear error (unknown properties are ignored when the file is parsed,
+//! as the runtime spec requires: see `spec::parse_config`).
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
