@@ -228,53 +228,63 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     }
 }
 
-/// The device rules to apply to the container's cgroup: the spec's own, then (as runc does)
-/// access to the devices every container gets, mknod of any device, and each device listed in
-/// `linux.devices`.
+/// A device rule every container gets: type, major, minor (`None` is `*`), access, and the
+/// path of the device it is for, when it has a fixed one.
+type DefaultDeviceRule = (
+    LinuxDeviceType,
+    Option<i64>,
+    Option<i64>,
+    &'static str,
+    &'static str,
+);
+
+/// runc's `AllowedDevices`, in its order, and /dev/console.
+const DEFAULT_DEVICE_RULES: &[DefaultDeviceRule] = &[
+    (LinuxDeviceType::C, None, None, "m", ""),
+    (LinuxDeviceType::B, None, None, "m", ""),
+    (LinuxDeviceType::C, Some(1), Some(3), "rwm", "/dev/null"),
+    (LinuxDeviceType::C, Some(1), Some(8), "rwm", "/dev/random"),
+    (LinuxDeviceType::C, Some(1), Some(7), "rwm", "/dev/full"),
+    (LinuxDeviceType::C, Some(5), Some(0), "rwm", "/dev/tty"),
+    (LinuxDeviceType::C, Some(5), Some(1), "rwm", ""), // /dev/console
+    (LinuxDeviceType::C, Some(1), Some(5), "rwm", "/dev/zero"),
+    (LinuxDeviceType::C, Some(1), Some(9), "rwm", "/dev/urandom"),
+    (LinuxDeviceType::C, Some(136), None, "rwm", ""), // /dev/pts/*
+    (LinuxDeviceType::C, Some(5), Some(2), "rwm", ""), // /dev/ptmx
+    (LinuxDeviceType::C, Some(10), Some(200), "rwm", ""), // /dev/net/tun
+];
+
+/// The device rules to apply to the container's cgroup: the spec's own, in its order, then
+/// the fixed defaults every container gets (runc's: mknod of any device; /dev/null, zero,
+/// full, random, urandom, tty and ptmx; /dev/pts/*; /dev/net/tun; and /dev/console). Nothing
+/// is added for the entries of `linux.devices`: `linux.resources.devices` is the user's word
+/// on access. Docker's `--device /dev/fuse:/dev/x:r` sends `deny c 10:229 rwm` then `allow c 10:229 r`, and the
+/// device stays read-only (runc: the same). A default whose device `linux.devices` lists by
+/// path is left out, as runc leaves it out, so that the spec's rules alone decide about it.
 pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     let linux = spec.linux().as_ref();
     let mut rules: Vec<LinuxDeviceCgroup> = linux
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.devices().clone())
         .unwrap_or_default();
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+    let listed = |path: &str| {
+        linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+            .any(|d| d.path() == Path::new(path))
+    };
+    for &(typ, major, minor, access, path) in DEFAULT_DEVICE_RULES {
+        if !path.is_empty() && listed(path) {
+            continue;
+        }
         let mut r = LinuxDeviceCgroup::default();
         r.set_allow(true);
         r.set_typ(Some(typ));
         r.set_major(major);
         r.set_minor(minor);
         r.set_access(Some(access.to_string()));
-        r
-    };
-    use LinuxDeviceType::{B, C};
-    rules.push(rule(C, None, None, "m"));
-    rules.push(rule(B, None, None, "m"));
-    for (major, minor) in [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-    ] {
-        rules.push(rule(C, Some(major), Some(minor), "rwm"));
-    }
-    rules.push(rule(C, Some(136), None, "rwm")); // /dev/pts/*
-    rules.push(rule(C, Some(10), Some(200), "rwm")); // /dev/net/tun
-    for d in linux
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let typ = match d.typ() {
-            LinuxDeviceType::U => C,
-            t => t,
-        };
-        if matches!(typ, C | B) {
-            rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-        }
+        rules.push(r);
     }
     rules
 }
@@ -415,20 +425,30 @@ mod tests {
     }
 
     #[test]
-    fn device_rules_deny_first_then_allow_defaults_and_listed_devices() {
+    fn device_rules_are_the_specs_then_the_defaults_and_nothing_for_listed_devices() {
         let spec: Spec = serde_json::from_value(serde_json::json!({
             "ociVersion": "1.0.2",
             "linux": {
-                "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-                "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+                "resources": {"devices": [
+                    {"allow": false, "access": "rwm"},
+                    {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}
+                ]},
+                "devices": [
+                    {"path": "/dev/x", "type": "c", "major": 10, "minor": 229},
+                    {"path": "/dev/null", "type": "c", "major": 1, "minor": 3}
+                ]
             }
         }))
         .unwrap();
-        let rules = device_rules(&spec);
-        assert!(!rules[0].allow());
-        let text: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
-        assert!(text.contains(&"c 1:3 rwm".to_string()), "{text:?}");
-        assert!(text.contains(&"c 10:229 rwm".to_string()), "{text:?}");
+        let text: Vec<String> = device_rules(&spec).iter().map(|r| r.to_string()).collect();
+        assert!(!device_rules(&spec)[0].allow());
+        let fuse: Vec<&String> = text.iter().filter(|t| t.contains("10:229")).collect();
+        assert_eq!(fuse.len(), 2, "only the spec's two rules: {text:?}");
+        assert!(text[2].ends_with("c 10:229 r"), "{text:?}");
+        assert!(text.contains(&"c 1:5 rwm".to_string()), "{text:?}");
         assert!(text.contains(&"c 136:* rwm".to_string()), "{text:?}");
+        // /dev/null is listed in linux.devices: its default is left to the spec's rules.
+        assert!(!text.contains(&"c 1:3 rwm".to_string()), "{text:?}");
     }
 }
