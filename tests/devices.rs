@@ -334,3 +334,27 @@ fn a_listed_device_gets_only_the_access_the_resource_rules_give() {
         "the defaults still apply to other devices: {out}"
     );
 }
+
+/// The host's console (c 5:1) is not among the device rules every container gets: a
+/// container's /dev/console is always its pty, bound there, and a root process with CAP_MKNOD
+/// could otherwise make a node for the host's console and write to it (runc allows it no
+/// access either).
+#[test]
+fn a_node_for_the_hosts_console_cannot_be_opened() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "mknod /tmp/console c 5 1 && echo made; { head -c 0 < /tmp/console && echo opened; } 2>&1; true",
+    );
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+    }
+    let out = rt.output_of(&b);
+    assert!(out.starts_with("made\n"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && !out.contains("opened"),
+        "{out}"
+    );
+}

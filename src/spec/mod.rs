@@ -238,7 +238,7 @@ type DefaultDeviceRule = (
     &'static str,
 );
 
-/// runc's `AllowedDevices`, in its order, and /dev/console.
+/// runc's `AllowedDevices`, in its order.
 const DEFAULT_DEVICE_RULES: &[DefaultDeviceRule] = &[
     (LinuxDeviceType::C, None, None, "m", ""),
     (LinuxDeviceType::B, None, None, "m", ""),
@@ -246,7 +246,6 @@ const DEFAULT_DEVICE_RULES: &[DefaultDeviceRule] = &[
     (LinuxDeviceType::C, Some(1), Some(8), "rwm", "/dev/random"),
     (LinuxDeviceType::C, Some(1), Some(7), "rwm", "/dev/full"),
     (LinuxDeviceType::C, Some(5), Some(0), "rwm", "/dev/tty"),
-    (LinuxDeviceType::C, Some(5), Some(1), "rwm", ""), // /dev/console
     (LinuxDeviceType::C, Some(1), Some(5), "rwm", "/dev/zero"),
     (LinuxDeviceType::C, Some(1), Some(9), "rwm", "/dev/urandom"),
     (LinuxDeviceType::C, Some(136), None, "rwm", ""), // /dev/pts/*
@@ -255,10 +254,10 @@ const DEFAULT_DEVICE_RULES: &[DefaultDeviceRule] = &[
 ];
 
 /// The device rules to apply to the container's cgroup: the spec's own, in its order, then
-/// the fixed defaults every container gets (runc's: mknod of any device; /dev/null, zero,
-/// full, random, urandom, tty and ptmx; /dev/pts/*; /dev/net/tun; and /dev/console). Nothing
-/// is added for the entries of `linux.devices`: `linux.resources.devices` is the user's word
-/// on access. Docker's `--device /dev/fuse:/dev/x:r` sends `deny c 10:229 rwm` then `allow c 10:229 r`, and the
+/// the fixed defaults runc gives every container (mknod of any device; /dev/null, zero, full,
+/// random, urandom, tty and ptmx; /dev/pts/*; /dev/net/tun). Nothing is added for the entries
+/// of `linux.devices`: `linux.resources.devices` is the user's word on access. Docker's
+/// `--device /dev/fuse:/dev/x:r` sends `deny c 10:229 rwm` then `allow c 10:229 r`, and the
 /// device stays read-only (runc: the same). A default whose device `linux.devices` lists by
 /// path is left out, as runc leaves it out, so that the spec's rules alone decide about it.
 pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
@@ -450,5 +449,7 @@ mod tests {
         assert!(text.contains(&"c 136:* rwm".to_string()), "{text:?}");
         // /dev/null is listed in linux.devices: its default is left to the spec's rules.
         assert!(!text.contains(&"c 1:3 rwm".to_string()), "{text:?}");
+        // No default for the host's console: it is never a container's /dev/console.
+        assert!(!text.iter().any(|t| t.contains(" 5:1 ")), "{text:?}");
     }
 }
