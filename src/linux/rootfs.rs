@@ -263,7 +263,8 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
                 Errno::EINVAL,
             ));
         }
-        tmpcopyup::mount(root, &dest, &opts)?;
+        let source = m.source().as_deref().unwrap_or(Path::new("tmpfs"));
+        tmpcopyup::mount(root, &source.to_string_lossy(), &dest, &opts)?;
         return finish_mount(root, &dest, &opts);
     }
     let target = root.create(&dest, Kind::Directory)?;

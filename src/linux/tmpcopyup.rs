@@ -29,8 +29,15 @@ use crate::error::{StepContext, SysError};
 /// How deep the copied tree may be (a guard against symlink-free but absurd nesting).
 const MAX_DEPTH: usize = 256;
 
-/// Mounts a tmpfs at `dest` holding a copy of what was there.
-pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
+/// Mounts a tmpfs at `dest` holding a copy of what was there. `fs_source` is the mount's source,
+/// as `/proc/mounts` shows it (the spec's `source`, podman's "tmpfs"; a mount made with
+/// `fsopen` is "none" unless it is set).
+pub fn mount(
+    root: &RootDir,
+    fs_source: &str,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), SysError> {
     let show = dest.display();
     let target = root.create(dest, Kind::Directory)?;
     let source = openat(
@@ -41,6 +48,8 @@ pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Sys
     )
     .step(|| format!("open {show} to copy up"))?;
     let fs = fsopen("tmpfs").step(|| "fsopen tmpfs".to_string())?;
+    fsconfig(&fs, "source", Some(fs_source))
+        .step(|| format!("tmpfs source {fs_source:?} for {show}"))?;
     for opt in &opts.data {
         let (key, value) = match opt.split_once('=') {
             Some((k, v)) => (k, Some(v)),
