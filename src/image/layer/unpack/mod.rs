@@ -1,7 +1,8 @@
 //! Applies one layer's tar stream to an empty directory, in the overlayfs form the store keeps.
 //!
 //! Rules (image-spec layer.md), and the attacks each entry is checked against:
-//! - paths are cleaned; an absolute path or a `..` component refuses the layer;
+//! - paths are cleaned; an absolute name is read as rooted (`/etc/x` is `etc/x`, `/` the root,
+//!   as GNU tar and umoci read it), and a `..` component refuses the layer;
 //! - every parent directory is opened with `RESOLVE_NO_SYMLINKS` (see [`super::rooted`]), so a
 //!   symlink planted by an earlier entry, or a directory later replaced by a symlink, cannot be
 //!   written through. A parent missing in this layer is looked up in the lower layers: a
