@@ -1,4 +1,5 @@
-//! The container's filesystem view, built inside its new mount namespace.
+//! The container's filesystem view, built inside its new mount namespace (or, for a spec
+//! without one, beneath a private bind of the rootfs in the runtime's: see [`prepare`]).
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
@@ -39,6 +40,9 @@ pub struct RootfsContext<'a> {
     pub bundle: &'a Path,
     /// The container has its own user namespace (mknod is not allowed there).
     pub in_userns: bool,
+    /// The container has its own mount namespace. Without one, the mounts are made in the
+    /// runtime's (as runc makes them), beneath the rootfs's own bind.
+    pub own_mount_ns: bool,
     /// The container has its own cgroup namespace.
     pub cgroupns: bool,
     /// The container's cgroup, for cgroup mounts without a cgroup namespace.
@@ -69,6 +73,15 @@ const PROC_MOUNT_ALLOWED: &[&str] = &[
 ];
 
 /// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
+///
+/// Without a mount namespace of the container's own (runtime-tools' `linux_ns_itype` removes
+/// them all), the spec says the container inherits the runtime's, so the mounts are made
+/// there, as runc makes them, and [`chroot_into`] enters the root. Unlike runc, rind leaves the
+/// propagation of the runtime namespace's `/` alone (runc makes it rslave: a change to every
+/// mount of the host). The rootfs is bound onto itself and that bind alone gets the
+/// propagation (`rootfsPropagation`, else private), so that nothing mounted beneath it reaches
+/// another namespace, and one lazy unmount of the rootfs takes all of it away. As with runc,
+/// the mounts outlive the container.
 pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     // Mounts are made on "." after entering their targets (`paths::mount_at`): put the
     // working directory back for what runs before pivot_root (createContainer hooks).
@@ -95,13 +108,15 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
             .ok_or_else(|| SysError::new(format!("rootfsPropagation {name:?}"), Errno::EINVAL))?,
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
-        .step(|| format!("set propagation of / to {propagation:?}"))?;
-    // After a recursive slave or private, no mount of this namespace is shared any more.
-    let none_shared = propagation.contains(MsFlags::MS_REC)
-        && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE);
-    if !none_shared {
-        make_parent_mount_private(ctx.rootfs)?;
+    if ctx.own_mount_ns {
+        mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+            .step(|| format!("set propagation of / to {propagation:?}"))?;
+        // After a recursive slave or private, no mount of this namespace is shared any more.
+        let none_shared = propagation.contains(MsFlags::MS_REC)
+            && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE);
+        if !none_shared {
+            make_parent_mount_private(ctx.rootfs)?;
+        }
     }
     mount(
         Some(ctx.rootfs),
@@ -111,6 +126,19 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         None::<&str>,
     )
     .step(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
+    if !ctx.own_mount_ns {
+        // In the runtime's namespace (see `prepare`): only the rootfs's own bind changes.
+        let own = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+            Some(_) => propagation,
+            None => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        };
+        mount(None::<&str>, ctx.rootfs, None::<&str>, own, None::<&str>).step(|| {
+            format!(
+                "set propagation of the rootfs bind {} to {own:?}",
+                ctx.rootfs.display()
+            )
+        })?;
+    }
     let root = RootDir::open(ctx.rootfs)?;
     crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
@@ -520,6 +548,14 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
         .step(|| "make old root rslave".to_string())?;
         umount2(".", MntFlags::MNT_DETACH).step(|| "unmount old root".to_string())?;
     }
+    chdir("/").step(|| "chdir /".to_string())
+}
+
+/// Enters the root without a mount namespace of the container's own: `chroot`, since
+/// pivot_root (and `--no-pivot`'s move onto `/`) would change the runtime's own root.
+pub fn chroot_into(root: &RootDir) -> Result<(), SysError> {
+    fchdir(root.fd()).step(|| format!("chdir {}", root.path().display()))?;
+    chroot(".").step(|| format!("chroot {}", root.path().display()))?;
     chdir("/").step(|| "chdir /".to_string())
 }
 

@@ -86,11 +86,6 @@ pub fn validate(spec: &Spec) -> Result<NamespacePlan, SpecError> {
     {
         return invalid("domainname needs a private UTS namespace");
     }
-    if spec.mounts().iter().flatten().next().is_some()
-        && !plan.is_private(LinuxNamespaceType::Mount)
-    {
-        return invalid("mounts need a private mount namespace");
-    }
     idmap::validate(spec, &plan).map_err(SpecError::Invalid)?;
     Ok(plan)
 }
