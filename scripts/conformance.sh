@@ -4,6 +4,9 @@
 #
 #   scripts/conformance.sh                  every program (58), runc then rind for each
 #   scripts/conformance.sh PROGRAM...       only these (names of validation/ folders)
+#   scripts/conformance.sh --vm [PROGRAM...]  the same inside the pure cgroup v2 VM
+#                                           (scripts/vm-test.sh --run); by default every program
+#                                           but the linux_cgroups_* ones, which read cgroup v1 only
 #
 # Ends with `conformance: N passed, M failed`: N assertions pass with rind, M pass with runc and
 # fail with rind (the target is M = 0). Above it: each assertion where the two differ, and
@@ -24,6 +27,11 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "conformance: run as root" >&2; exit 1; }
 t_start=$(date +%s)
+vm=0
+if [ "${1:-}" = --vm ]; then
+    vm=1
+    shift
+fi
 
 snapshot=runtime-tools-5e639034
 top=$(git rev-parse --show-toplevel 2>/dev/null || echo "$repo")
@@ -69,11 +77,12 @@ rootfs-fixtures/busybox-rootfs.sh
 fixture=rootfs-fixtures/out/busybox/rootfs
 tar -C "$fixture" --exclude ./.complete -czf "$suite/rootfs-amd64.tar.gz" .
 
+RUNC=${RUNC:-$(command -v runc)}
+[ "$vm" = 0 ] || exec scripts/conformance/vm.sh "$suite" "$RUNC" "$@"
 if [ -z "${RIND:-}" ]; then
     cargo build --release --locked
     RIND=$repo/target/release/rind
 fi
-RUNC=${RUNC:-$(command -v runc)}
 
 # The programs use fixed cgroup paths: one run at a time on a machine.
 exec 9>/run/rind-conformance.lock

@@ -1,6 +1,8 @@
 # Compares two runtimes' scores (score.awk's lines), for scripts/conformance/suite.sh.
 #
-#   awk -v ref=NAME -v under=NAME -v out=DIR [-v deliberate=FILE] -f compare.awk REF UNDER
+#   awk -v ref=NAME -v under=NAME -v out=DIR [-v deliberate=FILE] [-v list=1] -f compare.awk REF UNDER
+#
+# With list=1 it prints only the names of the programs with such an assertion.
 #
 # Prints each assertion whose result differs, each runtime's totals, and last
 #   conformance: N passed, M failed
@@ -47,12 +49,19 @@ function show(key,    a, b) {
     }
     if (a == "pass") {
         regress++; bad[prog_of(key)]++
-        printf "  FAIL %s: %s %s, %s %s\n", key, ref, a, under, b
-    } else {
+        if (!list) printf "  FAIL %s: %s %s, %s %s\n", key, ref, a, under, b
+    } else if (!list) {
         printf "  diff %s: %s %s, %s %s\n", key, ref, a, under, b
     }
 }
 END {
+    if (list) {
+        # Only the programs with an assertion that passes with ref and not with under.
+        for (i = 1; i <= nr; i++) show(order[i])
+        for (i = 1; i <= nu; i++) show(extra[i])
+        for (p in bad) print p
+        exit 0
+    }
     print "conformance: assertions where " under " and " ref " differ (FAIL: passes with " ref " only)"
     for (i = 1; i <= nr; i++) show(order[i])
     for (i = 1; i <= nu; i++) show(extra[i])

@@ -36,6 +36,11 @@
 # it exited 0 before its time-out and, if it printed no assertion, printed no "error" diagnostic
 # (hooks, prestart, the *_fail programs report only that way).
 #
+# A program in which an assertion passed with the first runtime and not with the last runs once
+# more with the last (some programs race the runtime, see below); the second run counts, and
+# the script says which programs ran again. Not when more than five programs did: that is a
+# broken runtime, not a race.
+#
 # Prints, per assertion, where the last runtime and the first differ, each runtime's totals,
 # and ends with `conformance: N passed, M failed`: N assertions pass with the last runtime, M
 # pass with the first and not with the last (missing counts as not passing). Exits 1 when M > 0.
@@ -132,8 +137,9 @@ done)
 make_tracking() {
     for d in $track_dirs; do
         mkdir -p "$d"
-        # A new cpuset has no cpus and no mems: a process cannot join it until they are set.
-        if [ -f "$d/cpuset.cpus" ]; then
+        # A new v1 cpuset has no cpus and no mems: a process cannot join it until they are set.
+        # (A v2 one inherits its parent's, and the root has no cpuset.cpus file.)
+        if [ -f "$d/../cpuset.cpus" ] && [ -z "$(cat "$d/cpuset.cpus")" ]; then
             cat "$d/../cpuset.cpus" >"$d/cpuset.cpus"
             cat "$d/../cpuset.mems" >"$d/cpuset.mems"
         fi
@@ -271,21 +277,43 @@ for prog in $programs; do
         run_one "${spec%%=*}" "${spec#*=}" "$prog"
     done
 done
-echo "conformance: the programs ran in $(($(date +%s) - t0)) s;" \
-    "wall time $(($(date +%s) - ${CONFORMANCE_T0:-$t0})) s"
 
 # --- scoring -------------------------------------------------------------------------------
 
 names=$(for spec in $runtimes; do echo "${spec%%=*}"; done)
-for name in $names; do
-    for prog in $programs; do
-        read -r rc elapsed timed_out <"$work/out/$prog.$name.status"
-        awk -v prog="$prog" -v rc="$rc" -v timed_out="$timed_out" -f "$here/score.awk" \
-            "$work/out/$prog.$name.out"
-    done >"$work/$name.scores"
-done
 ref=$(echo "$names" | head -n 1)
 under=$(echo "$names" | tail -n 1)
-awk -v ref="$ref" -v under="$under" -v out="$work/out" -v deliberate="$here/deliberate.txt" \
-    -f "$here/compare.awk" \
-    "$work/$ref.scores" "$work/$under.scores"
+under_bin=$(for spec in $runtimes; do echo "${spec#*=}"; done | tail -n 1)
+score() {
+    for prog in $programs; do
+        read -r rc elapsed timed_out <"$work/out/$prog.$1.status"
+        awk -v prog="$prog" -v rc="$rc" -v timed_out="$timed_out" -f "$here/score.awk" \
+            "$work/out/$prog.$1.out"
+    done >"$work/$1.scores"
+}
+compare() {
+    awk -v ref="$ref" -v under="$under" -v out="$work/out" -v deliberate="$here/deliberate.txt" \
+        "$@" -f "$here/compare.awk" "$work/$ref.scores" "$work/$under.scores"
+}
+for name in $names; do score "$name"; done
+
+# A program with an assertion that fails only with the runtime under test runs once more with
+# it: some programs race the runtime (killsig signals a shell that may not have set its trap
+# yet, and a signal the init of a PID namespace has no handler for is dropped). Both runs are
+# reported; the second one counts.
+again=$(compare -v list=1 | sort)
+# More than a few such programs is a broken runtime, not a race: no second run then.
+if [ -n "$again" ] && [ "$(echo "$again" | wc -l)" -le 5 ]; then
+    for prog in $again; do
+        for f in out status left calls err; do
+            mv "$work/out/$prog.$under.$f" "$work/out/$prog.$under.first-$f"
+        done
+        run_one "$under" "$under_bin" "$prog"
+    done
+    score "$under"
+    echo "conformance: run again with $under, after a first run in which assertions that pass" \
+        "with $ref failed: $(echo "$again" | tr '\n' ' ')(first run: out/PROGRAM.$under.first-*)"
+fi
+echo "conformance: the programs ran in $(($(date +%s) - t0)) s;" \
+    "wall time $(($(date +%s) - ${CONFORMANCE_T0:-$t0})) s"
+compare
