@@ -98,15 +98,30 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     Ok(root)
 }
 
-fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
-    let linux = ctx.spec.linux().as_ref();
-    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+/// The spec's `rootfsPropagation` as mount flags, if it has one.
+fn requested_propagation(spec: &Spec) -> Result<Option<MsFlags>, SysError> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
         Some(name) => mount_options::parse(&[name.to_string()])
             .propagation
             .first()
             .copied()
-            .ok_or_else(|| SysError::new(format!("rootfsPropagation {name:?}"), Errno::EINVAL))?,
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            .map(Some)
+            .ok_or_else(|| SysError::new(format!("rootfsPropagation {name:?}"), Errno::EINVAL)),
+        None => Ok(None),
+    }
+}
+
+fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
+    let linux = ctx.spec.linux().as_ref();
+    // An unbindable `/` could not give the rootfs its bind: that one waits for the new root
+    // ([`set_root_propagation`]), and `/` becomes rslave as by default.
+    let propagation = match requested_propagation(ctx.spec)? {
+        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     if ctx.own_mount_ns {
         mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
@@ -128,10 +143,7 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     .step(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
     if !ctx.own_mount_ns {
         // In the runtime's namespace (see `prepare`): only the rootfs's own bind changes.
-        let own = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-            Some(_) => propagation,
-            None => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        };
+        let own = requested_propagation(ctx.spec)?.unwrap_or(MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         mount(None::<&str>, ctx.rootfs, None::<&str>, own, None::<&str>).step(|| {
             format!(
                 "set propagation of the rootfs bind {} to {own:?}",
@@ -549,6 +561,26 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
         umount2(".", MntFlags::MNT_DETACH).step(|| "unmount old root".to_string())?;
     }
     chdir("/").step(|| "chdir /".to_string())
+}
+
+/// After [`pivot`]: a `rootfsPropagation` of shared or unbindable is given to the new root
+/// mount itself ("sets the rootfs's mount propagation", config-linux.md). Before, it applies
+/// to `/` of the new namespace, whose rootfs bind then comes out private (its parent mount must
+/// be private for pivot_root), so a shared rootfs was not shared and an unbindable one could
+/// not even be bound (runc 1.1.5 has both faults; runtime-tools' linux_rootfs_propagation
+/// checks them). Only the root mount changes: the spec's mounts keep their own propagation.
+/// Slave and private need nothing more: the root has no master and no peer.
+pub fn set_root_propagation(spec: &Spec) -> Result<(), SysError> {
+    let Some(requested) = requested_propagation(spec)? else {
+        return Ok(());
+    };
+    for flag in [MsFlags::MS_SHARED, MsFlags::MS_UNBINDABLE] {
+        if requested.contains(flag) {
+            mount(None::<&str>, "/", None::<&str>, flag, None::<&str>)
+                .step(|| format!("set propagation of the root to {flag:?}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Enters the root without a mount namespace of the container's own: `chroot`, since

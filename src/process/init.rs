@@ -212,6 +212,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     // 7. Enter the new root. Without a mount namespace, chroot is all that is possible.
     if own_mount_ns {
         rootfs::pivot(&root, cfg.no_pivot)?;
+        rootfs::set_root_propagation(spec)?;
     } else {
         rootfs::chroot_into(&root)?;
     }
