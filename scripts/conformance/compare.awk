@@ -68,7 +68,7 @@ END {
     for (i = 1; i <= nq; i++)
         printf "  diff %s: %d skipped checks of one runtime missing from the other's output\n", quiet_order[i], quiet[quiet_order[i]]
     for (p in excused)
-        printf "  deliberate %s: %d checks of %s's container not run: %s\n", p, excused[p], ref, reason[p]
+        printf "  deliberate %s: %d assertions pass with %s and not with %s, on purpose: %s\n", p, excused[p], ref, under, reason[p]
     if (regress == 0) print "  (none that pass with " ref " and not with " under ")"
     for (i = 1; i <= nr + nu; i++) {
         p = prog_of(i <= nr ? order[i] : extra[i - nr])
