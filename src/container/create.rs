@@ -202,15 +202,17 @@ pub fn create_locked(
         config_copied: false,
         listener_to,
     };
-    let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
+    let mut launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
     drop(cfg);
 
     state.pid = launched.pid.as_raw();
     state.init_start_time = launched.start_time;
     state.create_finished = true;
+    // The state is written while init executes the exec stub; then whether that worked.
     let finish = new
         .save(&state)
         .map_err(LifecycleError::from)
+        .and_then(|()| launched.confirm_exec().map_err(LifecycleError::from))
         .and_then(|()| match &opts.pid_file {
             Some(pid_file) => write_pid_file(pid_file, launched.pid),
             None => Ok(()),

@@ -1,6 +1,6 @@
 //! `exec`: start another process in a running container.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
@@ -13,7 +13,7 @@ use crate::linux::namespaces::NamespacePlan;
 use crate::linux::seccomp;
 use crate::linux::terminal::ConsoleSocket;
 use crate::process::exec::{ExecConfig, child_main};
-use crate::process::{LaunchEvents, spawn, trace};
+use crate::process::{AfterReady, ChildFds, LaunchEvents, spawn, trace};
 use crate::spec;
 
 /// What `exec` takes besides the container id.
@@ -80,9 +80,23 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
         spec: &saved,
     };
     trace::mark(|| format!("exec in {id}"));
-    let launched = spawn(&exec_plan, cgroup.as_ref(), &mut events, |end| {
-        child_main(&cfg, &exec_plan, end)
-    })?;
+    // The child keeps stdio, the preserved fds, the channel and the console socket: the
+    // container's lock on its state directory and every other descriptor go at the clone.
+    let keep: Vec<_> = cfg.console_socket.iter().map(AsRawFd::as_raw_fd).collect();
+    let fds = ChildFds {
+        preserve: opts.preserve_fds,
+        keep: &keep,
+    };
+    let mut launched = spawn(
+        &exec_plan,
+        cgroup.as_ref(),
+        &mut events,
+        &fds,
+        AfterReady::Exec,
+        |end| child_main(&cfg, &exec_plan, end),
+    )?;
+    // A failed execve is this command's error, not a silent exit of the process.
+    launched.confirm_exec()?;
     if let Some(pid_file) = &opts.pid_file {
         super::create::write_pid_file(pid_file, launched.pid)?;
     }

@@ -63,15 +63,16 @@ pub fn start_created(c: Container, hooks: HooksFrom) -> Result<(), LifecycleErro
     release(&c, hooks)
 }
 
-/// Releases init from exec.fifo, then runs the poststart hooks.
+/// Releases init from exec.fifo and waits until it executed its program (failing with init's
+/// reason when it could not), then runs the poststart hooks.
 fn release(c: &Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
     fifo::release(&c.exec_fifo()).map_err(|e| match e {
-        ReleaseError::InitGone => {
+        ReleaseError::InitGone | ReleaseError::DiedAfterRelease | ReleaseError::Failed(_) => {
             LifecycleError::State(format!("cannot start container {}: {e}", c.id()))
         }
         ReleaseError::Sys(s) => s.into(),
     })?;
-    trace::mark(|| "start: released init".into());
+    trace::mark(|| "start: released init, which executed its program".into());
     // A failing poststart hook is reported, the ones after it still run, and the container
     // keeps running.
     if let Some(h) = hooks.get(c)
