@@ -9,7 +9,9 @@
 #   scripts/vm-test.sh --shell          boot the same guest with an interactive shell
 #
 # Exits 0 only when the guest reported that every test passed. Prints one RIND-VM-RESULT line
-# per test executable, "vm: N passed, M failed", and the suite's wall time. Environment:
+# per test executable, one RIND-VM-SKIP line per test that skipped itself in the guest (its
+# passes include them; scripts/test.sh moves them to the skipped count), "vm: N passed, M
+# failed", and the suite's wall time. Environment:
 # RIND_VM_ACCEL (kvm|tcg, default: probe), RIND_VM_MEM (MiB, 2048), RIND_VM_SMP (2),
 # RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_BOOT_TIMEOUT (launch to the suite's start, 60),
 # RIND_VM_TEST_TIMEOUT (each executable, 600),
@@ -175,6 +177,8 @@ guest_status=${exit_line#RIND-VM-EXIT=}
 results=$(tr -d '\r' <"$log" | sed -n '/RIND-VM-BEGIN/,/RIND-VM-END/p' | grep -o 'RIND-VM-RESULT .*' || true)
 echo "vm: results"
 echo "${results//RIND-VM-RESULT /  }"
+# Tests that skipped themselves in the guest: scripts/test.sh counts these apart from the passes.
+tr -d '\r' <"$log" | sed -n '/RIND-VM-BEGIN/,/RIND-VM-END/p' | grep -o 'RIND-VM-SKIP .*' || true
 passed=$(echo "$results" | sed -n 's/.* passed=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 failed=$(echo "$results" | sed -n 's/.* failed=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 if [ "$guest_status" != 0 ] && [ "$failed" = 0 ]; then

@@ -8,15 +8,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cgroups_support::{TestCgroup, can_run, cpu_ns, layout, run_in, unique};
+use cgroups_support::{TestCgroup, cpu_ns, layout, require_root, run_in, skip, unique};
 use nix::sys::signal::Signal;
 use rind::cgroups::{self, CgroupPaths, FreezerState, Layout};
 
 #[test]
 fn freeze_stops_cpu_use_and_thaw_resumes_it() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("freeze");
     let _child = run_in(&t, "while :; do :; done");
     std::thread::sleep(Duration::from_millis(200));
@@ -38,9 +36,7 @@ fn freeze_stops_cpu_use_and_thaw_resumes_it() {
 
 #[test]
 fn signal_all_delivers_the_signal_to_every_process() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("signal");
     let mut child = run_in(&t, "exec sleep 30");
     std::thread::sleep(Duration::from_millis(100));
@@ -52,9 +48,7 @@ fn signal_all_delivers_the_signal_to_every_process() {
 
 #[test]
 fn sigkill_to_a_frozen_cgroup_does_not_hang() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("killfrozen");
     let mut a = run_in(&t, "exec sleep 30");
     let mut b = run_in(&t, "while :; do :; done");
@@ -73,9 +67,7 @@ fn sigkill_to_a_frozen_cgroup_does_not_hang() {
 
 #[test]
 fn destroy_after_sigkill_removes_every_hierarchy_and_can_repeat() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("destroy");
     let dirs = t.all_dirs();
     assert!(dirs.iter().all(|d| d.is_dir()));
@@ -96,9 +88,7 @@ fn destroy_after_sigkill_removes_every_hierarchy_and_can_repeat() {
 
 #[test]
 fn stored_paths_reopen_the_same_cgroup() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("paths");
     let json = serde_json::to_string(&t.cg.paths()).unwrap();
     let paths: CgroupPaths = serde_json::from_str(&json).unwrap();
@@ -117,9 +107,7 @@ fn stored_paths_reopen_the_same_cgroup() {
 
 #[test]
 fn relative_path_is_placed_by_runc_rules() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let name = unique("placement");
     let cg = cgroups::resolve(Some(std::path::Path::new(&name)), "x").unwrap();
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
@@ -151,12 +139,10 @@ fn relative_path_is_placed_by_runc_rules() {
 /// cgroup.kill even without controllers, so the v2 implementation is exercised here directly.
 #[test]
 fn v2_device_filter_freeze_and_kill_work_on_the_cgroup2_mount() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let mounts = rind::cgroups::MountInfo::read_self().unwrap();
     let Some(root) = mounts.unified_mount() else {
-        eprintln!("skipping: no cgroup2 mount");
+        skip("this host has no cgroup2 mount");
         return;
     };
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();

@@ -5,16 +5,14 @@ mod cgroups_support;
 
 use std::time::{Duration, Instant};
 
-use cgroups_support::{TestCgroup, can_run, cpu_ns, layout, run_in, unique};
+use cgroups_support::{TestCgroup, cpu_ns, layout, require_root, run_in, unique};
 use rind::cgroups::Layout;
 
 const MIB: u64 = 1 << 20;
 
 #[test]
 fn memory_limit_oom_kills_a_bigger_allocation_and_counts_it() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("oom");
     let limit = 32 * MIB;
     // Swap equal to the limit: no room to swap, so the allocation must be OOM-killed.
@@ -56,9 +54,7 @@ fn memory_limit_oom_kills_a_bigger_allocation_and_counts_it() {
 
 #[test]
 fn pids_limit_makes_fork_fail() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("pids");
     t.apply_json(r#"{"pids":{"limit":4}}"#).unwrap();
     assert_eq!(t.read("pids", "pids.max", "pids.max"), "4");
@@ -84,9 +80,7 @@ fn pids_limit_makes_fork_fail() {
 
 #[test]
 fn cpu_quota_caps_usage() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("cpu");
     t.apply_json(r#"{"cpu":{"quota":20000,"period":100000}}"#)
         .unwrap();
@@ -111,9 +105,7 @@ fn cpu_quota_caps_usage() {
 
 #[test]
 fn device_rules_deny_dev_null_and_allow_dev_zero() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("devices");
     t.apply_json(
         r#"{"devices":[{"allow":false,"access":"rwm"},
@@ -137,9 +129,7 @@ fn device_rules_deny_dev_null_and_allow_dev_zero() {
 
 #[test]
 fn update_raises_and_lowers_limits() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("update");
     let swap = !t.is_v2()
         && t.dir("memory")
@@ -191,9 +181,7 @@ fn update_raises_and_lowers_limits() {
 
 #[test]
 fn memory_limit_below_usage_is_a_clear_error() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("toolow");
     let shm = cgroups_support::tmpfs_dir().join(unique("fill"));
     struct Remove(std::path::PathBuf);
@@ -241,9 +229,7 @@ fn memory_limit_below_usage_is_a_clear_error() {
 
 #[test]
 fn hugetlb_limit_is_written_where_the_controller_lives() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("hugetlb");
     // On a hybrid host hugetlb may live in the cgroup2 mount; enabling it there is a change to
     // the host's root cgroup, undone at the end if this test made it.
@@ -289,9 +275,7 @@ fn hugetlb_limit_is_written_where_the_controller_lives() {
 
 #[test]
 fn network_and_unified_are_applied_or_refused_by_layout() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("net");
     let net = t.apply_json(r#"{"network":{"classID":1048577}}"#);
     match t.dir("net_cls") {
@@ -325,9 +309,7 @@ fn network_and_unified_are_applied_or_refused_by_layout() {
 
 #[test]
 fn stats_report_usage_and_limits_in_runc_shape() {
-    if !can_run() {
-        return;
-    }
+    require_root();
     let t = TestCgroup::new("stats");
     t.apply_json(r#"{"memory":{"limit":268435456},"pids":{"limit":50}}"#)
         .unwrap();

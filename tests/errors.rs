@@ -269,24 +269,56 @@ fn sysctls_outside_the_containers_namespaces_are_refused() {
     }
 }
 
+/// Runs `rind create` for `b` without CAP_SYS_RESOURCE, whatever the test process holds: the
+/// child drops it from its bounding set before it executes rind, so rind (root) gets every
+/// capability but that one. With `oom_score_adj`, the child first writes that value to its own
+/// `oom_score_adj`; written with CAP_SYS_RESOURCE, it becomes the floor below which the kernel
+/// refuses any later write made without the capability.
+fn create_fails_without_cap_sys_resource(b: &Bundle, oom_score_adj: Option<i32>) -> String {
+    use std::os::unix::process::CommandExt;
+    // linux/capability.h; libc does not name it.
+    const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+    let rt = Runtime::new();
+    let id = unique("err");
+    let mut cmd = rt.command(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let adj = oom_score_adj.map(|v| std::ffi::CString::new(v.to_string()).unwrap());
+    // SAFETY: only async-signal-safe calls (open, write, close, prctl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(adj) = &adj {
+                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, adj.as_ptr().cast(), adj.as_bytes().len()) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+            if libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "create should fail: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line on stderr: {err}"
+    );
+    assert_nothing_left(&rt, &id);
+    err
+}
+
 #[test]
 fn an_rlimit_above_the_hard_limit_is_refused_without_cap_sys_resource() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let eff = u64::from_str_radix(status_field(&status, "CapEff").unwrap(), 16).unwrap();
-    if eff & (1 << 24) != 0
-    /* CAP_SYS_RESOURCE */
-    {
-        eprintln!("skipped: an_rlimit_above_the_hard_limit...: this host has CAP_SYS_RESOURCE");
-        return;
-    }
     let (_, hard) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
-    let rt = Runtime::new();
     let mut b = Bundle::new();
     b.config["process"]["rlimits"] =
         json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]);
     b.write();
-    let err = create_fails(&rt, &b);
+    let err = create_fails_without_cap_sys_resource(&b, None);
     assert!(
         err.contains("RLIMIT_NOFILE") && err.contains("not permitted"),
         "{err}"
@@ -295,22 +327,21 @@ fn an_rlimit_above_the_hard_limit_is_refused_without_cap_sys_resource() {
 
 #[test]
 fn an_oom_score_adj_below_the_current_one_is_refused_without_cap_sys_resource() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let eff = u64::from_str_radix(status_field(&status, "CapEff").unwrap(), 16).unwrap();
     let current: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    if eff & (1 << 24) != 0 || current <= -1000 {
-        eprintln!("skipped: lowering oom_score_adj is allowed on this host");
+    if current == -1000 {
+        skip("this test process's oom_score_adj is already -1000, the lowest");
         return;
     }
-    let rt = Runtime::new();
     let mut b = Bundle::new();
     b.config["process"]["oomScoreAdj"] = json!(current - 1);
     b.write();
-    let err = create_fails(&rt, &b);
+    // Rewriting the current value makes it the floor when the test holds CAP_SYS_RESOURCE; when
+    // it does not, the floor is already the current value or above it.
+    let err = create_fails_without_cap_sys_resource(&b, Some(current));
     assert!(
         err.contains(&format!("write oom_score_adj {}", current - 1))
             && err.contains("permission denied"),

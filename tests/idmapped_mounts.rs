@@ -4,8 +4,9 @@
 //!
 //! The sources live under the temp directory (ext4 on the development hosts) or on a tmpfs
 //! (Linux >= 6.3); both allow id-mapped mounts. The VM's guest has neither (its temp directory
-//! is the initramfs, a tmpfs on Linux 6.1): there the tests that need a mapping print
-//! "skipped" and return, and the refusal of such a filesystem is tested instead.
+//! is the initramfs, a tmpfs on Linux 6.1): there the tests that need a mapping record a skip
+//! (counted apart from the passes) and return, and the refusal of such a filesystem is tested
+//! instead.
 
 mod common;
 
@@ -38,10 +39,10 @@ fn tmpfs_allows_idmap() -> bool {
     (major, minor) >= (6, 3)
 }
 
-/// True (after printing "skipped: ...") when the temp directory's filesystem cannot be
+/// True (after recording a skip) when the temp directory's filesystem cannot be
 /// id-mapped here, or, with `needs_tmpfs`, a tmpfs cannot. Filesystems not known to lack the
 /// support run the test, so a regression on the development hosts (ext4) still fails it.
-fn skip_without_idmap(test: &str, needs_tmpfs: bool) -> bool {
+fn skip_without_idmap(needs_tmpfs: bool) -> bool {
     use nix::sys::statfs::{FsType, TMPFS_MAGIC, statfs};
     // linux/magic.h; neither nix nor libc names it.
     const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
@@ -54,7 +55,7 @@ fn skip_without_idmap(test: &str, needs_tmpfs: bool) -> bool {
         None
     };
     if let Some(why) = why {
-        eprintln!("skipped: {test}: {why}");
+        skip(why);
     }
     why.is_some()
 }
@@ -66,10 +67,7 @@ fn owner(p: &Path) -> (u32, u32) {
 
 #[test]
 fn idmap_shows_host_root_files_as_container_root_and_writes_back_as_host_root() {
-    if skip_without_idmap(
-        "idmap_shows_host_root_files_as_container_root_and_writes_back_as_host_root",
-        false,
-    ) {
+    if skip_without_idmap(false) {
         return;
     }
     let rt = Runtime::new();
@@ -108,10 +106,7 @@ fn without_idmap_host_root_files_are_the_overflow_id_and_read_only_to_the_contai
 /// 101005:102007 through the mount, which the container (0 = host 100000) sees as 1005:2007.
 #[test]
 fn a_mounts_own_mappings_apply_instead_of_the_containers() {
-    if skip_without_idmap(
-        "a_mounts_own_mappings_apply_instead_of_the_containers",
-        false,
-    ) {
+    if skip_without_idmap(false) {
         return;
     }
     let rt = Runtime::new();
@@ -139,10 +134,7 @@ fn a_mounts_own_mappings_apply_instead_of_the_containers() {
 /// in the container sees the mapped owner, and cannot create files (it has no id there).
 #[test]
 fn a_mounts_own_mappings_work_without_a_container_user_namespace() {
-    if skip_without_idmap(
-        "a_mounts_own_mappings_work_without_a_container_user_namespace",
-        false,
-    ) {
+    if skip_without_idmap(false) {
         return;
     }
     let rt = Runtime::new();
@@ -164,7 +156,7 @@ fn a_mounts_own_mappings_work_without_a_container_user_namespace() {
 /// `sub`, whose file belongs to host root).
 #[test]
 fn ridmap_maps_submounts_and_idmap_does_not() {
-    if skip_without_idmap("ridmap_maps_submounts_and_idmap_does_not", true) {
+    if skip_without_idmap(true) {
         return;
     }
     let src = host_source(0, 0);
@@ -190,7 +182,7 @@ fn ridmap_maps_submounts_and_idmap_does_not() {
 
 #[test]
 fn an_id_mapped_mount_keeps_its_flags() {
-    if skip_without_idmap("an_id_mapped_mount_keeps_its_flags", false) {
+    if skip_without_idmap(false) {
         return;
     }
     let rt = Runtime::new();
@@ -218,7 +210,7 @@ fn an_id_mapped_mount_keeps_its_flags() {
 
 #[test]
 fn exec_sees_the_id_mapped_mount_as_init_does() {
-    if skip_without_idmap("exec_sees_the_id_mapped_mount_as_init_does", false) {
+    if skip_without_idmap(false) {
         return;
     }
     let rt = Runtime::new();

@@ -144,16 +144,18 @@ fn pull_and_compare(
     image
 }
 
-fn ready() -> Option<std::path::PathBuf> {
-    if !is_root() || !have_tool("docker-registry") || !have_tool("skopeo") || !have_tool("umoci") {
-        return None;
+/// The image fixtures, once root and the tools these tests compare with are there.
+fn ready() -> std::path::PathBuf {
+    require_root();
+    for tool in ["docker-registry", "skopeo", "umoci"] {
+        require_tool(tool);
     }
     images()
 }
 
 #[test]
 fn pulls_oci_and_docker_manifests_with_gzip_and_zstd_layers() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     let s = Scratch::new();
     let reg = start_registry(s.path());
     let a = &reg.addr;
@@ -232,7 +234,7 @@ fn pulls_oci_and_docker_manifests_with_gzip_and_zstd_layers() {
 
 #[test]
 fn index_resolves_to_this_hosts_platform() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     let s = Scratch::new();
     let reg = start_registry(s.path());
     let a = &reg.addr;
@@ -300,7 +302,7 @@ fn index_resolves_to_this_hosts_platform() {
 
 #[test]
 fn plain_http_only_for_hosts_marked_insecure() {
-    let Some(_) = ready() else { return };
+    ready();
     let s = Scratch::new();
     let reg = start_registry(s.path());
     let store = Store::open(&s.path().join("store")).unwrap();
@@ -400,7 +402,7 @@ fn token_proxy(upstream: String, hits: std::sync::Arc<std::sync::atomic::AtomicU
 
 #[test]
 fn anonymous_bearer_token_is_fetched_and_used() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     let s = Scratch::new();
     let reg = start_registry(s.path());
     skopeo_copy(

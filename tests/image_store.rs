@@ -39,12 +39,14 @@ fn counted_pull(store: &Store, r: &str) -> (rind::image::Image, usize, usize) {
     (img, n(&count.unpacked), n(&count.present))
 }
 
-/// Runs in a child process when RIND_TEST_CHILD_PULL is set: pulls and prints what it did.
+/// Not a test of its own: the child process of
+/// `two_processes_pulling_the_same_image_unpack_each_layer_once`, which runs it with
+/// RIND_TEST_CHILD_PULL set; pulls and prints what it did.
 #[test]
+#[ignore = "a helper process of two_processes_pulling_the_same_image_unpack_each_layer_once"]
 fn child_pull() {
-    let Ok(arg) = std::env::var("RIND_TEST_CHILD_PULL") else {
-        return;
-    };
+    let arg = std::env::var("RIND_TEST_CHILD_PULL")
+        .expect("child_pull runs only as the child of two_processes_pulling_...");
     let (store, r) = arg.split_once('|').unwrap();
     let (img, unpacked, present) = counted_pull(&Store::open(store.as_ref()).unwrap(), r);
     println!("RESULT {} {unpacked} {present}", img.id);
@@ -52,16 +54,20 @@ fn child_pull() {
 
 #[test]
 fn two_processes_pulling_the_same_image_unpack_each_layer_once() {
-    let Some(img) = images() else { return };
-    if !is_root() {
-        return;
-    }
+    let img = images();
+    require_root();
     let s = Scratch::new();
     let store_dir = s.path().join("store");
     let r = format!("oci:{}/oci-zstd:whiteouts", img.display());
     let spawn = || {
         Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_pull", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "child_pull",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(
                 "RIND_TEST_CHILD_PULL",
                 format!("{}|{r}", store_dir.display()),
@@ -119,10 +125,8 @@ fn two_processes_pulling_the_same_image_unpack_each_layer_once() {
 
 #[test]
 fn second_pull_and_second_container_unpack_nothing() {
-    let Some(img) = images() else { return };
-    if !is_root() {
-        return;
-    }
+    let img = images();
+    require_root();
     let s = Scratch::new();
     let store = Store::open(&s.path().join("store")).unwrap();
     let r = format!("oci:{}/oci:whiteouts", img.display());
@@ -173,10 +177,8 @@ fn second_pull_and_second_container_unpack_nothing() {
 
 #[test]
 fn prune_keeps_layers_in_use_and_frees_them_after_release() {
-    let Some(img) = images() else { return };
-    if !is_root() {
-        return;
-    }
+    let img = images();
+    require_root();
     let s = Scratch::new();
     let store = Store::open(&s.path().join("store")).unwrap();
     let (image, _, _) = counted_pull(&store, &format!("oci:{}/oci:busybox", img.display()));
@@ -205,10 +207,8 @@ fn prune_keeps_layers_in_use_and_frees_them_after_release() {
 
 #[test]
 fn root_falls_back_to_a_copy_where_overlayfs_cannot_mount_and_says_why() {
-    let Some(img) = images() else { return };
-    if !is_root() {
-        return;
-    }
+    let img = images();
+    require_root();
     let s = Scratch::new();
     let store = Store::open(&s.path().join("store")).unwrap();
     let (image, _, _) = counted_pull(&store, &format!("oci:{}/oci:busybox", img.display()));

@@ -36,16 +36,16 @@ fn compare_with_umoci(reference: &str, umoci_ref: &str, mode: RootMode) {
     );
 }
 
-fn ready() -> Option<std::path::PathBuf> {
-    if !is_root() || !have_tool("umoci") {
-        return None;
-    }
+/// The image fixtures, once root and umoci (which these tests compare with) are there.
+fn ready() -> std::path::PathBuf {
+    require_root();
+    require_tool("umoci");
     images()
 }
 
 #[test]
 fn oci_layout_gzip_matches_umoci_through_overlay() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     for tag in ["busybox", "whiteouts"] {
         let r = format!("{}/oci:{tag}", img.display());
         compare_with_umoci(&format!("oci:{r}"), &r, RootMode::Overlay);
@@ -54,7 +54,7 @@ fn oci_layout_gzip_matches_umoci_through_overlay() {
 
 #[test]
 fn oci_layout_zstd_matches_umoci_through_copy_fallback() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     for tag in ["busybox", "whiteouts"] {
         let r = format!("{}/oci:{tag}", img.display());
         let z = format!("oci:{}/oci-zstd:{tag}", img.display());
@@ -64,7 +64,7 @@ fn oci_layout_zstd_matches_umoci_through_copy_fallback() {
 
 #[test]
 fn oci_archive_and_docker_archive_match_umoci() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     compare_with_umoci(
         &format!("oci-archive:{}/busybox-oci.tar:busybox", img.display()),
         &format!("{}/oci:busybox", img.display()),
@@ -79,7 +79,7 @@ fn oci_archive_and_docker_archive_match_umoci() {
 
 #[test]
 fn whiteouts_opaque_dirs_and_metadata_survive_in_both_root_modes() {
-    let Some(img) = ready() else { return };
+    let img = ready();
     let s = Scratch::new();
     let store = Store::open(&s.path().join("store")).unwrap();
     let r = ImageRef::parse(&format!("oci:{}/oci:whiteouts", img.display())).unwrap();
@@ -173,7 +173,7 @@ fn whiteouts_opaque_dirs_and_metadata_survive_in_both_root_modes() {
 
 #[test]
 fn local_sources_get_names_that_do_not_read_as_transports() {
-    let Some(img) = images() else { return };
+    let img = images();
     let s = Scratch::new();
     let store = Store::open(&s.path().join("store")).unwrap();
     let r = ImageRef::parse(&format!("oci:{}/oci:busybox", img.display())).unwrap();

@@ -126,7 +126,7 @@ fn capability_sets_match_runc() {
     for uid in [1000, 0] {
         let b = caps_bundle(&CAPS, uid);
         let ours = rt.output_of(&b);
-        let Some(theirs) = runc_output("capability_sets_match_runc", &b) else {
+        let Some(theirs) = runc_output(&b) else {
             return;
         };
         assert_eq!(ours, theirs, "uid {uid}");

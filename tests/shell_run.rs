@@ -14,7 +14,7 @@ const IMG: &str = "busybox";
 
 #[test]
 fn run_from_each_source_prints_the_output_and_returns_the_exit_code() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sources = [
         busybox_ref(&images),
         format!("oci:{}:busybox", images.join("oci-zstd").display()),
@@ -69,7 +69,7 @@ fn run_from_each_source_prints_the_output_and_returns_the_exit_code() {
 
 #[test]
 fn a_stored_image_runs_by_name_and_the_image_config_applies() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let out = sh.sh(IMG, &[], "echo $GREETING; pwd; id -un; hostname");
     let lines: Vec<&str> = out.lines().collect();
@@ -81,7 +81,7 @@ fn a_stored_image_runs_by_name_and_the_image_config_applies() {
 
 #[test]
 fn a_second_container_from_the_same_image_unpacks_nothing() {
-    let Some(images) = images() else { return };
+    let images = images();
     let src = busybox_ref(&images);
     let sh = Shell::new();
     let first = sh.run(&["run", "--image", &src, "--rm"]);
@@ -125,7 +125,7 @@ fn a_second_container_from_the_same_image_unpacks_nothing() {
 
 #[test]
 fn without_rm_the_container_stays_until_rm_and_names_are_unique() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let out = sh.run(&["run", "--image", IMG, "--name", "keeper", "--", "exit 4"]);
     assert_eq!(out.status.code(), Some(4));
@@ -153,7 +153,7 @@ fn without_rm_the_container_stays_until_rm_and_names_are_unique() {
 
 #[test]
 fn env_workdir_user_hostname_and_read_only_flags_apply() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let out = sh.sh(
         IMG,
@@ -187,7 +187,7 @@ fn env_workdir_user_hostname_and_read_only_flags_apply() {
 
 #[test]
 fn memory_cpu_and_pids_flags_set_the_cgroup() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let name = sh.detach(
         IMG,
@@ -225,7 +225,7 @@ pub fn cgroup_dirs(v: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn volumes_bind_host_paths_read_write_or_read_only() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let host = common::TempDir::new("vol");
     std::fs::write(host.path().join("in"), "from host\n").unwrap();
@@ -256,7 +256,7 @@ fn volumes_bind_host_paths_read_write_or_read_only() {
 
 #[test]
 fn net_none_has_only_loopback_and_it_is_up_and_net_host_shares_the_host_namespace() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     // 0x9 = IFF_UP | IFF_LOOPBACK.
     let out = sh.sh(
@@ -288,7 +288,7 @@ fn net_none_has_only_loopback_and_it_is_up_and_net_host_shares_the_host_namespac
 
 #[test]
 fn stdin_is_dev_null_unless_interactive() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let input = common::TempDir::new("stdin");
     let path = input.path().join("in");
@@ -316,7 +316,7 @@ fn stdin_is_dev_null_unless_interactive() {
 
 #[test]
 fn bad_flags_fail_with_one_line_and_leave_nothing() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     for (flags, want) in [
         (vec!["--net", "bridge"], "--net"),
@@ -350,7 +350,7 @@ fn bad_flags_fail_with_one_line_and_leave_nothing() {
 
 #[test]
 fn a_terminal_is_proxied_in_the_foreground_and_lo_is_up_there_too() {
-    let Some(images) = images() else { return };
+    let images = images();
     let sh = Shell::with_image(&busybox_ref(&images), IMG);
     let out = sh.sh(IMG, &["-t"], "tty; echo $TERM; cat /sys/class/net/lo/flags");
     // The pty's line discipline turns each newline into CR LF.

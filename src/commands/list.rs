@@ -3,7 +3,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalOpts, ListFormat};
 use crate::container::{self, Container, ContainerError, OciState};
-use crate::shell::{self, summary};
+use crate::shell::summary;
 
 /// One `list --format json` entry: runc's fields unchanged, plus `image` (for image
 /// containers) and `command`.
@@ -16,10 +16,6 @@ struct Entry {
 }
 
 pub fn run(g: &GlobalOpts, format: ListFormat, quiet: bool) -> Result<i32> {
-    // A detached --rm container whose monitor was killed is removed here (docs/shell.md).
-    for e in shell::sweep(&g.root).1 {
-        crate::logging::warn(&format!("remove a stopped --rm container: {e}"));
-    }
     let mut entries: Vec<Entry> = Vec::new();
     for id in container::list_ids(&g.root)? {
         match Container::read(&g.root, &id) {

@@ -6,6 +6,7 @@ use crate::cli::GlobalOpts;
 use crate::shell;
 
 pub fn run(g: &GlobalOpts, names: &[String], force: bool) -> Result<i32> {
+    shell::sweep_and_warn(&g.root);
     let mut failed = Vec::new();
     for name in names {
         match shell::remove(&g.root, &g.store, name, force) {

@@ -21,6 +21,7 @@ pub fn run(g: &GlobalOpts, a: RunCommand) -> Result<i32> {
             "-i with -d: rind has no attach command, so nothing could write to the container's stdin"
         );
     }
+    shell::sweep_and_warn(&g.root);
     let store =
         Store::open(&g.store).with_context(|| format!("open image store {}", g.store.display()))?;
     let image = resolve(&store, &req.image)?;

@@ -292,6 +292,57 @@ mod tests {
         );
     }
 
+    /// The bytes in [`CODE`] are what binutils makes of `exec_stub.s`, as its header says: a
+    /// change to either alone fails here. binutils comes with gcc, which the build needs.
+    #[test]
+    fn the_code_is_exec_stub_s_assembled() {
+        let have_as = std::process::Command::new("as")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !have_as && std::env::var_os("RIND_VM_MODE").is_some() {
+            // The VM guest has no binutils; the host suite, which builds rind with them, checks.
+            let line = "lib::the_code_is_exec_stub_s_assembled: no assembler in the VM guest\n";
+            if let Some(log) = std::env::var_os("RIND_SKIP_LOG") {
+                use std::io::Write as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap();
+                f.write_all(line.as_bytes()).unwrap();
+            }
+            return;
+        }
+        assert!(
+            have_as,
+            "as (binutils) is not installed: gcc's dependencies bring it"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/process/exec_stub.s");
+        let (obj, bin) = (dir.path().join("stub.o"), dir.path().join("stub.bin"));
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+            assert!(out.status.success(), "{cmd:?}: {out:?}");
+        };
+        run(std::process::Command::new("as")
+            .arg("-o")
+            .arg(&obj)
+            .arg(src));
+        run(std::process::Command::new("objcopy")
+            .args(["-O", "binary", "-j", ".text"])
+            .arg(&obj)
+            .arg(&bin));
+        let assembled = std::fs::read(&bin).unwrap();
+        assert!(
+            assembled == CODE,
+            "exec_stub.rs's CODE is not exec_stub.s assembled ({} bytes against {}): \
+             reassemble it as exec_stub.s's header says",
+            CODE.len(),
+            assembled.len()
+        );
+    }
+
     #[test]
     fn the_memfd_is_sealed_against_writes() {
         let fd = sealed().unwrap();

@@ -37,7 +37,7 @@ use crate::image::ImageError;
 pub use bundle::{Network, RunRequest, Volume};
 pub use launch::{Reserved, StartOptions, finish, reserve, start};
 pub use record::{Exit, Record};
-pub use remove::{Removed, remove, remove_leftover, sweep};
+pub use remove::{Removed, remove, remove_leftover, sweep, sweep_and_warn};
 pub use run::{detach_stdin, run_detached, run_foreground};
 pub use stop::{StopOutcome, stop};
 

@@ -130,8 +130,8 @@ impl Record {
 }
 
 /// An exclusive `flock` on a bundle directory, held while the bundle is set up (until the
-/// container has started) and while it is removed, so that `rm`, `stop --rm`, a monitor and a
-/// `list` sweep never remove the same bundle at once or one still being made.
+/// container has started) and while it is removed, so that `rm`, `stop --rm`, a monitor and the
+/// sweep of `run --image` and `rm` never remove the same bundle at once or one still being made.
 pub struct BundleLock {
     file: File,
 }

@@ -91,9 +91,18 @@ pub fn remove_leftover(root: &Path, store: &Path, id: &str) -> Result<Removed, S
     Ok(Removed::Leftover)
 }
 
+/// The sweep as the mutating shell verbs (`run --image`, `rm`) run it first: a failure is a
+/// warning, never the verb's error. The read-only verbs (`list`, `ps`, `state`) never sweep:
+/// engines call them to look, not to change anything.
+pub fn sweep_and_warn(root: &Path) {
+    for e in sweep(root).1 {
+        crate::logging::warn(&format!("remove a stopped --rm container: {e}"));
+    }
+}
+
 /// Removes every stopped image container of `root` that was run with `--rm` (its monitor was
 /// killed, or the host went down before it could). Returns the ids removed; failures are
-/// returned beside them so `list` can still print.
+/// returned beside them so that the verb that sweeps can still do its own work.
 pub fn sweep(root: &Path) -> (Vec<String>, Vec<ShellError>) {
     let mut removed = Vec::new();
     let mut errors = Vec::new();

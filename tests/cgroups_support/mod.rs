@@ -13,14 +13,10 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 use rind::cgroups::{self, Cgroup, CgroupPaths, Layout, MountInfo};
 
-/// True when the tests can run: they need root to create cgroups.
-pub fn can_run() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    eprintln!("skipping: the cgroups integration tests must run as root");
-    false
-}
+#[path = "../common/skip.rs"]
+mod skip;
+#[allow(unused_imports)] // not every cgroups test skips
+pub use skip::{require_root, skip};
 
 pub fn layout() -> Layout {
     MountInfo::read_self().unwrap().layout()

@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod mountinfo;
+mod skip;
 #[allow(unused_imports)] // not every test file uses the mount helpers
 pub use mountinfo::*;
+#[allow(unused_imports)]
+pub use skip::*;
 
 /// The rind binary under test: `RIND_BIN`, else the one cargo built for these tests.
 pub fn rind_bin() -> PathBuf {
@@ -443,23 +446,12 @@ pub fn pid_dead(pid: i64) -> bool {
         .unwrap_or(true)
 }
 
-/// The `runc` binary on PATH, or None after printing "skipped: ...".
-pub fn runc_or_skip(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("runc"))
-            .find(|c| c.is_file())
-    });
-    if found.is_none() {
-        eprintln!("skipped: {test}: runc is not installed");
-    }
-    found
-}
-
-/// Runs `bundle` with runc under a private root and returns its stdout, or None after printing
-/// "skipped: ..." when runc is absent or cannot run here.
-pub fn runc_output(test: &str, b: &Bundle) -> Option<String> {
-    let runc = runc_or_skip(test)?;
+/// Runs `bundle` with runc (the reference; scripts/install-deps.sh installs it) under a private
+/// root and returns its stdout, or None after recording a skip when runc itself cannot run the
+/// bundle on this host.
+pub fn runc_output(b: &Bundle) -> Option<String> {
+    require_tool("runc");
+    let runc = "runc";
     // runc 1.1 checks the spec version it was built for; the fields used here are 1.0.
     let mut config = b.config.clone();
     config["ociVersion"] = json!("1.0.2");
@@ -487,10 +479,12 @@ pub fn runc_output(test: &str, b: &Bundle) -> Option<String> {
         .unwrap();
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     if !status.success() {
-        eprintln!(
-            "skipped: {test}: runc failed here: {}",
-            std::fs::read_to_string(&err_path).unwrap_or_default()
-        );
+        skip(&format!(
+            "runc cannot run this bundle here: {}",
+            std::fs::read_to_string(&err_path)
+                .unwrap_or_default()
+                .trim()
+        ));
         return None;
     }
     Some(stdout)

@@ -10,6 +10,11 @@ use std::process::Command;
 
 use rind::image::Digest;
 
+#[path = "../common/skip.rs"]
+mod skip;
+#[allow(unused_imports)] // not every image test skips
+pub use skip::*;
+
 /// The directory holding `busybox/rootfs` and `images/`.
 pub fn fixtures() -> PathBuf {
     std::env::var_os("RIND_FIXTURES")
@@ -19,39 +24,16 @@ pub fn fixtures() -> PathBuf {
         })
 }
 
-/// The image fixtures, or `None` (after printing why) when they have not been built.
-pub fn images() -> Option<PathBuf> {
+/// The image fixtures; fails the test when they have not been built (scripts/test.sh builds
+/// them).
+pub fn images() -> PathBuf {
     let p = fixtures().join("images");
-    if p.join(".complete").exists() {
-        Some(p)
-    } else {
-        println!(
-            "skipped: image fixtures missing at {} (run rootfs-fixtures/images/build.sh)",
-            p.display()
-        );
-        None
-    }
-}
-
-pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        println!("skipped: {tool} is not installed");
-    }
-    found
-}
-
-pub fn is_root() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        println!("skipped: needs root");
-    }
-    root
+    assert!(
+        p.join(".complete").exists(),
+        "image fixtures missing at {} (run rootfs-fixtures/images/build.sh)",
+        p.display()
+    );
+    p
 }
 
 /// A temporary directory that unmounts anything mounted below it and removes itself on drop.

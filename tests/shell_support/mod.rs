@@ -11,22 +11,17 @@ use serde_json::Value;
 
 use crate::common::{TempDir, rind_bin, unique};
 
-/// The image fixtures (`rootfs-fixtures/images/build.sh`), or `None` after saying why.
-pub fn images() -> Option<PathBuf> {
+/// The image fixtures (`rootfs-fixtures/images/build.sh`); fails the test when they are
+/// missing or the test does not run as root.
+pub fn images() -> PathBuf {
+    crate::common::require_root();
     let p = crate::common::fixtures().join("images");
-    if !nix::unistd::geteuid().is_root() {
-        println!("skipped: needs root");
-        return None;
-    }
-    if p.join(".complete").exists() {
-        Some(p)
-    } else {
-        println!(
-            "skipped: image fixtures missing at {} (run rootfs-fixtures/images/build.sh)",
-            p.display()
-        );
-        None
-    }
+    assert!(
+        p.join(".complete").exists(),
+        "image fixtures missing at {} (run rootfs-fixtures/images/build.sh)",
+        p.display()
+    );
+    p
 }
 
 /// `oci:<fixtures>/images/oci:busybox`, the image most tests run. Its config: entrypoint
