@@ -8,12 +8,13 @@
 # Environment: FUZZ_SECONDS (per target), FUZZ_KEEP=1 (write what the run finds into
 # fuzz/corpus/<t> instead of a temporary directory; run --cmin afterwards).
 #
-# Each run starts from the committed corpus (so every past crash input runs first), uses one
-# core, and stops at its first crash, hang (10 s for one input) or leak of memory past 2 GiB.
-# Prints one line per target, with the executions and the verdict, then
+# Each run starts from the committed corpus (so every past crash input runs first), is one
+# niced process, and stops at its first crash, hang (10 s for one input) or use of memory past
+# 2 GiB. Prints one line per target, with the executions and the verdict, then
 # "fuzz: N passed, M failed" (the line scripts/test.sh counts). Without a nightly toolchain it
-# prints "fuzz: skipped (no nightly toolchain)" and no count. The targets that touch files run
-# as root, inside a mount namespace of their own (fuzz/src/sandbox.rs).
+# prints "fuzz: skipped (no nightly toolchain)", no count, and each target as skipped to
+# scripts/test.sh (RIND_SKIP_LOG). The targets that touch files run as root, inside a mount
+# namespace of their own (fuzz/src/sandbox.rs).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,10 @@ seconds=${FUZZ_SECONDS:-20}
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "fuzz: skipped (no nightly toolchain)"
+    # scripts/test.sh counts these lines as skipped tests.
+    for t in $targets; do
+        [ -z "${RIND_SKIP_LOG:-}" ] || echo "fuzz target $t: no nightly toolchain" >> "$RIND_SKIP_LOG"
+    done
     exit 0
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
