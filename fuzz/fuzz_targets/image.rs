@@ -8,8 +8,8 @@
 //! are blobs, named by their digest, which the documents before them name as `@D<n>`/`@S<n>`.
 //!
 //! The properties beyond "no panic": a resolved image's manifest and config are the bytes
-//! their digests name, it has one diff id per layer, and a spec converted from any config is
-//! one `spec::validate` accepts (else the conversion must have failed with an error naming
+//! their digests name, it has one diff id per layer, a stop signal read is a signal number
+//! (1 to SIGRTMAX), and a spec converted from any config is one `spec::validate` accepts (else the conversion must have failed with an error naming
 //! the image's field, not left `create` to fail on a config.json the user never wrote).
 #![no_main]
 
@@ -57,7 +57,16 @@ fn rootfs() -> &'static PathBuf {
 }
 
 fn convert(config: &ImageConfig) {
-    let _ = stop_signal(config);
+    if let Ok(n) = stop_signal(config) {
+        assert!(
+            (1..=libc::SIGRTMAX()).contains(&n),
+            "stop signal {n} from {:?}",
+            config
+                .config()
+                .as_ref()
+                .and_then(|c| c.stop_signal().clone())
+        );
+    }
     let o = SpecOverrides {
         rootfs: rootfs().clone(),
         ..Default::default()

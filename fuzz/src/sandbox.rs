@@ -125,28 +125,44 @@ fn mounts() -> Vec<(PathBuf, libc::c_ulong)> {
         .collect()
 }
 
-/// Directories libFuzzer writes to: the fuzz crate (corpus, artifacts) and any directory or
-/// artifact prefix on the command line.
+/// Directories libFuzzer uses: the fuzz crate (corpus, artifacts) and the directory of every
+/// path on the command line (corpus directories, `-artifact_prefix=`, and in `-fork` mode the
+/// `-seed_inputs=@FILE`, `-features_dir=` and `-stop_file=` a child gets in its parent's
+/// temporary directory). Each is kept once, without those below another.
 fn writable_holes() -> Vec<PathBuf> {
-    let mut holes = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
+    let mut found = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR"))];
     for arg in std::env::args().skip(1) {
-        let path = match arg.split_once('=') {
-            Some(("-artifact_prefix" | "-exact_artifact_path", p)) => {
-                let p = Path::new(p);
-                if arg.ends_with('/') {
-                    p.to_path_buf()
-                } else {
-                    p.parent().unwrap_or(Path::new(".")).to_path_buf()
-                }
-            }
+        let value = match arg.split_once('=') {
+            Some((flag, v)) if flag.starts_with('-') => v,
             Some(_) => continue,
             None if arg.starts_with('-') => continue,
-            None => PathBuf::from(&arg),
+            None => arg.as_str(),
         };
-        if let Ok(p) = std::fs::canonicalize(&path)
-            && p.is_dir()
-            && !holes.iter().any(|h| p.starts_with(h))
+        let value = value.trim_start_matches('@');
+        if value.is_empty() {
+            continue;
+        }
+        let path = Path::new(value);
+        let dir = if value.ends_with('/') || path.is_dir() {
+            path.to_path_buf()
+        } else {
+            path.parent().unwrap_or(Path::new(".")).to_path_buf()
+        };
+        if let Ok(p) = std::fs::canonicalize(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &dir
+        }) && p.is_dir()
+            && p != Path::new("/")
+            && p != Path::new(SCRATCH)
         {
+            found.push(p);
+        }
+    }
+    found.sort();
+    let mut holes: Vec<PathBuf> = Vec::new();
+    for p in found {
+        if !holes.iter().any(|h| p.starts_with(h)) {
             holes.push(p);
         }
     }

@@ -102,17 +102,17 @@ pub fn inodes(s: &Snapshot) -> HashSet<u64> {
         .collect()
 }
 
-/// The first difference between two snapshots, for the panic message.
+/// The first difference between two snapshots, for the panic message: an entry that appeared
+/// or disappeared first, then one that changed.
 pub fn diff(before: &Snapshot, after: &Snapshot) -> Option<String> {
-    for (p, n) in after {
-        match before.get(p) {
-            None => return Some(format!("{} appeared", p.display())),
-            Some(b) if b != n => return Some(format!("{} changed: {b:?} -> {n:?}", p.display())),
-            _ => {}
-        }
+    if let Some(p) = after.keys().find(|p| !before.contains_key(*p)) {
+        return Some(format!("{} appeared", p.display()));
     }
-    before
-        .keys()
-        .find(|p| !after.contains_key(*p))
-        .map(|p| format!("{} disappeared", p.display()))
+    if let Some(p) = before.keys().find(|p| !after.contains_key(*p)) {
+        return Some(format!("{} disappeared", p.display()));
+    }
+    after
+        .iter()
+        .find(|(p, n)| before.get(*p) != Some(n))
+        .map(|(p, n)| format!("{} changed: {:?} -> {n:?}", p.display(), before[p]))
 }
