@@ -4,8 +4,9 @@
 # binary), so that a failure with runc marks the scenario, not rind.
 #
 # A private containerd (Debian's 1.6) with the CRI plugin on runs from cri.toml with its root,
-# state, sockets and the runtimes' state under $T/cri, in a network namespace of its own that
-# this script makes (a file under $T/cri bind-mounted by unshare): the CNI bridge ("rind-cri0",
+# state, sockets and the runtimes' state under $T/cri, in network and IPC namespaces of its own
+# that this script makes (files under $T/cri bind-mounted by unshare; a pod with host IPC gets
+# the private one): the CNI bridge ("rind-cri0",
 # 10.88.213.0/24, host-local IPAM state under $T/cri) and the streaming server that exec,
 # attach and port-forward use live there, so nothing is added to the host's network; crictl
 # runs in that namespace too. Images are local: the busybox fixture and a sandbox ("pause")
@@ -14,7 +15,8 @@
 #
 # Left on the host by containerd itself, and checked by cri_cleanup: each pod's network
 # namespace is a file under /var/run/netns (removed with the pod), the shim sockets go to
-# /run/containerd/s (a compiled-in path), and libcni caches results under /var/lib/cni.
+# /run/containerd/s (a compiled-in path), and libcni caches results under /var/lib/cni (removed
+# with the pod); the directories are removed when this run made them.
 
 CRI_IMG=localhost/busybox:busybox # the OCI fixture: entrypoint sh -c, user tester (uid 1000)
 CRI_RT=rind                       # the runtime handler of the scenario being run
@@ -25,8 +27,14 @@ cri_setup() {
     CRI_TOOLS=$("$ENGINES_DIR/cri-tools.sh") || return 1
     CRICTL=$CRI_TOOLS/crictl
     [ -d /run/containerd ] && CRI_HAD_RUN_DIR=1 || CRI_HAD_RUN_DIR=0
+    [ -d /var/run/netns ] && CRI_HAD_NETNS_DIR=1 || CRI_HAD_NETNS_DIR=0
+    [ -d /var/lib/cni ] && CRI_HAD_CNI_DIR=1 || CRI_HAD_CNI_DIR=0
     ls /var/run/netns 2>/dev/null | sort >"$K/netns-before"
     sed -e "s|@K@|$K|g" -e "s|@T@|$T|g" "$ENGINES_DIR/cri.toml" >"$K/config.toml"
+    # Host ports (iptables rules, in the private network namespace) only when asked for.
+    portmap=
+    [ -z "${CRI_PORTMAP:-}" ] || portmap=',
+    { "type": "portmap", "capabilities": { "portMappings": true } }'
     cat >"$K/cni/10-rind-cri.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -38,7 +46,7 @@ cri_setup() {
         "type": "host-local", "dataDir": "$K/ipam",
         "ranges": [[{ "subnet": "10.88.213.0/24" }]], "routes": [{ "dst": "0.0.0.0/0" }]
       }
-    }
+    }$portmap
   ]
 }
 EOF
@@ -52,10 +60,10 @@ echo "runc \$*" >>"$T/runtime.log"
 exec $(command -v runc) "\$@"
 EOF
     chmod 755 "$T/bin/runc"
-    touch "$K/netns"
-    unshare --net="$K/netns" true || { echo "could not make a network namespace"; return 1; }
+    touch "$K/netns" "$K/ipcns"
+    unshare --net="$K/netns" --ipc="$K/ipcns" true || { echo "could not make network and IPC namespaces"; return 1; }
     nsenter --net="$K/netns" ip link set lo up || return 1
-    nsenter --net="$K/netns" containerd --config "$K/config.toml" >"$K/containerd.log" 2>&1 &
+    nsenter --net="$K/netns" --ipc="$K/ipcns" containerd --config "$K/config.toml" >"$K/containerd.log" 2>&1 &
     CRI_CONTAINERD_PID=$!
     i=0
     until cri version >/dev/null 2>&1; do
@@ -468,8 +476,10 @@ cri_cleanup() {
             ;;
         esac
     done
-    umount "$K/netns" 2>/dev/null
+    umount "$K/netns" "$K/ipcns" 2>/dev/null
     if [ "$CRI_HAD_RUN_DIR" = 0 ]; then
         rmdir /run/containerd/s /run/containerd 2>/dev/null || true
     fi
+    [ "$CRI_HAD_NETNS_DIR" = 1 ] || rmdir /var/run/netns 2>/dev/null || true
+    [ "$CRI_HAD_CNI_DIR" = 1 ] || rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
 }
