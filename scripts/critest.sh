@@ -134,7 +134,10 @@ EOF
     # Tools the specs call that Debian's busybox lacks.
     printf '#!/bin/sh\nfor p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = "$1" ] && echo ${p#/proc/} && f=1; done\n[ -n "$f" ]\n' >"$r/bin/pgrep"
     printf '#!/bin/sh\ncat /proc/sysvipc/shm\n' >"$r/bin/ipcs"
-    chmod 755 "$r/bin/pgrep" "$r/bin/ipcs"
+    # The "nginx" the namespace specs look for: a process named nginx (pidof), whose command
+    # line says "master process", that writes /var/run/nginx.pid and serves port 80.
+    printf '#!/bin/sh\necho $$ >/var/run/nginx.pid\nexec 0</dev/null\nhttpd -f -p 80 -h /www\n' >"$r/usr/sbin/nginx"
+    chmod 755 "$r/bin/pgrep" "$r/bin/ipcs" "$r/usr/sbin/nginx"
     # nonewprivs: a setuid-root program that prints its effective uid.
     mkdir -p "$T/images/nnp"
     cat >"$T/images/nnp/main.go" <<'EOF'
@@ -157,8 +160,7 @@ EOF
         umoci config --image "$L:base" --tag "$t" --config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
     }
     cfg busybox --config.cmd sh &&
-        cfg nginx --config.cmd sh --config.cmd -c \
-            --config.cmd 'echo $$ >/var/run/nginx.pid; httpd -f -p 80 -h /www; : stands in for nginx: master process' \
+        cfg nginx --config.cmd /usr/sbin/nginx --config.cmd -g --config.cmd 'master process' \
             --config.exposedports 80/tcp &&
         cfg httpd --config.cmd sh --config.cmd -c --config.cmd 'echo httpd -D FOREGROUND; exec httpd -f -p 80 -h /www' &&
         cfg hostnet-nginx --config.cmd httpd --config.cmd -f --config.cmd -p --config.cmd 12003 --config.cmd -h --config.cmd /www &&
