@@ -145,7 +145,7 @@ fi
 
 if [ "$what" = all ] || [ "$what" = cri ]; then
     ENGINE=cri
-    echo "== containerd $(containerd --version | awk '{ print $3 }') CRI plugin (crictl; handlers rind and runc, runc v2 shim, cgroupfs)"
+    echo "== containerd $(containerd --version | awk '{ print $3 }') CRI plugin (crictl; handlers: $CRI_HANDLERS; runc v2 shim, cgroupfs)"
     if cri_setup >"$T/setup.out" 2>&1; then
         cri_scenarios
     else

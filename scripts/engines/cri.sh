@@ -20,6 +20,10 @@
 
 CRI_IMG=localhost/busybox:busybox # the OCI fixture: entrypoint sh -c, user tester (uid 1000)
 CRI_RT=rind                       # the runtime handler of the scenario being run
+# The handlers each scenario runs with, in cri.toml; the runtime is the handler's name up to a
+# dash (rind, runc). A systemd-driver handler (SystemdCgroup = true) would be added to
+# cri.toml as, say, rind-systemd, with cri_cgroup_parent giving its pods a slice.
+CRI_HANDLERS=${CRI_HANDLERS:-rind runc}
 
 cri_setup() {
     K=$T/cri
@@ -92,6 +96,7 @@ cri() {
 # rind and runc runs of a scenario never share a cgroup.
 cri_pod() {
     pn=$CRI_RT-$1
+    cgp=$(cri_cgroup_parent "$pn")
     sc=
     [ -z "${2:-}" ] || sc=", \"security_context\": $2"
     mkdir -p "$K/logs/$pn"
@@ -99,10 +104,16 @@ cri_pod() {
 {
   "metadata": { "name": "$pn", "namespace": "rind-cri", "uid": "$pn-$$", "attempt": 0 },
   "log_directory": "$K/logs/$pn",
-  "linux": { "cgroup_parent": "$CGROUP_PARENT/$pn"$sc }
+  "linux": { "cgroup_parent": "$cgp"$sc }
 }
 EOF
     echo "$K/$pn.pod.json"
+}
+
+# cri_cgroup_parent POD-NAME: the pod's cgroup parent for the handler's cgroup driver
+# (cgroupfs: a path below the suite's cgroup).
+cri_cgroup_parent() {
+    echo "$CGROUP_PARENT/$1"
 }
 
 # cri_ctr NAME COMMAND-JSON [LINUX-JSON [MORE-FIELDS]]: writes a container config of the
@@ -353,13 +364,13 @@ cri_removal_leaves_nothing() {
             [ -d "/proc/$p" ] && { echo "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) outlived its pod"; r=1; }
         done
         for m in $(cgroup_roots); do
-            left=$(find "$m$CGROUP_PARENT/$pn" -mindepth 1 -type d 2>/dev/null)
+            left=$(find "$m$(cri_cgroup_parent "$pn")" -mindepth 1 -type d 2>/dev/null)
             [ -z "$left" ] || { echo "cgroups left: $left"; r=1; }
         done
         left=$(grep -E -- "$pod|$a|$b" /proc/self/mountinfo)
         [ -z "$left" ] || { echo "mounts left: $left"; r=1; }
         [ -z "$netns" ] || [ ! -e "$netns" ] || { echo "network namespace left: $netns"; r=1; }
-        expect "$CRI_RT state left" "" "$(ls "$K/$CRI_RT-state/k8s.io" 2>/dev/null)" || r=1
+        expect "$CRI_RT state left" "" "$(ls "$K/${CRI_RT%%-*}-state/k8s.io" 2>/dev/null)" || r=1
         expect "pods left" "" "$(cri pods -q)" || r=1
     fi
     cri_rm_pod "$pod"
@@ -436,8 +447,8 @@ cri_capabilities() {
 }
 
 cri_scenarios() {
-    for CRI_RT in rind runc; do
-        SCENARIO_RUNTIME=$CRI_RT
+    for CRI_RT in $CRI_HANDLERS; do
+        SCENARIO_RUNTIME=${CRI_RT%%-*}
         scenario "cri/$CRI_RT: pod with containers sharing network, IPC, PID; pid: CONTAINER" cri_shared_namespaces
         scenario "cri/$CRI_RT: exec, exec -s, exec -i, logs" cri_exec_logs
         scenario "cri/$CRI_RT: attach" cri_attach
