@@ -232,7 +232,7 @@ echo "critest: setup ${secs:-}$((($(now_ms) - start) / 1000))s (containerd, regi
 for h in $handlers; do
     t0=$(now_ms)
     # shellcheck disable=SC2086
-    timeout -k 10 1800 nsenter --net="$K/netns" --ipc="$K/ipcns" "$CRI_TOOLS/critest" \
+    timeout -k 10 900 nsenter --net="$K/netns" --ipc="$K/ipcns" "$CRI_TOOLS/critest" \
         -runtime-endpoint "unix://$K/containerd.sock" -image-endpoint "unix://$K/containerd.sock" \
         -runtime-handler "$h" \
         -ginkgo.no-color -ginkgo.json-report "$T/critest-$h.json" \

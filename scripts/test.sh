@@ -9,6 +9,8 @@
 #   scripts/test.sh engines    only podman, containerd, docker and CRI pods with rind as runtime (scripts/engine-test.sh)
 #   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
 #                              (scripts/runc-suite.sh)
+#   scripts/test.sh critest    only Kubernetes' CRI validation suite through containerd, with
+#                              rind and with runc (scripts/critest.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines, the
 # tests that skipped themselves because they cannot apply on this host (each with its reason;
@@ -109,8 +111,8 @@ case $what in
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    docs|vm|engines|runc-suite) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, engines, runc-suite)" >&2; exit 2 ;;
+    docs|vm|engines|runc-suite|critest) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, engines, runc-suite, critest)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
@@ -120,6 +122,9 @@ case $what in
 esac
 case $what in
     all|runc-suite) run_part "runc-suite" scripts/runc-suite.sh ;;
+esac
+case $what in
+    all|critest) run_part "critest" scripts/critest.sh ;;
 esac
 
 [ -z "$broken_parts" ] || echo "failing parts:$broken_parts"
