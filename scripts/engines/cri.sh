@@ -338,8 +338,9 @@ cri_stop_grace() {
     return $r
 }
 
-# Removing a pod (stopp, rmp) leaves no process, cgroup, mount, network namespace or runtime
-# state behind, also with a process left running in the background of a container.
+# Removing a container (stop, rm) from a running pod, then the pod (stopp, rmp), leaves no
+# process, cgroup, mount, network namespace or runtime state behind, also with a process left
+# running in the background of a container.
 cri_removal_leaves_nothing() {
     r=0
     pn=$CRI_RT-rm
@@ -357,6 +358,21 @@ cri_removal_leaves_nothing() {
             pids="$pids $(container_pids "$pid")"
         done
         [ "$(echo $pids | wc -w)" -ge 4 ] || { echo "expected at least 4 processes, saw: $pids"; r=1; }
+        # One container first, while its pod lives on.
+        bpid=$(cri_field "$b" .info.pid)
+        n=0
+        for m in $(cgroup_roots); do [ -d "$m$(cri_cgroup_parent "$pn")/$b" ] && n=$((n + 1)); done
+        [ $n -gt 0 ] || { echo "the container's cgroup is not where the check looks: $(cri_cgroup_parent "$pn")/$b"; r=1; }
+        grep -qF -- "$b" /proc/self/mountinfo || { echo "no mount of the container's is where the check looks"; r=1; }
+        cri stop -t 5 "$b" >/dev/null && cri rm "$b" >/dev/null || { echo "stop and rm of a container failed"; r=1; }
+        sleep 0.2
+        [ ! -d "/proc/$bpid" ] || { echo "the removed container's process $bpid lives on"; r=1; }
+        for m in $(cgroup_roots); do
+            [ ! -d "$m$(cri_cgroup_parent "$pn")/$b" ] || { echo "the removed container's cgroup is left in $m"; r=1; }
+        done
+        ! grep -qF -- "$b" /proc/self/mountinfo || { echo "the removed container's mounts are left"; r=1; }
+        [ ! -e "$K/${CRI_RT%%-*}-state/k8s.io/$b" ] || { echo "the removed container's runtime state is left"; r=1; }
+        expect "containers left in the pod" "$a" "$(cri ps -a -q --pod "$pod")" || r=1
         cri stopp "$pod" >/dev/null || { echo "stopp failed"; r=1; }
         cri rmp "$pod" >/dev/null || { echo "rmp failed"; r=1; }
         sleep 0.3
