@@ -67,7 +67,7 @@ _run_scenario() {
     if [ "$result" = FAIL ] || [ "$result" = XPASS ] || [ -n "${ENGINE_VERBOSE:-}" ]; then
         sed 's/^/      | /' "$T/scenario.out"
         if [ -s "$T/runtime.log" ]; then
-            echo "      | rind invocations:"
+            echo "      | ${SCENARIO_RUNTIME:-rind} invocations:"
             tail -n 8 "$T/runtime.log" | cut -c1-400 | sed 's/^/      |   /'
         fi
     fi
