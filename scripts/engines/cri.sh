@@ -1,15 +1,14 @@
 # Pods through containerd's CRI plugin, driven with crictl, with rind as the binary of the
-# io.containerd.runc.v2 shim (sourced by scripts/engine-test.sh). Every scenario runs twice:
-# with the runtime handler "rind" and with "runc" (the same shim with runc 1.1.5 as its
-# binary), so that a failure with runc marks the scenario, not rind.
+# io.containerd.runc.v2 shim (sourced by scripts/engine-test.sh). Every scenario runs once per
+# runtime handler: "rind", and "runc" (the same shim with runc 1.1.5 as its binary), so that a
+# failure with runc marks the scenario, not rind.
 #
 # A private containerd (Debian's 1.6) with the CRI plugin on runs from cri.toml with its root,
 # state, sockets and the runtimes' state under $T/cri, in network and IPC namespaces of its own
 # that this script makes (files under $T/cri bind-mounted by unshare; a pod with host IPC gets
-# the private one): the CNI bridge ("rind-cri0",
-# 10.88.213.0/24, host-local IPAM state under $T/cri) and the streaming server that exec,
-# attach and port-forward use live there, so nothing is added to the host's network; crictl
-# runs in that namespace too. Images are local: the busybox fixture and a sandbox ("pause")
+# the private one): the CNI bridge ("rind-cri0", 10.88.213.0/24, host-local IPAM state under
+# $T/cri) and the streaming server that exec, attach and port-forward use live there, so
+# nothing is added to the host's network; crictl runs in that namespace too. Images are local: the busybox fixture and a sandbox ("pause")
 # image built by cri-tools.sh, imported with ctr into the k8s.io namespace. Pods get cgroup
 # parents under the suite's $CGROUP_PARENT (cgroupfs driver).
 #
