@@ -84,6 +84,19 @@ pub fn adopt(fd: OwnedFd) -> Result<(), SysError> {
     }
 }
 
+/// Closes the handle, before a process closes every descriptor it does not pass on: a number
+/// kept here after that close would name whatever is opened next under it. The next procfs
+/// access opens `/proc` again and checks it (by then the container's own procfs).
+pub fn forget() {
+    // try_lock: a child of a clone must not wait for a lock another thread of its parent held
+    // at the clone (that thread is not in the child). Nothing else in this process can hold it.
+    match ROOT.try_lock() {
+        Ok(mut guard) => drop(guard.take()),
+        Err(std::sync::TryLockError::Poisoned(p)) => drop(p.into_inner().take()),
+        Err(std::sync::TryLockError::WouldBlock) => {}
+    }
+}
+
 fn lock() -> std::sync::MutexGuard<'static, Option<OwnedFd>> {
     ROOT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

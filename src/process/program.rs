@@ -73,6 +73,9 @@ pub fn prepare<'a>(
 ) -> Result<Prepared<'a>, ProgramError> {
     let process = setup.process;
     let first = 3 + setup.preserve_fds as RawFd;
+    // The procfs handle goes with the rest (for `exec` it may be the host's procfs); the
+    // AppArmor attribute and `setgroups` below reopen the container's.
+    crate::linux::procfs::forget();
     fds::close_from_except(first, setup.keep)?;
     for fd in 3..first {
         // The preserved ones reach the program: never close-on-exec (one not open just fails).
@@ -115,6 +118,9 @@ pub fn prepare<'a>(
     let setgroups_allowed = crate::linux::procfs::read_self("setgroups", 64)
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
+    // The last procfs access before the program: a process waiting for `start` holds no
+    // directory.
+    crate::linux::procfs::forget();
     let uid = process.user().uid();
     stdio::hand_to_user(uid, setup.own_terminal)?;
     user::switch_user(process.user(), setgroups_allowed)?;

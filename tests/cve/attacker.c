@@ -86,7 +86,11 @@ static void exe_writer(int pid, const char *name) {
         int w = open(self, O_WRONLY | O_CLOEXEC);
         if (w >= 0) {
             ssize_t n = write(w, "#!/bin/sh\necho pwned\n", 21);
-            fprintf(result, "wrote %zd bytes to %s (pid %d)\n", n, name, pid);
+            /* A sealed memfd opens for writing and refuses the write (EPERM): no success. */
+            if (n > 0)
+                fprintf(result, "wrote %zd bytes to %s (pid %d)\n", n, name, pid);
+            else
+                fprintf(result, "write-refused %s (pid %d): %s\n", name, pid, strerror(errno));
             fflush(result);
             close(w);
             last = 0;
