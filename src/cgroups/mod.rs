@@ -16,6 +16,7 @@ mod oom;
 mod plan;
 pub mod stats;
 mod sub;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -60,6 +61,9 @@ pub enum CgroupError {
     Invalid(String),
     #[error("{0} is not supported on this host's cgroup layout")]
     Unsupported(String),
+    /// A failed exchange with systemd (`--systemd-cgroup`).
+    #[error("--systemd-cgroup: {0}")]
+    Systemd(String),
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;
@@ -197,6 +201,15 @@ pub fn from_paths(paths: &CgroupPaths) -> Box<dyn Cgroup> {
             unified,
         } => Box::new(v1::V1Cgroup::new(controllers.clone(), unified.clone())),
         CgroupPaths::V2 { dir } => Box::new(v2::V2Cgroup::new(dir.clone())),
+    }
+}
+
+/// Opens a container's cgroup from its state: through its systemd unit when it has one
+/// (`--systemd-cgroup`), so that `update` and `delete` reach systemd too.
+pub fn from_state(paths: &CgroupPaths, unit: Option<&systemd::SystemdUnit>) -> Box<dyn Cgroup> {
+    match unit {
+        Some(unit) => Box::new(systemd::open(paths, unit)),
+        None => from_paths(paths),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct CreateOptions {
     /// The caller proxies the terminal itself (foreground `run`): if the process wants one and
     /// no console socket is given, the master comes back in [`Created::console`].
     pub proxy_terminal: bool,
+    /// `--systemd-cgroup`: the cgroup is a scope unit of this systemd manager.
+    pub systemd_cgroup: Option<cgroups::systemd::Manager>,
 }
 
 /// A created container.
@@ -138,14 +140,14 @@ pub fn create_locked(
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup_mounts = cgroups::MountInfo::read_self()?;
-    let cgroup = cgroups::resolve_in(&cgroup_mounts, cgroups_path, &opts.id)?;
+    let resources = resources_with_devices(&spec);
+    let (cgroup, systemd_unit) = resolve_cgroup(&cgroup_mounts, cgroups_path, opts, &resources)?;
     check_existing_cgroup(cgroup.as_ref())?;
     // Armed before anything is made: a failure halfway removes what was made.
     let mut guard = CgroupGuard {
         cgroup: cgroup.as_ref(),
         armed: true,
     };
-    let resources = resources_with_devices(&spec);
     for ignored in cgroups::ignored_resources(&resources) {
         logging::warn(&format!(
             "{ignored} is ignored (the kernel no longer has it)"
@@ -191,6 +193,7 @@ pub fn create_locked(
         cgroup: cgroup.paths(),
         create_finished: false,
         private_pid_ns: plan.is_private(LinuxNamespaceType::Pid),
+        systemd: systemd_unit,
     };
     let mut events = CreateEvents {
         new: &new,
@@ -240,6 +243,23 @@ pub fn create_locked(
         hooks: spec.hooks().clone(),
     };
     Ok((created, container))
+}
+
+/// The container's cgroup: a systemd scope with `--systemd-cgroup` (and the unit, for the
+/// state), a cgroupfs directory otherwise.
+fn resolve_cgroup(
+    mounts: &cgroups::MountInfo,
+    cgroups_path: Option<&Path>,
+    opts: &CreateOptions,
+    resources: &LinuxResources,
+) -> Result<(Box<dyn Cgroup>, Option<cgroups::systemd::SystemdUnit>), LifecycleError> {
+    let Some(manager) = opts.systemd_cgroup else {
+        return Ok((cgroups::resolve_in(mounts, cgroups_path, &opts.id)?, None));
+    };
+    let path = cgroups_path.map(|p| p.to_string_lossy());
+    let scope = cgroups::systemd::resolve(mounts, path.as_deref(), &opts.id, manager, resources)?;
+    let unit = scope.unit().clone();
+    Ok((Box::new(scope), Some(unit)))
 }
 
 /// A cgroup that exists already, as runc checks it before making anything: frozen is an error

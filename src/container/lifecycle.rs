@@ -174,7 +174,7 @@ fn kill_and_wait(c: &Container) -> Result<(), LifecycleError> {
 /// Final cleanup of a stopped container: leftover processes, the cgroup, poststop hooks, the
 /// state directory.
 fn destroy(c: Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
-    let cg = cgroups::from_paths(&c.state.cgroup);
+    let cg = cgroups::from_state(&c.state.cgroup, c.state.systemd.as_ref());
     // Without a private PID namespace, children of init can outlive it.
     if !c.state.private_pid_ns && cg.pids().is_ok_and(|p| !p.is_empty()) {
         let _ = cg.signal_all(Signal::SIGKILL);
@@ -237,6 +237,6 @@ pub fn update(
             "{ignored} is ignored (the kernel no longer has it)"
         ));
     }
-    cgroups::from_paths(&c.state.cgroup).apply(resources)?;
+    cgroups::from_state(&c.state.cgroup, c.state.systemd.as_ref()).apply(resources)?;
     Ok(())
 }
