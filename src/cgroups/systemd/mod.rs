@@ -109,6 +109,9 @@ pub struct SystemdCgroup {
     conn: RefCell<Option<Conn>>,
     /// This value started the unit (at `create`): its properties are set already.
     started: Cell<bool>,
+    /// The unit may exist: it did before (`open`), or a start was asked of systemd. A create
+    /// that could not reach systemd has nothing to stop.
+    maybe_exists: Cell<bool>,
     v2: bool,
 }
 
@@ -181,6 +184,7 @@ pub fn resolve(
         start_properties: resource_properties(resources, v2)?,
         conn,
         started: Cell::new(false),
+        maybe_exists: Cell::new(false),
         v2,
     })
 }
@@ -195,6 +199,7 @@ pub fn open(paths: &CgroupPaths, unit: &SystemdUnit) -> SystemdCgroup {
         start_properties: Vec::new(),
         conn: RefCell::new(None),
         started: Cell::new(false),
+        maybe_exists: Cell::new(true),
         v2: matches!(paths, CgroupPaths::V2 { .. }),
     }
 }
@@ -284,6 +289,8 @@ impl SystemdCgroup {
             ("BlockIOAccounting".to_string(), Value::Bool(true))
         });
         props.extend(self.start_properties.iter().cloned());
+        drop(self.conn()?);
+        self.maybe_exists.set(true);
         self.run_job(
             "StartTransientUnit",
             vec![
@@ -408,7 +415,9 @@ impl Cgroup for SystemdCgroup {
     /// Stops the unit (systemd removes its cgroup), then removes whatever is left, such as the
     /// v1 hierarchies rind made itself.
     fn destroy(&self) -> Result<()> {
-        self.stop()?;
+        if self.maybe_exists.get() {
+            self.stop()?;
+        }
         self.inner.destroy()
     }
 
