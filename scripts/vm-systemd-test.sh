@@ -27,10 +27,6 @@ flock 9
 
 scripts/install-deps.sh
 rootfs-fixtures/busybox-rootfs.sh
-dpkg -s systemd >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
-}
 echo "vm-systemd: building a static rind in target/static" >&2
 RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --release --locked --target "$triple" --target-dir "$static_dir"
@@ -138,7 +134,7 @@ EOF
 bundle limits '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:rind:limits" |
     .linux.resources += {memory: {limit: 67108864, swap: 67108864},
         cpu: {shares: 1024, quota: 50000, period: 100000, cpus: "0", mems: "0"},
-        pids: {limit: 32}, unified: {"memory.high": "60000000"}}'
+        pids: {limit: 32}, unified: {"memory.high": "62914560"}}'
 bundle oom '.process.args = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] |
     .linux.resources += {memory: {limit: 16777216, swap: 16777216}}'
 bundle pids '.process.args = ["sleep", "1000"] |

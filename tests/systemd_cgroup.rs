@@ -129,3 +129,46 @@ fn a_cgroups_path_not_in_slice_prefix_name_form_is_refused_naming_it() {
         "{text}"
     );
 }
+
+/// rind's D-Bus client against the reference implementation: a private dbus-daemon. Proves the
+/// authentication, the marshalling of a call, the parsing of a reply (`as`) and of an error
+/// reply, which the systemd guest then relies on.
+#[test]
+fn the_dbus_client_talks_to_a_real_dbus_daemon() {
+    use rind::cgroups::systemd::dbus::{Call, Conn, DbusError};
+    if !require_tool("dbus-daemon") {
+        return;
+    }
+    let dir = TempDir::new("dbusd");
+    let sock = dir.path().join("bus");
+    let mut daemon = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile"])
+        .arg(format!("--address=unix:path={}", sock.display()))
+        .spawn()
+        .expect("start dbus-daemon");
+    wait_until(10, "dbus-daemon's socket", || sock.exists());
+    let result = std::panic::catch_unwind(|| {
+        let mut conn = Conn::connect(&sock, true).expect("connect, Hello, AddMatch");
+        let bus = |member| Call {
+            destination: Some("org.freedesktop.DBus"),
+            path: "/org/freedesktop/DBus",
+            interface: "org.freedesktop.DBus",
+            member,
+            body: vec![],
+        };
+        let names = conn.call(&bus("ListNames")).expect("ListNames");
+        let text = format!("{names:?}");
+        assert!(text.contains("org.freedesktop.DBus"), "{text}");
+        match conn.call(&bus("NoSuchMethod")) {
+            Err(DbusError::Reply { name, .. }) => {
+                assert_eq!(name, "org.freedesktop.DBus.Error.UnknownMethod")
+            }
+            other => panic!("want an error reply, got {other:?}"),
+        }
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

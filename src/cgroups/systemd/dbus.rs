@@ -70,6 +70,13 @@ pub struct Call<'a> {
 
 /// Marshals a method call with serial `serial`.
 pub fn marshal_call(call: &Call, serial: u32) -> Vec<u8> {
+    marshal_with_flags(call, serial, 0)
+}
+
+/// The header flag that asks for no reply.
+const NO_REPLY_EXPECTED: u8 = 1;
+
+fn marshal_with_flags(call: &Call, serial: u32, flags: u8) -> Vec<u8> {
     let mut body = Writer::default();
     for v in &call.body {
         body.value(v);
@@ -91,7 +98,7 @@ pub fn marshal_call(call: &Call, serial: u32) -> Vec<u8> {
     let mut w = Writer::default();
     w.value(&Value::Byte(b'l'));
     w.value(&Value::Byte(METHOD_CALL));
-    w.value(&Value::Byte(0));
+    w.value(&Value::Byte(flags));
     w.value(&Value::Byte(1));
     w.value(&Value::U32(body.buf.len() as u32));
     w.value(&Value::U32(serial));
@@ -201,13 +208,15 @@ impl Conn {
     }
 
     /// SASL EXTERNAL: the peer checks our uid (sent as hex of its decimal digits) against the
-    /// socket's credentials.
+    /// socket's credentials. `BEGIN` goes in the same write, before the `OK`, as sd-bus's own
+    /// clients (systemctl) send it: systemd 252 reads a `BEGIN` that comes alone together with
+    /// a short message after it into its authentication buffer, and then leaves that message
+    /// unanswered until more input arrives (seen in the systemd guest: StopUnit waited 30 s).
     fn authenticate(&mut self) -> Result<()> {
         let uid = nix::unistd::geteuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        self.sock.write_all(b"\0")?;
         self.sock
-            .write_all(format!("AUTH EXTERNAL {hex}\r\n").as_bytes())?;
+            .write_all(format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").as_bytes())?;
         let line = self.read_line()?;
         if !line.starts_with("OK ") {
             return Err(DbusError::Auth {
@@ -215,7 +224,6 @@ impl Conn {
                 detail: line,
             });
         }
-        self.sock.write_all(b"BEGIN\r\n")?;
         Ok(())
     }
 
@@ -234,7 +242,9 @@ impl Conn {
         Ok(String::from_utf8_lossy(&line).trim_end().to_string())
     }
 
-    fn recv(&mut self, deadline: Instant, what: &str) -> Result<Message> {
+    /// The next message, or None when nothing came for a second (the caller decides whether
+    /// to go on waiting until `deadline`).
+    fn recv(&mut self, deadline: Instant, what: &str) -> Result<Option<Message>> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(DbusError::Timeout(what.into(), TIMEOUT));
@@ -243,11 +253,10 @@ impl Conn {
             self.sock.as_fd(),
             nix::poll::PollFlags::POLLIN,
         )];
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let ms = u16::try_from(left.as_millis().min(1000)).unwrap_or(1000);
         match nix::poll::poll(&mut fds, ms) {
-            Ok(0) => return self.recv(deadline, what),
+            Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(None),
             Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => return self.recv(deadline, what),
             Err(e) => return Err(std::io::Error::from(e).into()),
         }
         let mut head = [0u8; 16];
@@ -259,7 +268,9 @@ impl Conn {
         let mut buf = head.to_vec();
         buf.resize(len, 0);
         self.sock.read_exact(&mut buf[16..])?;
-        unmarshal(&buf)
+        let m = unmarshal(&buf);
+        crate::logging::debug(|| format!("D-Bus: received {m:?}"));
+        m.map(Some)
     }
 
     /// Calls a method and returns its reply's body; an error reply becomes
@@ -267,10 +278,26 @@ impl Conn {
     pub fn call(&mut self, call: &Call) -> Result<Vec<Value>> {
         self.serial += 1;
         let serial = self.serial;
+        crate::logging::debug(|| format!("D-Bus: calling {} serial {serial}", call.member));
         self.sock.write_all(&marshal_call(call, serial))?;
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let m = self.recv(deadline, call.member)?;
+            let Some(m) = self.recv(deadline, call.member)? else {
+                // A second of silence: a message that is not answered may sit unread in the
+                // peer's buffer (see `authenticate`). Any new input makes it read on; a ping
+                // that wants no reply is the cheapest.
+                self.serial += 1;
+                let ping = Call {
+                    destination: call.destination,
+                    path: "/",
+                    interface: "org.freedesktop.DBus.Peer",
+                    member: "Ping",
+                    body: vec![],
+                };
+                self.sock
+                    .write_all(&marshal_with_flags(&ping, self.serial, NO_REPLY_EXPECTED))?;
+                continue;
+            };
             match m.kind {
                 METHOD_RETURN if m.reply_serial == Some(serial) => return Ok(m.body),
                 ERROR if m.reply_serial == Some(serial) => {
@@ -305,8 +332,10 @@ impl Conn {
         self.pending.clear();
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let m = self.recv(deadline, member)?;
-            if m.kind == SIGNAL && is(&m) {
+            if let Some(m) = self.recv(deadline, member)?
+                && m.kind == SIGNAL
+                && is(&m)
+            {
                 return Ok(m.body);
             }
         }
