@@ -2,13 +2,14 @@
 # Tests rind's systemd cgroup driver (--systemd-cgroup) against a real systemd: boots the VM
 # suite's kernel under qemu with an initramfs whose PID 1 is Debian's systemd (copied from this
 # host's installed systemd package and the libraries it links), and runs scripts/vm/systemd-test.sh
-# there as a service. Prints the guest's "RIND-SD ok|FAIL" lines, "vm-systemd: N passed, M
-# failed" and the wall time; exits 0 only when every check passed.
+# there as a service, twice: on pure cgroup v2 and on the hybrid layout
+# (systemd.unified_cgroup_hierarchy=0). Prints the guests' "RIND-SD ok|FAIL" lines, each boot's
+# wall time, "vm-systemd: N passed, M failed"; exits 0 only when every check passed.
 #
 # The systemd layer is cached in target/vm/<kernel>/systemd.cpio (rebuilt when the systemd
 # package or this script changes); a second run only rebuilds rind and the small run layer.
 # Environment: RIND_VM_ACCEL (kvm|tcg, default tcg here: see scripts/vm/qemu.sh),
-# RIND_VM_SYSTEMD_TIMEOUT (whole VM, seconds, 300). docs/systemd.md says what is checked.
+# RIND_VM_SYSTEMD_TIMEOUT (each boot, seconds, 300). docs/systemd.md says what is checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VM_REPO=$(pwd)
@@ -143,34 +144,52 @@ bundle pids '.process.args = ["sleep", "1000"] |
 bundle badpath '.process.args = ["true"] | .linux.cgroupsPath = "/not/a/slice"'
 bundle plain '.process.args = ["true"]'
 bundle true '.process.args = ["true"]'
+bundle v1 '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:rind:v1" |
+    .linux.resources += {memory: {limit: 67108864},
+        cpu: {shares: 512, quota: 50000, period: 100000, cpus: "0", mems: "0"}, pids: {limit: 32}}'
 vm_cpio "$run/root" "$run/run.cpio"
 cat "$layer" "$run/run.cpio" >"$run/initramfs.cpio"
 
 accel=${RIND_VM_ACCEL:-tcg}
-VM_APPEND_EXTRA="systemd.unit=rind-systemd-test.service systemd.show_status=false systemd.log_level=warning"
-vm_qemu_cmd "$accel" "$vmlinux" "$run/initramfs.cpio"
 echo "vm-systemd: kernel $kver, accel $accel, initramfs $(($(stat -c %s "$run/initramfs.cpio") / 1024 / 1024)) MiB," \
     "prepared in $(awk -v s="$t_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }') s" >&2
-log=$run/console.log
 trap vm_stop_all EXIT
-boot=$EPOCHREALTIME
-vm_start "${RIND_VM_SYSTEMD_TIMEOUT:-300}" "$log"
-tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
-tail_pid=$!
-set +e
-wait "$VM_PID"
-qemu_status=$?
-wait "$tail_pid"
-set -e
-VM_QEMU_PIDS=()
-wall=$(awk -v s="$boot" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')
-exit_line=$(tr -d '\r' <"$log" | grep -o 'RIND-VM-EXIT=[0-9]*' | tail -n 1 || true)
-passed=$(tr -d '\r' <"$log" | grep -c '^RIND-SD ok' || true)
-failed=$(tr -d '\r' <"$log" | grep -c '^RIND-SD FAIL' || true)
-echo "vm-systemd: guest wall time ${wall} s ($accel, boot to power-off)"
-if [ -z "$exit_line" ]; then
-    echo "vm-systemd: the guest did not report an exit status (qemu exited $qemu_status); console in $log" >&2
-    failed=$((failed + 1))
-fi
+passed=0
+failed=0
+
+# boot NAME EXTRA-KERNEL-FLAGS: boots the guest once, shows its console, adds its checks to
+# the totals. A guest that reports no exit status counts as one failure.
+boot() {
+    local name=$1 log=$run/console-$1.log start tail_pid qemu_status wall exit_line p f
+    VM_APPEND_EXTRA="systemd.unit=rind-systemd-test.service systemd.show_status=false systemd.log_level=warning $2"
+    vm_qemu_cmd "$accel" "$vmlinux" "$run/initramfs.cpio"
+    start=$EPOCHREALTIME
+    vm_start "${RIND_VM_SYSTEMD_TIMEOUT:-300}" "$log"
+    tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
+    tail_pid=$!
+    set +e
+    wait "$VM_PID"
+    qemu_status=$?
+    wait "$tail_pid"
+    set -e
+    VM_QEMU_PIDS=()
+    wall=$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')
+    exit_line=$(tr -d '\r' <"$log" | grep -o 'RIND-VM-EXIT=[0-9]*' | tail -n 1 || true)
+    p=$(tr -d '\r' <"$log" | grep -c '^RIND-SD ok' || true)
+    f=$(tr -d '\r' <"$log" | grep -c '^RIND-SD FAIL' || true)
+    if [ -z "$exit_line" ]; then
+        echo "vm-systemd: the $name guest did not report an exit status (qemu exited $qemu_status); console in $log" >&2
+        f=$((f + 1))
+    fi
+    echo "vm-systemd: $name guest: $p passed, $f failed, wall time ${wall} s ($accel, boot to power-off)"
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+# Pure cgroup v2 (systemd 252's default), then the hybrid layout (v1 controllers, cgroup2 at
+# /sys/fs/cgroup/unified), which systemd 252 still makes when asked.
+boot v2 ""
+boot hybrid "systemd.unified_cgroup_hierarchy=0"
+echo "vm-systemd: whole run $(awk -v s="$t_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }') s"
 echo "vm-systemd: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -33,8 +33,57 @@ power_off() {
     systemctl poweroff -ff
 }
 
+# A hybrid host (systemd.unified_cgroup_hierarchy=0): one scope, its directory in every v1
+# hierarchy, the ones systemd does not manage (cpuset, freezer) made by rind.
+v1_checks() {
+    U=rind-v1.scope
+    S=system.slice/$U
+    R run -d --bundle $B/v1 v1 >/tmp/out 2>&1 || bad "run v1: $(cat /tmp/out)"
+    check "v1 unit active" active "$(prop $U ActiveState)"
+    check "v1 MemoryLimit" 67108864 "$(prop $U MemoryLimit)"
+    check "v1 CPUShares" 512 "$(prop $U CPUShares)"
+    check "v1 CPUQuotaPerSecUSec" 500ms "$(prop $U CPUQuotaPerSecUSec)"
+    check "v1 TasksMax" 32 "$(prop $U TasksMax)"
+    check "v1 memory.limit_in_bytes" 67108864 "$(cat $CG/memory/$S/memory.limit_in_bytes)"
+    check "v1 cpu.shares" 512 "$(cat $CG/cpu/$S/cpu.shares)"
+    check "v1 cpu.cfs_quota_us" 50000 "$(cat $CG/cpu/$S/cpu.cfs_quota_us)"
+    check "v1 pids.max" 32 "$(cat $CG/pids/$S/pids.max)"
+    check "v1 cpuset.cpus (rind's hierarchy)" 0 "$(cat $CG/cpuset/$S/cpuset.cpus)"
+    pid=$(rind state v1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    for c in memory pids cpuset freezer; do
+        check "v1 init in $c" "/$S" "$(sed -n "s/^[0-9]*:[^:]*$c[^:]*://p" /proc/"$pid"/cgroup)"
+    done
+    R update --memory 134217728 v1 >/tmp/out 2>&1 || bad "v1 update: $(cat /tmp/out)"
+    check "v1 update MemoryLimit" 134217728 "$(prop $U MemoryLimit)"
+    check "v1 update memory.limit_in_bytes" 134217728 "$(cat $CG/memory/$S/memory.limit_in_bytes)"
+    R pause v1 || bad "v1 pause"
+    check "v1 freezer.state" FROZEN "$(cat $CG/freezer/$S/freezer.state)"
+    R resume v1 || bad "v1 resume"
+    R delete -f v1 || bad "v1 delete"
+    check "v1 after delete: unit" "" "$(units)"
+    for c in memory pids cpuset freezer; do
+        check "v1 after delete: $c directory" absent "$([ -e $CG/$c/$S ] && echo present || echo absent)"
+    done
+    R run -d --bundle $B/v1 v1 >/tmp/out 2>&1 || bad "run v1 again: $(cat /tmp/out)"
+    pid=$(rind state v1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    kill -9 "$pid"
+    i=0
+    while [ -n "$(units)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    check "v1 after kill -9 of init: unit" "" "$(units)"
+    R delete v1 >/tmp/out 2>&1 || bad "v1 delete after crash: $(cat /tmp/out)"
+    for c in memory cpuset freezer; do
+        check "v1 after crash and delete: $c directory" absent "$([ -e $CG/$c/$S ] && echo present || echo absent)"
+    done
+}
+
 echo RIND-VM-BEGIN
 echo "guest: $(systemctl --version | head -n 1), PID 1 is $(cat /proc/1/comm), $(uname -r)"
+if [ "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)" = tmpfs ]; then
+    echo "guest: cgroup v1 (hybrid)"
+    v1_checks
+    power_off
+    exit 0
+fi
 check "cgroup2 only" cgroup2 "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)"
 
 # 1. A container with every resource systemd owns.
