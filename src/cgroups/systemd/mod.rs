@@ -204,6 +204,22 @@ pub fn open(paths: &CgroupPaths, unit: &SystemdUnit) -> SystemdCgroup {
     }
 }
 
+/// Stops an existing container's unit (`delete`): systemd removes the directories it made.
+/// A unit that is gone already is fine.
+pub fn stop_unit(paths: &CgroupPaths, unit: &SystemdUnit) -> Result<()> {
+    open(paths, unit).stop()
+}
+
+/// Sets the unit properties for `resources` (`update`); the caller writes the files.
+pub fn set_unit_properties(
+    paths: &CgroupPaths,
+    unit: &SystemdUnit,
+    resources: &LinuxResources,
+) -> Result<()> {
+    let cg = open(paths, unit);
+    cg.set_properties(resource_properties(resources, cg.v2)?)
+}
+
 fn connect(manager: Manager) -> Result<Conn> {
     Conn::connect(&manager.socket()?, false).map_err(dbus_error)
 }
