@@ -42,8 +42,11 @@ stage_paths() {
 # The cached systemd layer: merged /usr, busybox for the applets systemd lacks, the systemd
 # package, every library its binaries link, and a minimal /etc.
 systemd_layer() {
-    local kver=$1 dir=$VM_CACHE/$1 key root f lib
-    key="systemd=$(dpkg-query -W -f='${Version}' systemd) busybox=$(dpkg-query -W -f='${Version}' busybox-static) script=$(cksum <"$0")"
+    local kver=$1 dir=$VM_CACHE/$1 key root f lib pkgs
+    # podman, when the host has it (scripts/engines/install.sh), goes in too.
+    pkgs=systemd
+    dpkg -s podman >/dev/null 2>&1 && pkgs="$pkgs podman conmon golang-github-containers-common"
+    key="pkgs=$(dpkg-query -W -f='${Package}=${Version} ' $pkgs) busybox=$(dpkg-query -W -f='${Version}' busybox-static) script=$(cksum <"$0")"
     if [ -s "$dir/systemd.cpio" ] && [ "$(cat "$dir/systemd.key" 2>/dev/null)" = "$key" ]; then
         echo "$dir/systemd.cpio"
         return
@@ -61,7 +64,8 @@ systemd_layer() {
     chmod 1777 "$root/tmp"
     mknod -m 600 "$root/dev/console" c 5 1
     mknod -m 666 "$root/dev/null" c 1 3
-    dpkg -L systemd | grep -vE '^/usr/share/(doc|man|locale|bash-completion|zsh)' | while read -r f; do
+    # shellcheck disable=SC2086 # a list of package names
+    dpkg -L $pkgs | grep -vE '^/usr/share/(doc|man|locale|bash-completion|zsh)' | while read -r f; do
         [ -d "$f" ] && [ ! -L "$f" ] && continue
         echo "$f"
     done | stage_paths "$root"

@@ -193,4 +193,23 @@ t2=$(ms)
 echo "guest: rind run true: $((t1 - t0)) ms without the flag, $((t2 - t1)) ms with --systemd-cgroup (TCG)"
 check "after runs: unit" "" "$(units)"
 
+# 9. podman with its default systemd cgroup manager and rind as its runtime, when the host had
+# podman to copy in.
+if command -v podman >/dev/null; then
+    mkdir -p /etc/containers /var/lib/containers /run/containers
+    printf '[engine]\ncgroup_manager = "systemd"\nevents_logger = "file"\n' >/etc/containers/containers.conf
+    printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' >/etc/containers/storage.conf
+    out=$(timeout 120 podman --runtime /rind/bin/rind run --rm --network none --rootfs /rind/rootfs sh -c 'cat /proc/self/cgroup; echo podman-ok' 2>&1)
+    case $out in *podman-ok*) ok "podman run with rind, cgroup_manager systemd: $(echo "$out" | head -n 1)" ;; *) bad "podman run: $out" ;; esac
+    cid=$(timeout 120 podman --runtime /rind/bin/rind run -d --network none --rootfs /rind/rootfs sleep 1000 2>&1)
+    u=$(systemctl list-units --plain --no-legend 'libpod-*.scope' | awk '{ print $1 }' | grep -v conmon)
+    check "podman container's unit (made by rind)" "libpod-$cid.scope" "$u"
+    check "podman unit's slice" machine.slice "$(prop "$u" Slice)"
+    check "podman container's cgroup" present "$([ -d "$CG/machine.slice/libpod-$cid.scope" ] && echo present || echo absent)"
+    timeout 120 podman --runtime /rind/bin/rind rm -f "$cid" >/tmp/out 2>&1 || bad "podman rm -f: $(cat /tmp/out)"
+    check "after podman: libpod scopes" "" "$(systemctl list-units --all --plain --no-legend 'libpod-*.scope' | grep -v '^$')"
+else
+    echo "guest: podman is not installed on the host: the podman check is skipped"
+fi
+
 power_off

@@ -204,15 +204,6 @@ pub fn from_paths(paths: &CgroupPaths) -> Box<dyn Cgroup> {
     }
 }
 
-/// Opens a container's cgroup from its state: through its systemd unit when it has one
-/// (`--systemd-cgroup`), so that `update` and `delete` reach systemd too.
-pub fn from_state(paths: &CgroupPaths, unit: Option<&systemd::SystemdUnit>) -> Box<dyn Cgroup> {
-    match unit {
-        Some(unit) => Box::new(systemd::open(paths, unit)),
-        None => from_paths(paths),
-    }
-}
-
 /// Resolves a spec's `cgroupsPath` (or the container id when it is absent) on this host.
 ///
 /// An absolute path is taken from the hierarchy root. A relative path, and the default, is

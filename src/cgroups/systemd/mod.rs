@@ -190,7 +190,7 @@ pub fn resolve(
 }
 
 /// The cgroup of an existing container whose unit is `unit`, at `paths`.
-pub fn open(paths: &CgroupPaths, unit: &SystemdUnit) -> SystemdCgroup {
+fn open(paths: &CgroupPaths, unit: &SystemdUnit) -> SystemdCgroup {
     SystemdCgroup {
         unit: unit.clone(),
         slice: String::new(),
