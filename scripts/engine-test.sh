@@ -1,12 +1,14 @@
 #!/bin/sh
 # Runs real container engines with rind as their OCI runtime: podman (through conmon),
-# containerd (through ctr and the io.containerd.runc.v2 shim) and Docker (dockerd, its own
-# containerd and the same shim).
+# containerd (through ctr and the io.containerd.runc.v2 shim), Docker (dockerd, its own
+# containerd and the same shim) and pods through containerd's CRI plugin (crictl; each CRI
+# scenario also runs with runc as the shim's binary, for comparison).
 #
-#   scripts/engine-test.sh              all three engines
+#   scripts/engine-test.sh              all four groups
 #   scripts/engine-test.sh podman       only podman
 #   scripts/engine-test.sh containerd   only containerd
 #   scripts/engine-test.sh docker       only docker
+#   scripts/engine-test.sh cri          only the CRI scenarios (scripts/engines/cri.sh)
 #
 # Environment:
 #   RIND=PATH            the rind binary (default: target/release/rind, built when missing)
@@ -33,8 +35,8 @@ ENGINE_TIMEOUT=${ENGINE_TIMEOUT:-60}
 
 what=${1:-all}
 case $what in
-    all | podman | containerd | docker) ;;
-    *) echo "scripts/engine-test.sh: unknown engine '$what' (want: all, podman, containerd, docker)" >&2; exit 2 ;;
+    all | podman | containerd | docker | cri) ;;
+    *) echo "scripts/engine-test.sh: unknown engine '$what' (want: all, podman, containerd, docker, cri)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "scripts/engine-test.sh: run as root (the engines create namespaces, mounts and cgroups)" >&2; exit 1; }
 
@@ -60,6 +62,7 @@ cd "$T" || exit 1
 . "$ENGINES_DIR/containerd.sh"
 . "$ENGINES_DIR/docker.sh"
 . "$ENGINES_DIR/docker-scenarios.sh"
+. "$ENGINES_DIR/cri.sh"
 write_runtime_wrapper "$T/bin/rind"
 
 base=$(own_cgroup_base)
@@ -73,12 +76,14 @@ cleanup() {
     podman_cleanup
     containerd_cleanup
     docker_cleanup
+    cri_cleanup
     if [ -n "${ENGINE_KEEP:-}" ]; then
         mkdir -p "$ENGINE_KEEP"
         cp "$T/runtime-all.log" "$T/configs/last-create.json" "$T/results" "$ENGINE_KEEP/" 2>/dev/null
         cp "$T/containerd/containerd.log" "$T/podman/events.log" "$ENGINE_KEEP/" 2>/dev/null
         cp "$T/docker/dockerd.log" "$ENGINE_KEEP/" 2>/dev/null
         cp "$T/docker/containerd/containerd.log" "$ENGINE_KEEP/docker-containerd.log" 2>/dev/null
+        cp "$T/cri/containerd.log" "$ENGINE_KEEP/cri-containerd.log" 2>/dev/null
     fi
     kill_processes_under "$T"
     unmount_under "$T"
@@ -136,6 +141,21 @@ if [ "$what" = all ] || [ "$what" = docker ]; then
         sed 's/^/      | /' "$T/setup.out"
     fi
     docker_cleanup
+fi
+
+if [ "$what" = all ] || [ "$what" = cri ]; then
+    ENGINE=cri
+    echo "== containerd $(containerd --version | awk '{ print $3 }') CRI plugin (crictl; handlers: $CRI_HANDLERS; runc v2 shim, cgroupfs)"
+    if cri_setup >"$T/setup.out" 2>&1; then
+        cri_scenarios
+    else
+        failed=$((failed + 1))
+        failures="$failures
+  cri setup"
+        echo "FAIL  cri setup"
+        sed 's/^/      | /' "$T/setup.out"
+    fi
+    cri_cleanup
 fi
 
 secs=$(awk -v ms=$(($(now_ms) - suite_start)) 'BEGIN { printf "%.0f", ms / 1000 }')

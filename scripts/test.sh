@@ -8,13 +8,15 @@
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
 #   scripts/test.sh systemd    only --systemd-cgroup in a guest whose PID 1 is systemd
 #                              (scripts/vm-systemd-test.sh)
-#   scripts/test.sh engines    only podman, containerd and docker with rind as runtime (scripts/engine-test.sh)
+#   scripts/test.sh engines    only podman, containerd, docker and CRI pods with rind as runtime (scripts/engine-test.sh)
 #   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
 #                              (scripts/runc-suite.sh)
 #   scripts/test.sh conformance  only the OCI runtime spec's validation suite, rind against runc
 #                              (scripts/conformance.sh)
 #   scripts/test.sh fuzz       only the fuzz targets, FUZZ_SECONDS each (scripts/fuzz.sh; skipped
 #                              without a nightly toolchain)
+#   scripts/test.sh critest    only Kubernetes' CRI validation suite through containerd, with
+#                              rind and with runc (scripts/critest.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines, the
 # tests that skipped themselves because they cannot apply on this host (each with its reason;
@@ -116,8 +118,8 @@ case $what in
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    docs|vm|systemd|engines|runc-suite|conformance|fuzz) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, systemd, engines, runc-suite, conformance, fuzz)" >&2; exit 2 ;;
+    docs|vm|systemd|engines|runc-suite|conformance|fuzz|critest) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, systemd, engines, runc-suite, conformance, fuzz, critest)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
@@ -136,6 +138,9 @@ case $what in
 esac
 case $what in
     all|fuzz) run_part "fuzz" scripts/fuzz.sh ;;
+esac
+case $what in
+    all|critest) run_part "critest" scripts/critest.sh ;;
 esac
 
 [ -z "$broken_parts" ] || echo "failing parts:$broken_parts"

@@ -266,7 +266,6 @@ fn podman_restricted() {
 }
 
 #[test]
-#[ignore = "rind bug: a /dev/ptmx in linux.devices stays a device node instead of the pts/ptmx symlink (src/linux/devices.rs, area of branch sec-procfs; reported to the lead)"]
 fn podman_privileged() {
     check("podman-privileged");
 }
@@ -282,7 +281,6 @@ fn ctr_seccomp_limits() {
 }
 
 #[test]
-#[ignore = "rind bug: a /dev/ptmx in linux.devices stays a device node instead of the pts/ptmx symlink (src/linux/devices.rs, area of branch sec-procfs; reported to the lead)"]
 fn ctr_privileged() {
     check("ctr-privileged");
 }
@@ -298,7 +296,6 @@ fn docker_restricted() {
 }
 
 #[test]
-#[ignore = "rind bug: a /dev/ptmx in linux.devices stays a device node instead of the pts/ptmx symlink (src/linux/devices.rs, area of branch sec-procfs; reported to the lead)"]
 fn docker_privileged() {
     check("docker-privileged");
 }

@@ -106,7 +106,6 @@ fn gnu_tar_xattrs_hardlinks_and_whiteout_files() {
 }
 
 #[test]
-#[ignore = "rind bug: an xattr whose PAX value is empty is set empty, where umoci, containerd and docker (Go's archive/tar) drop it (src/image/layer/unpack, area of branch conformance; reported to the lead)"]
 fn gnu_tar_empty_xattr_value() {
     layout_tag("tar-empty-xattr");
 }

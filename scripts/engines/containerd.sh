@@ -287,8 +287,7 @@ containerd_scenarios() {
     scenario "containerd: user namespace (--uidmap)" cd_userns
     scenario "containerd: shared PID namespace, the shim's kill --all after init exits" \
         cd_kill_all_after_exit
-    xfail_scenario "non-root stdio: fixed on branch sec-exec" \
-        "containerd: stdio reopened by a non-root user (the image's user, uid 1000)" cd_stdio_non_root
+    scenario "containerd: stdio reopened by a non-root user (the image's user, uid 1000)" cd_stdio_non_root
 }
 
 containerd_cleanup() {

@@ -252,10 +252,8 @@ docker_scenarios() {
     scenario "docker: run with output, exit codes (5, 126, 127), image user and workdir" dk_output_exit_code
     scenario "docker: exec (output, exit code, -u, -w, -e, -i, 127)" dk_exec
     scenario "docker: -u and --group-add" dk_user
-    xfail_scenario "non-root stdio: fixed on branch sec-exec" \
-        "docker: stdio reopened by a non-root user (-u 1000, /dev/stdout, /dev/stdin)" dk_stdio_non_root
-    xfail_scenario "device rules: rind appends allow rwm after the spec's rules; fixed on branch conformance" \
-        "docker: --device permissions (:r forbids writes)" dk_device_permissions
+    scenario "docker: stdio reopened by a non-root user (-u 1000, /dev/stdout, /dev/stdin)" dk_stdio_non_root
+    scenario "docker: --device permissions (:r forbids writes)" dk_device_permissions
     scenario "docker: stop (image STOPSIGNAL) and kill" dk_stop_kill
     scenario "docker: pause and unpause" dk_pause_unpause
     scenario "docker: update (memory, cpu, pids)" dk_update

@@ -2,10 +2,11 @@
 # Installs the container engines that scripts/engine-test.sh drives, when missing: podman (with
 # conmon and catatonit for --init), containerd (with ctr), Debian's docker.io (dockerd and its
 # CLI), skopeo (to make the docker-archive `docker load` reads), and util-linux's script for
-# ptys. Only the engine suite needs these, so scripts/install-deps.sh does not install them.
+# ptys; for the CRI scenarios, the CNI plugins, jq, iproute2 and runc (the comparison runtime).
+# Only the engine suite needs these, so scripts/install-deps.sh does not install them.
 set -eu
 need=""
-for pkg in podman conmon catatonit containerd docker.io skopeo util-linux; do
+for pkg in podman conmon catatonit containerd docker.io skopeo util-linux containernetworking-plugins jq iproute2 runc; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 # script(1) moved to bsdutils in some releases.

@@ -36,9 +36,10 @@ _run_scenario() {
     : >"$T/runtime.log"
     start=$(now_ms)
     if "$@" >"$T/scenario.out" 2>&1 </dev/null; then ok=1; else ok=0; fi
-    # An engine that quietly ran another runtime would pass for the wrong reason.
-    if [ ! -s "$T/runtime.log" ]; then
-        echo "rind was never invoked: the engine used another runtime" >>"$T/scenario.out"
+    # An engine that quietly ran another runtime would pass for the wrong reason. The CRI
+    # scenarios also run with runc (SCENARIO_RUNTIME=runc), whose wrapper logs "runc ARGS".
+    if ! grep -q "^${SCENARIO_RUNTIME:-rind} " "$T/runtime.log"; then
+        echo "${SCENARIO_RUNTIME:-rind} was never invoked: the engine used another runtime" >>"$T/scenario.out"
         ok=0
     fi
     secs=$(awk -v ms=$(($(now_ms) - start)) 'BEGIN { printf "%.1f", ms / 1000 }')
@@ -66,7 +67,7 @@ _run_scenario() {
     if [ "$result" = FAIL ] || [ "$result" = XPASS ] || [ -n "${ENGINE_VERBOSE:-}" ]; then
         sed 's/^/      | /' "$T/scenario.out"
         if [ -s "$T/runtime.log" ]; then
-            echo "      | rind invocations:"
+            echo "      | ${SCENARIO_RUNTIME:-rind} invocations:"
             tail -n 8 "$T/runtime.log" | cut -c1-400 | sed 's/^/      |   /'
         fi
     fi

@@ -496,10 +496,7 @@ podman_scenarios() {
     scenario "podman: run --timeout" pd_run_timeout
     scenario "podman: id-mapped bind mount (--mount ...,idmap)" pd_idmapped_mount
     scenario "podman: --personality LINUX32" pd_personality
-    xfail_scenario "tmpcopyup mounts the tmpfs with source none; fixed on branch conformance" \
-        "podman: --tmpfs source is tmpfs in /proc/mounts" pd_tmpfs_source
-    xfail_scenario "non-root stdio: fixed on branch sec-exec" \
-        "podman: stdio reopened by a non-root user (run and exec)" pd_stdio_non_root
-    xfail_scenario "device rules: rind appends allow rwm after the spec's rules; fixed on branch conformance" \
-        "podman: --device permissions (:r forbids writes)" pd_device_permissions
+    scenario "podman: --tmpfs source is tmpfs in /proc/mounts" pd_tmpfs_source
+    scenario "podman: stdio reopened by a non-root user (run and exec)" pd_stdio_non_root
+    scenario "podman: --device permissions (:r forbids writes)" pd_device_permissions
 }

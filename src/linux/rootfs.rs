@@ -175,7 +175,6 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         for dev in devices::default_devices() {
             nodes.create(&dev)?;
         }
-        nodes.create_symlinks()?;
         crate::process::trace::mark(|| "init: default devices created".into());
         for d in linux
             .and_then(|l| l.devices().as_ref())
@@ -184,6 +183,9 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         {
             nodes.create(&devices::from_spec(d)?)?;
         }
+        // The links last, as runc makes them: a /dev/ptmx the spec lists (a privileged
+        // container's every host device) still becomes the link to the container's devpts.
+        nodes.create_symlinks()?;
     }
     Ok(root)
 }

@@ -257,6 +257,10 @@ impl<'a> Unpacker<'a> {
                             m.mtime = t;
                         }
                     }
+                    // An empty PAX value leaves the header's own value in place, as Go's
+                    // archive/tar reads it (umoci, containerd and Docker unpack with it): an
+                    // xattr given as empty is not set at all.
+                    _ if v.is_empty() => {}
                     _ => {
                         if let Some(name) = k.strip_prefix(b"SCHILY.xattr.") {
                             m.xattrs.push((name.to_vec(), v.to_vec()));
