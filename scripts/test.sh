@@ -6,6 +6,8 @@
 #   scripts/test.sh docs       only the check that every file and name the docs cite exists
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
+#   scripts/test.sh systemd    only --systemd-cgroup in a guest whose PID 1 is systemd
+#                              (scripts/vm-systemd-test.sh)
 #   scripts/test.sh engines    only podman, containerd, docker and CRI pods with rind as runtime (scripts/engine-test.sh)
 #   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
 #                              (scripts/runc-suite.sh)
@@ -116,11 +118,14 @@ case $what in
         run_part "host" cargo test --release --locked --no-fail-fast
         run_part "cleanup" left_behind "$logdir/before"
         ;;
-    docs|vm|engines|runc-suite|conformance|fuzz|critest) ;;
-    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, engines, runc-suite, conformance, fuzz, critest)" >&2; exit 2 ;;
+    docs|vm|systemd|engines|runc-suite|conformance|fuzz|critest) ;;
+    *) echo "scripts/test.sh: unknown part '$what' (want: all, docs, host, vm, systemd, engines, runc-suite, conformance, fuzz, critest)" >&2; exit 2 ;;
 esac
 case $what in
     all|vm) run_part "vm" scripts/vm-test.sh ;;
+esac
+case $what in
+    all|systemd) run_part "systemd" scripts/vm-systemd-test.sh ;;
 esac
 case $what in
     all|engines) run_part "engines" scripts/engine-test.sh ;;

@@ -59,7 +59,7 @@ pub struct GlobalOpts {
     /// Print debug messages
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported: refused)
+    /// Make each container's cgroup a systemd scope unit (cgroupsPath is "slice:prefix:name")
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode: only "false" and "auto" (as root) are supported

@@ -233,23 +233,6 @@ fn json_log_gets_one_error_line_naming_the_problem() {
 }
 
 #[test]
-fn systemd_cgroup_is_refused() {
-    let rt = Runtime::new();
-    let b = Bundle::sh("true");
-    b.write();
-    let id = unique("systemd");
-    let err = rt.fails(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
-    assert!(err.contains("--systemd-cgroup is not supported"), "{err}");
-    assert_nothing_left(&rt, &id);
-}
-
-#[test]
 fn sysctls_outside_the_containers_namespaces_are_refused() {
     let rt = Runtime::new();
     for (key, drop, word) in [

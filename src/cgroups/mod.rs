@@ -16,6 +16,7 @@ mod oom;
 mod plan;
 pub mod stats;
 mod sub;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -60,6 +61,9 @@ pub enum CgroupError {
     Invalid(String),
     #[error("{0} is not supported on this host's cgroup layout")]
     Unsupported(String),
+    /// A failed exchange with systemd (`--systemd-cgroup`).
+    #[error("--systemd-cgroup: {0}")]
+    Systemd(String),
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;

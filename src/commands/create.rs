@@ -5,7 +5,7 @@ use crate::container::{self, CreateOptions};
 use crate::linux::terminal::ConsoleSocket;
 
 /// The library's create options from the command line.
-pub(super) fn options(a: &CreateArgs) -> CreateOptions {
+pub(super) fn options(g: &GlobalOpts, a: &CreateArgs) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -15,11 +15,14 @@ pub(super) fn options(a: &CreateArgs) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         proxy_terminal: false,
+        systemd_cgroup: g
+            .systemd_cgroup
+            .then(crate::cgroups::systemd::Manager::for_caller),
     }
 }
 
 pub fn run(g: &GlobalOpts, a: CreateArgs) -> Result<i32> {
-    container::create(&g.root, &options(&a))
+    container::create(&g.root, &options(g, &a))
         .with_context(|| format!("create container {}", a.id))?;
     Ok(0)
 }

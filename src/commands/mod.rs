@@ -89,11 +89,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Refuses global flags that rind does not implement, rather than ignoring them.
 fn check_global(g: &GlobalOpts) -> Result<()> {
-    if g.systemd_cgroup {
-        bail!(
-            "--systemd-cgroup is not supported: rind manages cgroups through cgroupfs (use the cgroupfs cgroup manager)"
-        );
-    }
     match g.rootless.as_deref() {
         None | Some("false") | Some("auto") => Ok(()),
         Some("true") => bail!("--rootless=true is not supported: rind runs as root"),

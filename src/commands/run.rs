@@ -6,7 +6,7 @@ use crate::linux::terminal;
 use crate::process::{supervise, trace};
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
-    let mut opts = super::create::options(&a.create);
+    let mut opts = super::create::options(g, &a.create);
     opts.proxy_terminal = !a.detach;
     let id = opts.id.clone();
     if a.detach {

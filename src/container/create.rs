@@ -30,6 +30,8 @@ pub struct CreateOptions {
     /// The caller proxies the terminal itself (foreground `run`): if the process wants one and
     /// no console socket is given, the master comes back in [`Created::console`].
     pub proxy_terminal: bool,
+    /// `--systemd-cgroup`: the cgroup is a scope unit of this systemd manager.
+    pub systemd_cgroup: Option<cgroups::systemd::Manager>,
 }
 
 /// A created container.
@@ -137,7 +139,8 @@ pub fn create_locked(
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup_mounts = cgroups::MountInfo::read_self()?;
-    let cgroup = cgroups::resolve_in(&cgroup_mounts, cgroups_path, &opts.id)?;
+    let resources = resources_with_devices(&spec);
+    let (cgroup, systemd_unit) = resolve_cgroup(&cgroup_mounts, cgroups_path, opts, &resources)?;
     check_existing_cgroup(cgroup.as_ref())?;
     let mut state = State {
         oci_version: spec.version().clone(),
@@ -157,6 +160,7 @@ pub fn create_locked(
         cgroup: cgroup.paths(),
         create_finished: false,
         private_pid_ns: plan.is_private(LinuxNamespaceType::Pid),
+        systemd: systemd_unit,
     };
     // The state directory appears with this first state in it, which names the cgroup
     // directories before any is made: a runtime killed from here on leaves a container that
@@ -169,7 +173,6 @@ pub fn create_locked(
         cgroup: cgroup.as_ref(),
         armed: true,
     };
-    let resources = resources_with_devices(&spec);
     for ignored in cgroups::ignored_resources(&resources) {
         logging::warn(&format!(
             "{ignored} is ignored (the kernel no longer has it)"
@@ -179,7 +182,11 @@ pub fn create_locked(
     // init sets up its namespaces and mounts (CreateEvents::complete_cgroup). Each directory
     // gets the container's mark as soon as it is made (container::identity).
     cgroup.create_clone_target()?;
-    if let Some(dir) = identity::clone_target(&state.cgroup) {
+    // A systemd scope's directory appears only when the unit starts, after the clone: it is
+    // marked with the others (CreateEvents::complete_cgroup).
+    if state.systemd.is_none()
+        && let Some(dir) = identity::clone_target(&state.cgroup)
+    {
         new.mark.apply(dir)?;
     }
     trace::mark(|| "created the cgroup directory init is cloned into".into());
@@ -253,6 +260,23 @@ pub fn create_locked(
     Ok((created, container))
 }
 
+/// The container's cgroup: a systemd scope with `--systemd-cgroup` (and the unit, for the
+/// state), a cgroupfs directory otherwise.
+fn resolve_cgroup(
+    mounts: &cgroups::MountInfo,
+    cgroups_path: Option<&Path>,
+    opts: &CreateOptions,
+    resources: &LinuxResources,
+) -> Result<(Box<dyn Cgroup>, Option<cgroups::systemd::SystemdUnit>), LifecycleError> {
+    let Some(manager) = opts.systemd_cgroup else {
+        return Ok((cgroups::resolve_in(mounts, cgroups_path, &opts.id)?, None));
+    };
+    let path = cgroups_path.map(|p| p.to_string_lossy());
+    let scope = cgroups::systemd::resolve(mounts, path.as_deref(), &opts.id, manager, resources)?;
+    let unit = scope.unit().clone();
+    Ok((Box::new(scope), Some(unit)))
+}
+
 /// A cgroup that exists already, as runc checks it before making anything: frozen is an error
 /// (init would join it and never run: create would wait for it for good), and left as it
 /// was; with processes in it, a warning (runc 1.1 only warns). runc's words, which its tests
@@ -319,8 +343,9 @@ impl LaunchEvents for CreateEvents<'_> {
     fn complete_cgroup(&mut self) -> anyhow::Result<()> {
         self.cgroup.create_rest()?;
         let first = identity::clone_target(&self.state.cgroup);
+        let systemd = self.state.systemd.is_some();
         for dir in identity::cgroup_dirs(&self.state.cgroup) {
-            if Some(dir.as_path()) != first {
+            if Some(dir.as_path()) != first || systemd {
                 self.new.mark.apply(&dir)?;
             }
         }

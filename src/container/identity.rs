@@ -405,6 +405,7 @@ mod tests {
             },
             create_finished: true,
             private_pid_ns: true,
+            systemd: None,
         };
         assert!(matches!(
             find_init(&s, &Mark::from_inode(1, 2, "x")),

@@ -249,6 +249,10 @@ fn destroy(c: Container, hooks: HooksFrom, init_seen_dead: bool) -> Result<(), L
             let _ = send_signal(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
+    // With --systemd-cgroup the unit goes first: systemd removes the directories it made.
+    if let Some(unit) = &c.state.systemd {
+        cgroups::systemd::stop_unit(paths, unit)?;
+    }
     // Usually each directory is empty by now and one rmdir removes it. What is left (child
     // cgroups, processes still exiting) is removed by the cgroup's own removal, which thaws,
     // waits and recurses: only where the directory carries the mark. An unmarked one goes
@@ -326,6 +330,9 @@ pub fn update(
         logging::warn(&format!(
             "{ignored} is ignored (the kernel no longer has it)"
         ));
+    }
+    if let Some(unit) = &c.state.systemd {
+        cgroups::systemd::set_unit_properties(&c.state.cgroup, unit, resources)?;
     }
     c.cgroup()?.apply(resources)?;
     Ok(())

@@ -54,6 +54,9 @@ pub struct State {
     pub create_finished: bool,
     /// The container has its own PID namespace: killing init kills everything in it.
     pub private_pid_ns: bool,
+    /// The systemd scope the cgroup belongs to, with `--systemd-cgroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<crate::cgroups::systemd::SystemdUnit>,
 }
 
 /// The OCI state document that `state`, `list` and hooks print (runc's fields).
@@ -182,6 +185,7 @@ mod tests {
             },
             create_finished: true,
             private_pid_ns: true,
+            systemd: None,
         };
         assert_eq!(s.oci(Status::Stopped).pid, 0);
         assert_eq!(s.oci(Status::Running).pid, 42);

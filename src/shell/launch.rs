@@ -183,6 +183,7 @@ pub fn start(
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         proxy_terminal: opts.proxy_terminal,
+        systemd_cgroup: None,
     };
     let created = container::create(root, &create)?;
     // `create` brings `lo` up in a new network namespace (the runtime or init).

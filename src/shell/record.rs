@@ -216,6 +216,7 @@ mod tests {
             cgroup: crate::cgroups::CgroupPaths::V2 { dir: "/x".into() },
             create_finished: true,
             private_pid_ns: true,
+            systemd: None,
         };
         assert!(Record::for_state(&state("calm_otter", t.path())).is_some());
         assert!(Record::for_state(&state("other", t.path())).is_none());

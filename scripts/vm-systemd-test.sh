@@ -1,0 +1,199 @@
+#!/bin/bash
+# Tests rind's systemd cgroup driver (--systemd-cgroup) against a real systemd: boots the VM
+# suite's kernel under qemu with an initramfs whose PID 1 is Debian's systemd (copied from this
+# host's installed systemd package and the libraries it links), and runs scripts/vm/systemd-test.sh
+# there as a service, twice: on pure cgroup v2 and on the hybrid layout
+# (systemd.unified_cgroup_hierarchy=0). Prints the guests' "RIND-SD ok|FAIL" lines, each boot's
+# wall time, "vm-systemd: N passed, M failed"; exits 0 only when every check passed.
+#
+# The systemd layer is cached in target/vm/<kernel>/systemd.cpio (rebuilt when the systemd
+# package or this script changes); a second run only rebuilds rind and the small run layer.
+# Environment: RIND_VM_ACCEL (kvm|tcg, default tcg here: see scripts/vm/qemu.sh),
+# RIND_VM_SYSTEMD_TIMEOUT (each boot, seconds, 300). docs/systemd.md says what is checked.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VM_REPO=$(pwd)
+# shellcheck source=scripts/vm/kernel.sh
+. scripts/vm/kernel.sh
+# shellcheck source=scripts/vm/qemu.sh
+. scripts/vm/qemu.sh
+[ "$(id -u)" = 0 ] || vm_die "run as root (the initramfs holds device nodes)"
+t_start=$EPOCHREALTIME
+
+triple=x86_64-unknown-linux-gnu
+static_dir=$VM_REPO/target/static
+mkdir -p "$VM_CACHE"
+exec 9>"$VM_CACHE/systemd.lock"
+flock 9
+
+scripts/install-deps.sh
+rootfs-fixtures/busybox-rootfs.sh
+echo "vm-systemd: building a static rind in target/static" >&2
+RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release --locked --target "$triple" --target-dir "$static_dir"
+rind=$static_dir/$triple/release/rind
+
+# Copies the host paths listed on stdin into staging root $1: symlinks as symlinks (systemd's
+# unit aliases stay aliases), through the root's merged-/usr directory symlinks.
+stage_paths() {
+    tar -C / --no-recursion -cf - -T - 2>/dev/null | tar -C "$1" --keep-directory-symlink -xf -
+}
+
+# The cached systemd layer: merged /usr, busybox for the applets systemd lacks, the systemd
+# package, every library its binaries link, and a minimal /etc.
+systemd_layer() {
+    local kver=$1 dir=$VM_CACHE/$1 key root f lib pkgs
+    # podman, when the host has it (scripts/engines/install.sh), goes in too.
+    pkgs=systemd
+    dpkg -s podman >/dev/null 2>&1 && pkgs="$pkgs podman conmon golang-github-containers-common"
+    key="pkgs=$(dpkg-query -W -f='${Package}=${Version} ' $pkgs) busybox=$(dpkg-query -W -f='${Version}' busybox-static) script=$(cksum <"$0")"
+    if [ -s "$dir/systemd.cpio" ] && [ "$(cat "$dir/systemd.key" 2>/dev/null)" = "$key" ]; then
+        echo "$dir/systemd.cpio"
+        return
+    fi
+    echo "vm-systemd: building the systemd layer" >&2
+    mkdir -p "$dir"
+    root=$dir/systemd-root
+    rm -rf "$root"
+    mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{dev,proc,sys,tmp,run,etc,root,newroot,var}
+    ln -s usr/bin "$root/bin"
+    ln -s usr/sbin "$root/sbin"
+    ln -s usr/lib "$root/lib"
+    ln -s usr/lib64 "$root/lib64"
+    ln -s ../run "$root/var/run"
+    chmod 1777 "$root/tmp"
+    mknod -m 600 "$root/dev/console" c 5 1
+    mknod -m 666 "$root/dev/null" c 1 3
+    # shellcheck disable=SC2086 # a list of package names
+    dpkg -L $pkgs | grep -vE '^/usr/share/(doc|man|locale|bash-completion|zsh)' | while read -r f; do
+        [ -d "$f" ] && [ ! -L "$f" ] && continue
+        echo "$f"
+    done | stage_paths "$root"
+    # Libraries of every ELF file staged, copied with their names (dereferenced).
+    find "$root" -type f -perm -u+x -o -type f -name '*.so*' | while read -r f; do
+        ldd "$f" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'
+    done | sort -u | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+    bb=$(vm_busybox)
+    cp "$bb" "$root/usr/bin/busybox"
+    for f in $("$root/usr/bin/busybox" --list-full); do
+        [ -e "$root/$f" ] || [ -L "$root/$f" ] || ln -s /usr/bin/busybox "$root/$f"
+    done
+    cp /etc/os-release "$root/etc/os-release" 2>/dev/null || cp /usr/lib/os-release "$root/etc/os-release"
+    : >"$root/etc/machine-id"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\nsystemd-journal:x:101:\n' >"$root/etc/group"
+    vm_cpio "$root" "$dir/systemd.cpio"
+    rm -rf "$root"
+    echo "$key" >"$dir/systemd.key"
+    echo "$dir/systemd.cpio"
+}
+
+# Writes bundle $1 (config.json over the shared rootfs) from rind's default spec and jq filter $2.
+bundle() {
+    local dir=$run/root/rind/bundles/$1
+    mkdir -p "$dir"
+    (cd "$dir" && "$VM_REPO/target/static/$triple/release/rind" spec)
+    jq --arg root /rind/rootfs '.root.path = $root | .process.terminal = false | '"$2" \
+        "$dir/config.json" >"$dir/config.json.new"
+    mv "$dir/config.json.new" "$dir/config.json"
+}
+
+kver=$(vm_kernel_release)
+vmlinux=$(vm_vmlinux "$kver")
+layer=$(systemd_layer "$kver")
+
+run=$VM_CACHE/systemd-run
+rm -rf "$run"
+mkdir -p "$run/root/rind/bin" "$run/root/etc/systemd/system"
+cp "$rind" "$run/root/rind/bin/rind"
+install -m 755 scripts/vm/systemd-test.sh "$run/root/rind/systemd-test.sh"
+cp -a rootfs-fixtures/out/busybox/rootfs "$run/root/rind/rootfs"
+# PID 1: the bind-mount-and-chroot step of scripts/vm/init (pivot_root needs a root that is
+# not the initramfs), then systemd itself.
+cat >"$run/root/init" <<'EOF'
+#!/usr/bin/busybox sh
+mount --rbind / /newroot
+cd /newroot || exit 1
+mount --move . /
+exec chroot . /lib/systemd/systemd
+EOF
+chmod 755 "$run/root/init"
+cat >"$run/root/etc/systemd/system/rind-systemd-test.service" <<'EOF'
+[Unit]
+Description=rind --systemd-cgroup tests
+DefaultDependencies=no
+AllowIsolate=yes
+# The guest ends when the test does, whatever its result.
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+[Service]
+Type=oneshot
+ExecStart=/rind/systemd-test.sh
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+EOF
+bundle limits '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:rind:limits" |
+    .linux.resources += {memory: {limit: 67108864, swap: 67108864},
+        cpu: {shares: 1024, quota: 50000, period: 100000, cpus: "0", mems: "0"},
+        pids: {limit: 32}, unified: {"memory.high": "62914560"}}'
+bundle oom '.process.args = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] |
+    .linux.resources += {memory: {limit: 16777216, swap: 16777216}}'
+bundle pids '.process.args = ["sleep", "1000"] |
+    .linux.cgroupsPath = "kubepods-besteffort-pod1.slice:cri-containerd:pids" |
+    .linux.resources += {pids: {limit: 8}}'
+bundle badpath '.process.args = ["true"] | .linux.cgroupsPath = "/not/a/slice"'
+bundle plain '.process.args = ["true"]'
+bundle true '.process.args = ["true"]'
+bundle v1 '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:rind:v1" |
+    .linux.resources += {memory: {limit: 67108864},
+        cpu: {shares: 512, quota: 50000, period: 100000, cpus: "0", mems: "0"}, pids: {limit: 32}}'
+vm_cpio "$run/root" "$run/run.cpio"
+cat "$layer" "$run/run.cpio" >"$run/initramfs.cpio"
+
+accel=${RIND_VM_ACCEL:-tcg}
+echo "vm-systemd: kernel $kver, accel $accel, initramfs $(($(stat -c %s "$run/initramfs.cpio") / 1024 / 1024)) MiB," \
+    "prepared in $(awk -v s="$t_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }') s" >&2
+trap vm_stop_all EXIT
+passed=0
+failed=0
+
+# boot NAME EXTRA-KERNEL-FLAGS: boots the guest once, shows its console, adds its checks to
+# the totals. A guest that reports no exit status counts as one failure.
+boot() {
+    local name=$1 log=$run/console-$1.log start tail_pid qemu_status wall exit_line p f
+    VM_APPEND_EXTRA="systemd.unit=rind-systemd-test.service systemd.show_status=false systemd.log_level=warning $2"
+    vm_qemu_cmd "$accel" "$vmlinux" "$run/initramfs.cpio"
+    start=$EPOCHREALTIME
+    vm_start "${RIND_VM_SYSTEMD_TIMEOUT:-300}" "$log"
+    tail -s 0.2 --pid="$VM_PID" -n +1 -f "$log" | tr -d '\r' &
+    tail_pid=$!
+    set +e
+    wait "$VM_PID"
+    qemu_status=$?
+    wait "$tail_pid"
+    set -e
+    VM_QEMU_PIDS=()
+    wall=$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')
+    exit_line=$(tr -d '\r' <"$log" | grep -o 'RIND-VM-EXIT=[0-9]*' | tail -n 1 || true)
+    p=$(tr -d '\r' <"$log" | grep -c '^RIND-SD ok' || true)
+    f=$(tr -d '\r' <"$log" | grep -c '^RIND-SD FAIL' || true)
+    if [ -z "$exit_line" ]; then
+        echo "vm-systemd: the $name guest did not report an exit status (qemu exited $qemu_status); console in $log" >&2
+        f=$((f + 1))
+    fi
+    echo "vm-systemd: $name guest: $p passed, $f failed, wall time ${wall} s ($accel, boot to power-off)"
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+# Pure cgroup v2 (systemd 252's default), then the hybrid layout (v1 controllers, cgroup2 at
+# /sys/fs/cgroup/unified), which systemd 252 still makes when asked.
+boot v2 ""
+boot hybrid "systemd.unified_cgroup_hierarchy=0"
+echo "vm-systemd: whole run $(awk -v s="$t_start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }') s"
+echo "vm-systemd: $passed passed, $failed failed"
+[ "$failed" = 0 ]

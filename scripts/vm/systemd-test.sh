@@ -1,0 +1,215 @@
+#!/bin/sh
+# The systemd guest's test (scripts/vm-systemd-test.sh): PID 1 is Debian's systemd, and this runs
+# as its service rind-systemd-test.service. rind --systemd-cgroup is checked against systemd's
+# own view (`systemctl show`) and the cgroup files, limits are shown to take effect, and every
+# lifecycle step must leave no unit behind.
+#
+# Console protocol as scripts/vm/init's: RIND-VM-BEGIN, one "RIND-SD ok|FAIL <check>" line per
+# check, RIND-VM-END, RIND-VM-EXIT=<number of failed checks>; then the guest powers off.
+export PATH=/rind/bin:/usr/bin:/usr/sbin:/bin:/sbin
+B=/rind/bundles
+CG=/sys/fs/cgroup
+failed=0
+R() { rind --systemd-cgroup "$@"; }
+# Milliseconds since boot (busybox's date has no %N; /proc/uptime counts in 10 ms steps).
+ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+ok() { echo "RIND-SD ok $*"; }
+bad() {
+    echo "RIND-SD FAIL $*"
+    failed=$((failed + 1))
+}
+# check NAME EXPECTED ACTUAL
+check() {
+    if [ "$2" = "$3" ]; then ok "$1 = $3"; else bad "$1: want '$2', got '$3'"; fi
+}
+prop() { systemctl show -P "$2" "$1" 2>&1; }
+units() { systemctl list-units --all --plain --no-legend 'rind-*.scope' 'cri-containerd-*.scope' 2>&1 | grep -v '^$'; }
+power_off() {
+    echo "RIND-VM-END"
+    echo "RIND-VM-EXIT=$failed"
+    stty -F /dev/console onlcr 2>/dev/null
+    dd if=/dev/zero of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+    systemctl poweroff -ff
+}
+
+# A hybrid host (systemd.unified_cgroup_hierarchy=0): one scope, its directory in every v1
+# hierarchy, the ones systemd does not manage (cpuset, freezer) made by rind.
+v1_checks() {
+    U=rind-v1.scope
+    S=system.slice/$U
+    R run -d --bundle $B/v1 v1 >/tmp/out 2>&1 || bad "run v1: $(cat /tmp/out)"
+    check "v1 unit active" active "$(prop $U ActiveState)"
+    check "v1 MemoryLimit" 67108864 "$(prop $U MemoryLimit)"
+    check "v1 CPUShares" 512 "$(prop $U CPUShares)"
+    check "v1 CPUQuotaPerSecUSec" 500ms "$(prop $U CPUQuotaPerSecUSec)"
+    check "v1 TasksMax" 32 "$(prop $U TasksMax)"
+    check "v1 memory.limit_in_bytes" 67108864 "$(cat $CG/memory/$S/memory.limit_in_bytes)"
+    check "v1 cpu.shares" 512 "$(cat $CG/cpu/$S/cpu.shares)"
+    check "v1 cpu.cfs_quota_us" 50000 "$(cat $CG/cpu/$S/cpu.cfs_quota_us)"
+    check "v1 pids.max" 32 "$(cat $CG/pids/$S/pids.max)"
+    check "v1 cpuset.cpus (rind's hierarchy)" 0 "$(cat $CG/cpuset/$S/cpuset.cpus)"
+    pid=$(rind state v1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    for c in memory pids cpuset freezer; do
+        check "v1 init in $c" "/$S" "$(sed -n "s/^[0-9]*:[^:]*$c[^:]*://p" /proc/"$pid"/cgroup)"
+    done
+    R update --memory 134217728 v1 >/tmp/out 2>&1 || bad "v1 update: $(cat /tmp/out)"
+    check "v1 update MemoryLimit" 134217728 "$(prop $U MemoryLimit)"
+    check "v1 update memory.limit_in_bytes" 134217728 "$(cat $CG/memory/$S/memory.limit_in_bytes)"
+    R pause v1 || bad "v1 pause"
+    check "v1 freezer.state" FROZEN "$(cat $CG/freezer/$S/freezer.state)"
+    R resume v1 || bad "v1 resume"
+    R delete -f v1 || bad "v1 delete"
+    check "v1 after delete: unit" "" "$(units)"
+    for c in memory pids cpuset freezer; do
+        check "v1 after delete: $c directory" absent "$([ -e $CG/$c/$S ] && echo present || echo absent)"
+    done
+    R run -d --bundle $B/v1 v1 >/tmp/out 2>&1 || bad "run v1 again: $(cat /tmp/out)"
+    pid=$(rind state v1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    kill -9 "$pid"
+    i=0
+    while [ -n "$(units)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    check "v1 after kill -9 of init: unit" "" "$(units)"
+    R kill --all v1 KILL >/tmp/out 2>&1 && ok "v1 kill --all after the crash exits 0" || bad "v1 kill --all after crash: $(cat /tmp/out)"
+    R delete v1 >/tmp/out 2>&1 || bad "v1 delete after crash: $(cat /tmp/out)"
+    for c in memory cpuset freezer; do
+        check "v1 after crash and delete: $c directory" absent "$([ -e $CG/$c/$S ] && echo present || echo absent)"
+    done
+}
+
+echo RIND-VM-BEGIN
+echo "guest: $(systemctl --version | head -n 1), PID 1 is $(cat /proc/1/comm), $(uname -r)"
+if [ "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)" = tmpfs ]; then
+    echo "guest: cgroup v1 (hybrid)"
+    v1_checks
+    power_off
+    exit 0
+fi
+check "cgroup2 only" cgroup2 "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)"
+
+# 1. A container with every resource systemd owns.
+t0=$(ms)
+R run -d --bundle $B/limits limits >/tmp/out 2>&1 || bad "run limits: $(cat /tmp/out)"
+t1=$(ms)
+echo "guest: rind --systemd-cgroup run -d: $((t1 - t0)) ms"
+U=rind-limits.scope
+D=$CG/system.slice/$U
+check "limits unit active" active "$(prop $U ActiveState)"
+check "limits unit Delegate" yes "$(prop $U Delegate)"
+check "limits unit Slice" system.slice "$(prop $U Slice)"
+check "limits MemoryMax" 67108864 "$(prop $U MemoryMax)"
+check "limits MemoryHigh" 62914560 "$(prop $U MemoryHigh)"
+check "limits MemorySwapMax" 0 "$(prop $U MemorySwapMax)"
+check "limits TasksMax" 32 "$(prop $U TasksMax)"
+check "limits CPUWeight" 100 "$(prop $U CPUWeight)"
+check "limits CPUQuotaPerSecUSec" 500ms "$(prop $U CPUQuotaPerSecUSec)"
+check "limits CPUQuotaPeriodUSec" 100ms "$(prop $U CPUQuotaPeriodUSec)"
+check "limits AllowedCPUs" 0 "$(prop $U AllowedCPUs)"
+check "limits AllowedMemoryNodes" 0 "$(prop $U AllowedMemoryNodes)"
+check "limits DevicePolicy" strict "$(prop $U DevicePolicy)"
+check "limits memory.max" 67108864 "$(cat $D/memory.max)"
+check "limits memory.high" 62914560 "$(cat $D/memory.high)"
+check "limits memory.swap.max" 0 "$(cat $D/memory.swap.max)"
+check "limits pids.max" 32 "$(cat $D/pids.max)"
+check "limits cpu.max" "50000 100000" "$(cat $D/cpu.max)"
+check "limits cpu.weight" 100 "$(cat $D/cpu.weight)"
+check "limits cpuset.cpus" 0 "$(cat $D/cpuset.cpus)"
+pid=$(rind state limits | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+check "limits init's cgroup" "0::/system.slice/$U" "$(cat /proc/"$pid"/cgroup)"
+check "limits unit's tasks" 1 "$(prop $U TasksCurrent)"
+out=$(rind exec limits sh -c 'echo hi >/dev/null && cat /proc/self/cgroup' 2>&1)
+check "exec in limits (device /dev/null allowed, cgroup namespace)" "0::/" "$out"
+if rind exec limits sh -c 'mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda' >/dev/null 2>&1; then
+    bad "limits: a block device not in the rules was readable"
+else
+    ok "limits: a device not in the rules is refused"
+fi
+
+# 2. update: unit properties and files.
+R update --memory 134217728 --memory-swap 134217728 --pids-limit 64 --cpu-quota 25000 limits >/tmp/out 2>&1 || bad "update: $(cat /tmp/out)"
+check "update MemoryMax" 134217728 "$(prop $U MemoryMax)"
+check "update TasksMax" 64 "$(prop $U TasksMax)"
+check "update CPUQuotaPerSecUSec" 250ms "$(prop $U CPUQuotaPerSecUSec)"
+check "update memory.max" 134217728 "$(cat $D/memory.max)"
+check "update pids.max" 64 "$(cat $D/pids.max)"
+check "update cpu.max" "25000 100000" "$(cat $D/cpu.max)"
+# A daemon-reload makes systemd write its properties to the cgroup again: they must agree.
+systemctl daemon-reload
+check "after daemon-reload memory.max" 134217728 "$(cat $D/memory.max)"
+check "after daemon-reload pids.max" 64 "$(cat $D/pids.max)"
+
+# 3. pause / resume through the freezer.
+R pause limits || bad "pause"
+check "paused status" paused "$(rind state limits | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')"
+check "paused cgroup.freeze" 1 "$(cat $D/cgroup.freeze)"
+R resume limits || bad "resume"
+check "resumed status" running "$(rind state limits | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')"
+
+# 4. delete stops the unit and leaves nothing.
+R delete -f limits || bad "delete limits"
+check "after delete: unit" "" "$(units)"
+check "after delete: directory" absent "$([ -e $D ] && echo present || echo absent)"
+
+# 5. memory.max kills: the OOM killer ends the container (exit 137), the scope goes.
+R run --bundle $B/oom oom >/tmp/out 2>&1
+status=$?
+check "oom exit status" 137 "$status$(cat /tmp/out)"
+check "after oom: unit" "" "$(units)"
+
+# 6. pids.max refuses forks, in a nested slice (kubepods-besteffort-pod1.slice), then a crash:
+# init killed with SIGKILL, and systemd collects the empty scope without rind.
+R run -d --bundle $B/pids pids >/tmp/out 2>&1 || bad "run pids: $(cat /tmp/out)"
+PD=$CG/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-pids.scope
+check "nested slice directory" present "$([ -d $PD ] && echo present || echo absent)"
+check "nested unit Slice" kubepods-besteffort-pod1.slice "$(prop cri-containerd-pids.scope Slice)"
+out=$(timeout 30 rind exec pids sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1000 >/dev/null 2>&1 & done; echo all-forked' 2>&1)
+case $out in *fork*) ok "pids: fork refused in the container: $out" ;; *) bad "pids: no fork refused: $out" ;; esac
+check "pids.current within the limit" yes "$([ "$(cat $PD/pids.current)" -le 8 ] && echo yes || echo "no: $(cat $PD/pids.current)")"
+max=$(sed -n 's/^max //p' $PD/pids.events)
+if [ "${max:-0}" -gt 0 ]; then ok "pids.events max=$max"; else bad "pids.events: $(cat $PD/pids.events)"; fi
+pid=$(rind state pids | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+kill -9 "$pid"
+i=0
+while [ -e $PD ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "after kill -9 of init: unit (before rind delete)" "" "$(systemctl list-units --all --plain --no-legend 'cri-containerd-*' | grep -v '^$')"
+check "after kill -9 of init: directory" absent "$([ -e $PD ] && echo present || echo absent)"
+# containerd's shim sends this after every exit: the cgroup systemd removed is no error.
+R kill --all pids KILL >/tmp/out 2>&1 && ok "kill --all after the crash exits 0" || bad "kill --all after crash: $(cat /tmp/out)"
+R delete pids >/tmp/out 2>&1 || bad "delete pids after crash: $(cat /tmp/out)"
+check "after delete of crashed: state" absent "$([ -e /run/rind/pids ] && echo present || echo absent)"
+
+# 7. A bad cgroupsPath names itself, in one line.
+out=$(R run --bundle $B/badpath badpath 2>&1)
+check "bad cgroupsPath lines" 1 "$(echo "$out" | wc -l)"
+case $out in *'"/not/a/slice"'*slice:prefix:name*) ok "bad cgroupsPath: $out" ;; *) bad "bad cgroupsPath message: $out" ;; esac
+check "after bad path: unit" "" "$(units)"
+
+# 8. The cgroupfs driver still works next to systemd; times with and without the flag.
+t0=$(ms)
+rind run --bundle $B/plain plain >/tmp/out 2>&1 || bad "plain run: $(cat /tmp/out)"
+t1=$(ms)
+R run --bundle $B/true sdtrue >/tmp/out 2>&1 || bad "systemd run true: $(cat /tmp/out)"
+t2=$(ms)
+echo "guest: rind run true: $((t1 - t0)) ms without the flag, $((t2 - t1)) ms with --systemd-cgroup (TCG)"
+check "after runs: unit" "" "$(units)"
+
+# 9. podman with its default systemd cgroup manager and rind as its runtime, when the host had
+# podman to copy in.
+if command -v podman >/dev/null; then
+    mkdir -p /etc/containers /var/lib/containers /run/containers
+    printf '[engine]\ncgroup_manager = "systemd"\nevents_logger = "file"\n' >/etc/containers/containers.conf
+    printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' >/etc/containers/storage.conf
+    out=$(timeout 120 podman --runtime /rind/bin/rind run --rm --network none --rootfs /rind/rootfs sh -c 'cat /proc/self/cgroup; echo podman-ok' 2>&1)
+    case $out in *podman-ok*) ok "podman run with rind, cgroup_manager systemd: $(echo "$out" | head -n 1)" ;; *) bad "podman run: $out" ;; esac
+    cid=$(timeout 120 podman --runtime /rind/bin/rind run -d --network none --rootfs /rind/rootfs sleep 1000 2>&1)
+    u=$(systemctl list-units --plain --no-legend 'libpod-*.scope' | awk '{ print $1 }' | grep -v conmon)
+    check "podman container's unit (made by rind)" "libpod-$cid.scope" "$u"
+    check "podman unit's slice" machine.slice "$(prop "$u" Slice)"
+    check "podman container's cgroup" present "$([ -d "$CG/machine.slice/libpod-$cid.scope" ] && echo present || echo absent)"
+    timeout 120 podman --runtime /rind/bin/rind rm -f "$cid" >/tmp/out 2>&1 || bad "podman rm -f: $(cat /tmp/out)"
+    check "after podman: libpod scopes" "" "$(systemctl list-units --all --plain --no-legend 'libpod-*.scope' | grep -v '^$')"
+else
+    echo "guest: podman is not installed on the host: the podman check is skipped"
+fi
+
+power_off
