@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, the tests and the fixtures need, when missing.
 set -eu
 need=""
-for pkg in busybox-static runc qemu-system-x86 linux-image-amd64 cpio xz-utils file umoci skopeo docker-registry; do
+for pkg in busybox-static runc qemu-system-x86 linux-image-amd64 cpio xz-utils file umoci skopeo docker-registry uidmap; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

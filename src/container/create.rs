@@ -83,6 +83,9 @@ pub fn create_locked(
         seccomp: seccomp_text,
     } = spec::load(&bundle)?;
     let plan = spec::validate(&spec)?;
+    if crate::rootless::active() {
+        crate::rootless::validate(&spec, &plan)?;
+    }
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_preserved_fds(opts.preserve_fds)?;
     trace::mark(|| "read and validated config.json".into());
@@ -138,14 +141,26 @@ pub fn create_locked(
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup_mounts = cgroups::MountInfo::read_self()?;
-    let cgroup = cgroups::resolve_in(&cgroup_mounts, cgroups_path, &opts.id)?;
+    let resources = resources_with_devices(&spec);
+    // Rootless: a delegated cgroup, or none (rootless/cgroup.rs).
+    let cgroup = if crate::rootless::active() {
+        crate::rootless::cgroup::resolve(&cgroup_mounts, cgroups_path, &opts.id, &resources)?
+    } else {
+        cgroups::resolve_in(&cgroup_mounts, cgroups_path, &opts.id)?
+    };
+    // Without a cgroup of its own there is nothing to apply the device rules to: a rootless
+    // container binds the host's nodes, whose permissions still hold.
+    let resources = if crate::rootless::cgroup::is_none(&cgroup.paths()) {
+        LinuxResources::default()
+    } else {
+        resources
+    };
     check_existing_cgroup(cgroup.as_ref())?;
     // Armed before anything is made: a failure halfway removes what was made.
     let mut guard = CgroupGuard {
         cgroup: cgroup.as_ref(),
         armed: true,
     };
-    let resources = resources_with_devices(&spec);
     for ignored in cgroups::ignored_resources(&resources) {
         logging::warn(&format!(
             "{ignored} is ignored (the kernel no longer has it)"

@@ -105,7 +105,9 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), Life
         )));
     }
     let cg = cgroups::from_paths(&c.state.cgroup);
-    if all {
+    // A rootless container without a cgroup of its own: init stands for all of it (with a
+    // private PID namespace, its death ends the rest).
+    if all && !crate::rootless::cgroup::is_none(&c.state.cgroup) {
         cg.signal_all(signal)?;
     } else {
         send_signal(Pid::from_raw(c.state.pid), signal).map_err(|e| {
