@@ -121,7 +121,7 @@ fn lifecycle_and_exec_as_a_user() {
         "{uid_line}"
     );
     let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/user")).unwrap();
-    assert_ne!(ns(&pid.to_string()), ns("1"));
+    assert_ne!(ns(&pid.to_string()), ns("self"));
     assert_eq!(
         std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
             .unwrap()
@@ -149,7 +149,9 @@ fn lifecycle_and_exec_as_a_user() {
     }
     u.rind_ok(&["delete", &id]);
     assert!(!u.state_root().join(&id).exists());
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // Gone, or a zombie that its new parent has yet to reap.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
 }
 
 #[test]
@@ -419,4 +421,90 @@ fn image_store_defaults_to_the_users_data_home_and_is_private() {
     c.env("XDG_DATA_HOME", &data);
     assert!(u.output(c).status.success());
     assert!(data.join("rind").is_dir());
+}
+
+#[test]
+fn a_terminal_works_as_a_user() {
+    let u = TestUser::new();
+    let mut b = u.bundle("[ -t 0 ] && [ -t 1 ] && echo on-a-tty; id -u");
+    b.config["process"]["terminal"] = json!(true);
+    b.write();
+    let id = common::unique("rl-tty");
+    // script(1) gives rind a terminal of the user's own to proxy.
+    let line = format!(
+        "{} run --bundle {} {id}",
+        common::rind_bin().display(),
+        b.path()
+    );
+    let c = u.command(
+        std::path::Path::new("script"),
+        &["-qec", &line, "/dev/null"],
+    );
+    let out = u.output(c);
+    assert!(out.status.success(), "{out:?}");
+    let t = text(&out).replace('\r', "");
+    assert!(t.contains("on-a-tty\n0\n"), "{t:?}");
+}
+
+#[test]
+fn an_image_runs_as_a_user_with_squashed_owners_and_subordinate_ids() {
+    let u = TestUser::new();
+    let layout = common::fixtures().join("images/oci");
+    let copy = common::TempDir::new("rl-layout");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&layout)
+        .arg(copy.path().join("oci"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = std::process::Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", u.uid, u.gid))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let src = format!("oci:{}:busybox", copy.path().join("oci").display());
+    let out = u.rind(&["image", "pull", &src]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("owned by you"),
+        "{out:?}"
+    );
+    let name = common::unique("rlimg");
+    // The image's user ("tester", 1000) exists through the subordinate range.
+    let out = u.rind(&[
+        "run",
+        "--rm",
+        "--image",
+        &src,
+        &name,
+        "--",
+        "id -u; cat /proc/self/uid_map; stat -c %u /etc/passwd",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<Vec<String>> = text(&out)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    let s = |v: u32| v.to_string();
+    assert_eq!(
+        lines,
+        vec![
+            vec![s(1000)],
+            vec![s(0), s(u.uid), s(1)],
+            vec![s(1), s(u.subuid.0), s(u.subuid.1)],
+            vec![s(0)],
+        ]
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("unmount"),
+        "{out:?}"
+    );
+    // A limit is refused by name where no cgroup is delegated.
+    let err = u.rind_fails(&[
+        "run", "--rm", "--memory", "100m", "--image", &src, "--", "true",
+    ]);
+    assert!(err.contains("linux.resources.memory"), "{err}");
 }

@@ -89,6 +89,15 @@ pub fn dispatch(mut cli: Cli) -> Result<i32> {
         Command::Image { cmd } => {
             if g.rootless_mode {
                 crate::rootless::dirs::ensure_private_store(&g.store)?;
+                if matches!(
+                    cmd,
+                    image::ImageCommand::Pull(_) | image::ImageCommand::Import(_)
+                ) && !nix::unistd::geteuid().is_root()
+                {
+                    crate::logging::warn(
+                        "rootless: layer files are unpacked owned by you (their owners in the image are not kept); containers see them owned by root",
+                    );
+                }
             }
             image::run(cmd, &g.store, g.debug).map(|()| 0)
         }

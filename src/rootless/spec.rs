@@ -10,8 +10,11 @@ use serde_json::{Value, json};
 ///   host's network);
 /// - `/sys` bound from the host (read-only) rather than a new sysfs, which the kernel refuses
 ///   without a network namespace of the container's own;
-/// - no `uid=`/`gid=` mount options (the ids they name are not mapped);
-/// - no `linux.resources`: limits need a delegated cgroup (see `rootless/cgroup.rs`).
+/// - no `uid=`/`gid=` mount options (the ids they name are not mapped).
+///
+/// `linux.resources` stays: `rind spec --rootless` drops it as runc does, while `run --image`
+/// keeps the limits its flags asked for, which `create` then applies in a delegated cgroup or
+/// refuses by name (see `rootless/cgroup.rs`).
 pub fn to_rootless(spec: &mut Value, uid: u32, gid: u32) {
     let linux = &mut spec["linux"];
     if let Some(list) = linux["namespaces"].as_array_mut() {
@@ -20,9 +23,6 @@ pub fn to_rootless(spec: &mut Value, uid: u32, gid: u32) {
     }
     linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
     linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    if let Some(map) = linux.as_object_mut() {
-        map.remove("resources");
-    }
     if let Some(mounts) = spec["mounts"].as_array_mut() {
         for m in mounts.iter_mut() {
             if m["destination"] == "/sys" {
@@ -30,7 +30,7 @@ pub fn to_rootless(spec: &mut Value, uid: u32, gid: u32) {
                     "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
                 continue;
             }
-            if let Some(opts) = m["options"].as_array_mut() {
+            if let Some(opts) = m.get_mut("options").and_then(Value::as_array_mut) {
                 opts.retain(|o| {
                     o.as_str()
                         .is_none_or(|s| !s.starts_with("uid=") && !s.starts_with("gid="))
@@ -49,6 +49,11 @@ mod tests {
     fn rootless_spec_maps_the_caller_and_drops_what_needs_privilege() {
         let mut s = default_spec(true);
         to_rootless(&mut s, 1000, 1001);
+        assert!(
+            s["linux"].get("resources").is_some(),
+            "kept for create to judge"
+        );
+        s["linux"].as_object_mut().unwrap().remove("resources");
         let types: Vec<&str> = s["linux"]["namespaces"]
             .as_array()
             .unwrap()
@@ -59,7 +64,10 @@ mod tests {
         assert_eq!(types.last(), Some(&"user"));
         assert_eq!(s["linux"]["uidMappings"][0]["hostID"], 1000);
         assert_eq!(s["linux"]["gidMappings"][0]["hostID"], 1001);
-        assert!(s["linux"].get("resources").is_none());
+        assert!(
+            s["mounts"][0].get("options").is_none(),
+            "no options made up for /proc"
+        );
         let text = s["mounts"].to_string();
         assert!(!text.contains("gid=5"), "{text}");
         assert!(text.contains("\"rbind\""), "{text}");
