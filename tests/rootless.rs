@@ -16,7 +16,9 @@ fn text(out: &std::process::Output) -> String {
 
 #[test]
 fn spec_rootless_writes_what_runc_writes() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let ours = common::TempDir::new("rl-spec-rind");
     let theirs = common::TempDir::new("rl-spec-runc");
     for d in [&ours, &theirs] {
@@ -63,7 +65,9 @@ fn spec_rootless_writes_what_runc_writes() {
 
 #[test]
 fn run_maps_the_callers_own_ids_and_matches_runc() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let b =
         u.bundle("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups");
     let id = common::unique("rl-run");
@@ -98,7 +102,9 @@ fn run_maps_the_callers_own_ids_and_matches_runc() {
 
 #[test]
 fn lifecycle_and_exec_as_a_user() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let b = u.bundle("echo started > /ready; exec sleep 1000");
     let id = common::unique("rl-life");
     u.rind_ok(&["create", "--bundle", b.path(), &id]);
@@ -156,12 +162,16 @@ fn lifecycle_and_exec_as_a_user() {
 
 #[test]
 fn kill_all_without_a_cgroup_reaches_the_container() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let b = u.bundle("sleep 1000 & exec sleep 1000");
     let id = common::unique("rl-killall");
     u.rind_ok(&["run", "-d", "--bundle", b.path(), &id]);
     let state: serde_json::Value = serde_json::from_str(&u.rind_ok(&["state", &id])).unwrap();
     let pid = state["pid"].as_i64().unwrap();
+    let err = u.rind_fails(&["pause", &id]);
+    assert!(err.contains("no cgroup of its own"), "{err}");
     u.rind_ok(&["kill", "--all", &id, "KILL"]);
     for _ in 0..200 {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -175,7 +185,9 @@ fn kill_all_without_a_cgroup_reaches_the_container() {
 
 #[test]
 fn subordinate_ranges_go_through_newuidmap() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let mut b = u.bundle("id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups");
     // Container root is the user; ids 1..=65536 are its subordinate ranges.
     b.config["linux"]["uidMappings"] = json!([
@@ -225,7 +237,9 @@ fn subordinate_ranges_go_through_newuidmap() {
 
 #[test]
 fn a_mapping_outside_the_users_ranges_is_refused_before_anything_runs() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let mut b = u.bundle("true");
     b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 1}]);
     b.write();
@@ -237,7 +251,9 @@ fn a_mapping_outside_the_users_ranges_is_refused_before_anything_runs() {
     );
     assert!(!u.state_root().join(&id).exists());
     // Somebody else's range is not the user's either.
-    let other = TestUser::new();
+    let Some(other) = TestUser::new() else {
+        return;
+    };
     b.config["linux"]["uidMappings"] =
         json!([{"containerID": 0, "hostID": other.subuid.0, "size": 10}]);
     b.write();
@@ -250,7 +266,9 @@ fn a_mapping_outside_the_users_ranges_is_refused_before_anything_runs() {
 
 #[test]
 fn what_needs_privilege_is_refused_naming_the_field() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let id = common::unique("rl-refuse");
     type Edit = Box<dyn Fn(&mut serde_json::Value)>;
     let cases: Vec<(&str, Edit)> = vec![
@@ -312,7 +330,9 @@ fn what_needs_privilege_is_refused_naming_the_field() {
 
 #[test]
 fn directories_and_flags_fail_clearly() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let mut c = u.command(&common::rind_bin(), &["list"]);
     c.env_remove("XDG_RUNTIME_DIR");
     let out = u.output(c);
@@ -347,7 +367,9 @@ fn directories_and_flags_fail_clearly() {
 
 #[test]
 fn the_user_gains_nothing_on_the_host() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     // A root-owned host file, bound read-write into the container: root in the container is
     // the user on the host, who may not write it.
     let victim = common::TempDir::new("rl-victim");
@@ -383,7 +405,9 @@ fn the_user_gains_nothing_on_the_host() {
     assert_eq!(std::fs::metadata(&file).unwrap().uid(), 0);
 
     // Another user's containers are invisible and out of reach.
-    let other = TestUser::new();
+    let Some(other) = TestUser::new() else {
+        return;
+    };
     let ob = other.bundle("exec sleep 1000");
     let oid = common::unique("rl-other");
     other.rind_ok(&["run", "-d", "--bundle", ob.path(), &oid]);
@@ -410,7 +434,9 @@ fn the_user_gains_nothing_on_the_host() {
 
 #[test]
 fn image_store_defaults_to_the_users_data_home_and_is_private() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     u.rind_ok(&["image", "ls", "-q"]);
     let store = u.home.join(".local/share/rind");
     let md = std::fs::metadata(&store).unwrap();
@@ -425,7 +451,9 @@ fn image_store_defaults_to_the_users_data_home_and_is_private() {
 
 #[test]
 fn a_terminal_works_as_a_user() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let mut b = u.bundle("[ -t 0 ] && [ -t 1 ] && echo on-a-tty; id -u");
     b.config["process"]["terminal"] = json!(true);
     b.write();
@@ -448,7 +476,9 @@ fn a_terminal_works_as_a_user() {
 
 #[test]
 fn an_image_runs_as_a_user_with_squashed_owners_and_subordinate_ids() {
-    let u = TestUser::new();
+    let Some(u) = TestUser::new() else {
+        return;
+    };
     let layout = common::fixtures().join("images/oci");
     let copy = common::TempDir::new("rl-layout");
     let st = std::process::Command::new("cp")
@@ -507,4 +537,21 @@ fn an_image_runs_as_a_user_with_squashed_owners_and_subordinate_ids() {
         "run", "--rm", "--memory", "100m", "--image", &src, "--", "true",
     ]);
     assert!(err.contains("linux.resources.memory"), "{err}");
+}
+
+#[test]
+fn a_new_network_namespace_has_only_loopback() {
+    let Some(u) = TestUser::new() else {
+        return;
+    };
+    let mut b = u.bundle("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "network"}));
+    b.write();
+    let id = common::unique("rl-net");
+    let out = u.rind(&["run", "--bundle", b.path(), &id]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out), "lo\n");
 }

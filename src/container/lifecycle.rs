@@ -212,6 +212,11 @@ fn set_frozen(
     verb: &str,
 ) -> Result<(), LifecycleError> {
     let c = Container::load(root, id)?;
+    if crate::rootless::cgroup::is_none(&c.state.cgroup) {
+        return Err(LifecycleError::State(format!(
+            "cannot {verb} container {id}: it has no cgroup of its own (rootless, without a delegated cgroup), so no freezer"
+        )));
+    }
     let status = c.status();
     if status != from {
         return Err(LifecycleError::State(format!(
