@@ -97,6 +97,8 @@ done
 cp -a rootfs-fixtures/out/busybox rootfs-fixtures/out/images "$root/rind/fixtures/"
 mkdir -p "$root/rind/fixtures/foreign"
 cp -a rootfs-fixtures/out/foreign/configs "$root/rind/fixtures/foreign/"
+# tests/cve's attacker runs inside containers; the guest has no C compiler to build it.
+cc -static -O2 -o "$root/rind/fixtures/cve-attacker" tests/cve/attacker.c
 {
     printf 'export RIND_VM_MODE=%q\n' "$mode"
     printf 'export RIND_VM_TEST_ARGS=%q\n' "$test_args"

@@ -73,6 +73,57 @@ pub fn errno_text(e: Errno) -> String {
     }
 }
 
+/// The longest run of non-blank characters (a path, a quoted value) a printed line keeps
+/// whole; a longer one keeps its head and tail around an ellipsis.
+pub const MAX_VALUE: usize = 200;
+
+/// The longest line printed; a longer one keeps its head and tail (the cause) around an
+/// ellipsis.
+pub const MAX_LINE: usize = 2000;
+
+/// A message made fit to print as one line of an error, a warning or a log entry, whatever
+/// values it quotes: control characters (newlines from a config value, escape sequences from
+/// a file name) are escaped as `\n`, `\t`, `\u{1b}`; each run of non-blank characters longer
+/// than [`MAX_VALUE`] (a 20 KB path) is cut to its head and tail; and the line to
+/// [`MAX_LINE`]. `main` and `logging` pass every line they print through it.
+pub fn one_line(msg: &str) -> String {
+    let mut escaped = String::with_capacity(msg.len());
+    for c in msg.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            // Also the Unicode line and paragraph separators, which some terminals break on.
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                escaped.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => escaped.push(c),
+        }
+    }
+    let mut out = String::with_capacity(escaped.len().min(MAX_LINE + 8));
+    for (i, word) in escaped.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&cut_middle(word, MAX_VALUE));
+    }
+    cut_middle(&out, MAX_LINE).into_owned()
+}
+
+/// `s` if it has at most `max` characters, else its first and last characters around "…".
+fn cut_middle(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let n = s.chars().count();
+    if n <= max {
+        return s.into();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out.into()
+}
+
 /// A failed system step: what was done, to which path, and why it failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{step}: {cause}")]
@@ -135,6 +186,37 @@ mod tests {
             e.to_string(),
             "mount proc on /proc: operation not permitted"
         );
+    }
+
+    #[test]
+    fn one_line_escapes_control_characters() {
+        assert_eq!(
+            one_line("bad value \"a\nb\tc\u{1b}[31m\"\r"),
+            "bad value \"a\\nb\\tc\\u{1b}[31m\"\\r"
+        );
+        assert_eq!(one_line("plain: no such file"), "plain: no such file");
+    }
+
+    #[test]
+    fn one_line_cuts_a_long_value_and_keeps_the_cause() {
+        let path = format!("/{}", "d/".repeat(10_000));
+        let line = one_line(&format!("resolve {path}: file name too long"));
+        assert!(line.starts_with("resolve /d/d/"), "{line}");
+        assert!(line.ends_with(": file name too long"), "{line}");
+        assert!(line.contains('…'));
+        assert!(line.chars().count() < 300, "{}", line.len());
+        // A long line of short words keeps its ends too.
+        let words = "word ".repeat(2000);
+        let line = one_line(&format!("start {words}end"));
+        assert_eq!(line.chars().count(), MAX_LINE);
+        assert!(line.starts_with("start ") && line.ends_with(" end"));
+    }
+
+    #[test]
+    fn one_line_cuts_on_character_boundaries() {
+        let v = "é".repeat(500);
+        let line = one_line(&v);
+        assert_eq!(line.chars().count(), MAX_VALUE);
     }
 
     #[test]

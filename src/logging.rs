@@ -39,8 +39,10 @@ pub fn debug_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.debug)
 }
 
-/// One log line in the chosen format.
+/// One log line in the chosen format. The message is first made one line
+/// ([`crate::error::one_line`]): control characters escaped, long values cut.
 pub fn format_line(format: LogFormat, level: &str, msg: &str, time: SystemTime) -> String {
+    let msg = &crate::error::one_line(msg);
     let time = humantime::format_rfc3339_nanos(time).to_string();
     match format {
         LogFormat::Json => {
@@ -67,15 +69,17 @@ fn write(level: &str, msg: &str) {
     }
 }
 
-/// Logs an error to the log file (the caller prints it to stderr).
+/// Logs an error to the log file, and prints it to stderr as `rind: MSG`: one line each,
+/// whatever the message quotes ([`crate::error::one_line`]).
 pub fn error(msg: &str) {
     write("error", msg);
+    eprintln!("rind: {}", crate::error::one_line(msg));
 }
 
 /// Logs a warning to the log file, and to stderr.
 pub fn warn(msg: &str) {
     write("warning", msg);
-    eprintln!("rind: warning: {msg}");
+    eprintln!("rind: warning: {}", crate::error::one_line(msg));
 }
 
 /// Logs a debug message when `--debug` is on: to the log file if there is one, else stderr.
@@ -87,7 +91,7 @@ pub fn debug(msg: impl FnOnce() -> String) {
     if logger.file.is_some() {
         write("debug", &msg);
     } else {
-        eprintln!("rind: debug: {msg}");
+        eprintln!("rind: debug: {}", crate::error::one_line(&msg));
     }
 }
 

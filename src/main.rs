@@ -11,10 +11,9 @@ fn main() {
     let code = match commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            // The whole chain on one line: "create container c1: mount proc on /proc: ...".
-            let msg = format!("{e:#}");
-            logging::error(&msg);
-            eprintln!("rind: {msg}");
+            // The whole chain on one line: "create container c1: mount proc on /proc: ...",
+            // with any value it quotes escaped and cut (error::one_line).
+            logging::error(&format!("{e:#}"));
             1
         }
     };

@@ -285,8 +285,8 @@ containerd_scenarios() {
     fi
     scenario "containerd: not found" cd_not_found
     scenario "containerd: user namespace (--uidmap)" cd_userns
-    xfail_scenario "kill --all of a stopped container refused; fixed on branch sec-state" \
-        "containerd: shared PID namespace, the shim's kill --all after init exits" cd_kill_all_after_exit
+    scenario "containerd: shared PID namespace, the shim's kill --all after init exits" \
+        cd_kill_all_after_exit
     xfail_scenario "non-root stdio: fixed on branch sec-exec" \
         "containerd: stdio reopened by a non-root user (the image's user, uid 1000)" cd_stdio_non_root
 }

@@ -264,6 +264,5 @@ docker_scenarios() {
     scenario "docker: restart policy and docker restart" dk_restart_policy
     scenario "docker: healthcheck" dk_healthcheck
     scenario "docker: removal leaves no process, cgroup, mount or state" dk_removal_leaves_nothing
-    xfail_scenario "kill --all of a stopped container refused; fixed on branch sec-state" \
-        "docker: --pid host, the shim's kill --all after init exits" dk_kill_all_after_exit
+    scenario "docker: --pid host, the shim's kill --all after init exits" dk_kill_all_after_exit
 }

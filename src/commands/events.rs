@@ -24,12 +24,11 @@ struct Event<'a> {
 /// container stops.
 pub fn run(g: &GlobalOpts, id: &str, stats_once: bool, interval: Duration) -> Result<i32> {
     let c = Container::read(&g.root, id)?;
-    let paths = c.state.cgroup.clone();
     if c.status() == Status::Stopped {
         anyhow::bail!("container {id} is not running");
     }
+    let cg = c.cgroup()?;
     drop(c);
-    let cg = cgroups::from_paths(&paths);
     let emit = |event: Event| -> Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", serde_json::to_string(&event)?)?;

@@ -23,7 +23,7 @@ pub fn run(g: &GlobalOpts, format: ListFormat, quiet: bool) -> Result<i32> {
                 state: c.state.oci(c.status()),
                 extras: summary::extras(&c),
             }),
-            // Deleted meanwhile, or a create that died before writing any state.
+            // Deleted meanwhile, or left without a state by an older rind killed in create.
             Err(ContainerError::NotExist(_)) => continue,
             Err(e) => return Err(e.into()),
         }

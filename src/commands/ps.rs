@@ -3,7 +3,6 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cgroups;
 use crate::cli::{GlobalOpts, ListFormat};
 use crate::container::Container;
 
@@ -11,7 +10,8 @@ use crate::container::Container;
 /// `ps_args`, default `-ef`) whose PID column belongs to the container.
 pub fn run(g: &GlobalOpts, id: &str, format: ListFormat, ps_args: &[String]) -> Result<i32> {
     let c = Container::read(&g.root, id)?;
-    let pids: BTreeSet<i32> = cgroups::from_paths(&c.state.cgroup)
+    let pids: BTreeSet<i32> = c
+        .cgroup()?
         .pids()?
         .into_iter()
         .map(|p| p.as_raw())

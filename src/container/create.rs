@@ -8,9 +8,10 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use super::state::{State, Status};
-use super::{Container, LifecycleError, NewContainer};
+use super::{Container, LifecycleError, NewContainer, identity};
 use crate::cgroups::{self, Cgroup};
 use crate::linux::idmap::IdMapper;
+use crate::linux::private_dir::IfMissing;
 use crate::linux::terminal::ConsoleSocket;
 use crate::linux::{hooks, seccomp};
 use crate::process::{self, InitConfig, LaunchEvents, exec_stub, sealed_exe, trace};
@@ -74,8 +75,10 @@ pub fn create_locked(
     opts: &CreateOptions,
 ) -> Result<(Created, Container), LifecycleError> {
     trace::mark(|| format!("create {}", opts.id));
-    // A bad id is refused before any work, the seccomp cache included.
+    // A bad id, or a state root other users could reach, is refused before any work, the
+    // seccomp cache (kept in the root) included.
     super::id::validate(&opts.id).map_err(super::ContainerError::from)?;
+    super::check_root(root, IfMissing::Create)?;
     let bundle = std::path::absolute(&opts.bundle)
         .map_err(|e| LifecycleError::Invalid(format!("bundle {}: {e}", opts.bundle.display())))?;
     let spec::Loaded {
@@ -134,10 +137,6 @@ pub fn create_locked(
     let (console, console_socket) =
         super::console_for(opts.console_socket.as_ref(), terminal, opts.proxy_terminal)?;
 
-    // The state directory; config.json is copied into it while init sets up
-    // (`CreateEvents::init_pid_known`).
-    let new = NewContainer::create(root, &opts.id)?;
-
     let linux = spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup_mounts = cgroups::MountInfo::read_self()?;
@@ -156,38 +155,6 @@ pub fn create_locked(
         resources
     };
     check_existing_cgroup(cgroup.as_ref())?;
-    // Armed before anything is made: a failure halfway removes what was made.
-    let mut guard = CgroupGuard {
-        cgroup: cgroup.as_ref(),
-        armed: true,
-    };
-    for ignored in cgroups::ignored_resources(&resources) {
-        logging::warn(&format!(
-            "{ignored} is ignored (the kernel no longer has it)"
-        ));
-    }
-    // Only what the clone needs, now: the rest of the cgroup and the limits are made while
-    // init sets up its namespaces and mounts (CreateEvents::complete_cgroup).
-    cgroup.create_clone_target()?;
-    trace::mark(|| "created the cgroup directory init is cloned into".into());
-
-    let fifo = process::fifo::create(&new.dir.join("exec.fifo"))?;
-    let cfg = InitConfig {
-        spec: &spec,
-        bundle: &bundle,
-        rootfs: &rootfs,
-        plan: &plan,
-        cgroup: cgroup.paths(),
-        cgroup_mounts,
-        no_pivot: opts.no_pivot,
-        new_keyring: !opts.no_new_keyring,
-        preserve_fds: opts.preserve_fds,
-        console_socket,
-        fifo,
-        seccomp,
-        trace: trace::clock(),
-        exec_stub,
-    };
     let mut state = State {
         oci_version: spec.version().clone(),
         id: opts.id.clone(),
@@ -207,6 +174,48 @@ pub fn create_locked(
         create_finished: false,
         private_pid_ns: plan.is_private(LinuxNamespaceType::Pid),
     };
+    // The state directory appears with this first state in it, which names the cgroup
+    // directories before any is made: a runtime killed from here on leaves a container that
+    // `delete --force` removes whole. config.json is copied in while init sets up
+    // (`CreateEvents::init_pid_known`).
+    let new = NewContainer::create(root, &opts.id, &state)?;
+
+    // Armed before anything is made: a failure halfway removes what was made.
+    let mut guard = CgroupGuard {
+        cgroup: cgroup.as_ref(),
+        armed: true,
+    };
+    for ignored in cgroups::ignored_resources(&resources) {
+        logging::warn(&format!(
+            "{ignored} is ignored (the kernel no longer has it)"
+        ));
+    }
+    // Only what the clone needs, now: the rest of the cgroup and the limits are made while
+    // init sets up its namespaces and mounts (CreateEvents::complete_cgroup). Each directory
+    // gets the container's mark as soon as it is made (container::identity).
+    cgroup.create_clone_target()?;
+    if let Some(dir) = identity::clone_target(&state.cgroup) {
+        new.mark.apply(dir)?;
+    }
+    trace::mark(|| "created the cgroup directory init is cloned into".into());
+
+    let fifo = process::fifo::create(&new.dir.join("exec.fifo"))?;
+    let cfg = InitConfig {
+        spec: &spec,
+        bundle: &bundle,
+        rootfs: &rootfs,
+        plan: &plan,
+        cgroup: cgroup.paths(),
+        cgroup_mounts,
+        no_pivot: opts.no_pivot,
+        new_keyring: !opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        console_socket,
+        fifo,
+        seccomp,
+        trace: trace::clock(),
+        exec_stub,
+    };
     let mut events = CreateEvents {
         new: &new,
         state: &mut state,
@@ -218,15 +227,17 @@ pub fn create_locked(
         config_copied: false,
         listener_to,
     };
-    let launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
+    let mut launched = process::launch(&cfg, cgroup.as_ref(), &mut events)?;
     drop(cfg);
 
     state.pid = launched.pid.as_raw();
     state.init_start_time = launched.start_time;
     state.create_finished = true;
+    // The state is written while init executes the exec stub; then whether that worked.
     let finish = new
         .save(&state)
         .map_err(LifecycleError::from)
+        .and_then(|()| launched.confirm_exec().map_err(LifecycleError::from))
         .and_then(|()| match &opts.pid_file {
             Some(pid_file) => write_pid_file(pid_file, launched.pid),
             None => Ok(()),
@@ -322,6 +333,12 @@ impl LaunchEvents for CreateEvents<'_> {
 
     fn complete_cgroup(&mut self) -> anyhow::Result<()> {
         self.cgroup.create_rest()?;
+        let first = identity::clone_target(&self.state.cgroup);
+        for dir in identity::cgroup_dirs(&self.state.cgroup) {
+            if Some(dir.as_path()) != first {
+                self.new.mark.apply(&dir)?;
+            }
+        }
         self.cgroup.apply(self.resources)?;
         trace::mark(|| match self.cgroup.paths() {
             cgroups::CgroupPaths::V2 { .. } => "applied the cgroup's limits".into(),
@@ -367,6 +384,10 @@ impl LaunchEvents for CreateEvents<'_> {
         container_userns: Option<OwnedFd>,
     ) -> anyhow::Result<OwnedFd> {
         Ok(self.idmapper.open(index, container_userns)?)
+    }
+
+    fn child_closes(&self) -> Vec<std::os::fd::RawFd> {
+        self.new.lock_fd().into_iter().collect()
     }
 }
 

@@ -1,19 +1,19 @@
 //! `exec`: start another process in a running container.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
+use super::identity::Init;
 use super::state::Status;
 use super::{Container, LifecycleError};
-use crate::cgroups;
 use crate::linux::namespaces::NamespacePlan;
 use crate::linux::seccomp;
 use crate::linux::terminal::ConsoleSocket;
 use crate::process::exec::{ExecConfig, child_main};
-use crate::process::{LaunchEvents, spawn, trace};
+use crate::process::{AfterReady, ChildFds, LaunchEvents, spawn, trace};
 use crate::spec;
 
 /// What `exec` takes besides the container id.
@@ -44,7 +44,8 @@ pub struct Execed {
 /// execve. A missing or non-executable program fails here.
 pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, LifecycleError> {
     let mut c = Container::load(root, id)?;
-    match c.status() {
+    let init = c.init();
+    match c.status_with(&init) {
         Status::Running | Status::Created => {}
         // The process joins the frozen cgroup and waits there until `resume`, which needs the
         // container's lock: exec must not hold it meanwhile, or the two wait for each other.
@@ -61,6 +62,13 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
             )));
         }
     }
+    // The namespaces joined are those of the init found in the container's marked cgroup
+    // (container::identity), never merely of the pid state.json names.
+    let Init::Alive(target) = &init else {
+        return Err(LifecycleError::State(format!(
+            "cannot exec in container {id}: its init is gone"
+        )));
+    };
     let saved = saved_spec(&c)?;
     let plan =
         NamespacePlan::from_spec(&saved).map_err(|e| LifecycleError::Invalid(e.to_string()))?;
@@ -76,7 +84,7 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
     let (console, console_socket) =
         super::console_for(opts.console_socket.as_ref(), terminal, opts.proxy_terminal)?;
     let cfg = ExecConfig {
-        target: Pid::from_raw(c.state.pid),
+        target: target.pid,
         namespaces: plan.private.clone(),
         process: opts.process,
         seccomp,
@@ -84,7 +92,9 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
         preserve_fds: opts.preserve_fds,
     };
     let exec_plan = cfg.plan();
-    let cgroup = cgroups::from_paths(&cgroups::sub_cgroup_paths(
+    // Every directory of the container's cgroup must carry its mark before a process joins.
+    c.cgroup()?;
+    let cgroup = crate::cgroups::from_paths(&crate::cgroups::sub_cgroup_paths(
         &c.state.cgroup,
         &opts.sub_cgroups,
     )?);
@@ -93,9 +103,23 @@ pub fn exec(root: &Path, id: &str, opts: ExecOptions) -> Result<Execed, Lifecycl
         spec: &saved,
     };
     trace::mark(|| format!("exec in {id}"));
-    let launched = spawn(&exec_plan, cgroup.as_ref(), &mut events, |end| {
-        child_main(&cfg, &exec_plan, end)
-    })?;
+    // The child keeps stdio, the preserved fds, the channel and the console socket: the
+    // container's lock on its state directory and every other descriptor go at the clone.
+    let keep: Vec<_> = cfg.console_socket.iter().map(AsRawFd::as_raw_fd).collect();
+    let fds = ChildFds {
+        preserve: opts.preserve_fds,
+        keep: &keep,
+    };
+    let mut launched = spawn(
+        &exec_plan,
+        cgroup.as_ref(),
+        &mut events,
+        &fds,
+        AfterReady::Exec,
+        |end| child_main(&cfg, &exec_plan, end),
+    )?;
+    // A failed execve is this command's error, not a silent exit of the process.
+    launched.confirm_exec()?;
     if let Some(pid_file) = &opts.pid_file {
         super::create::write_pid_file(pid_file, launched.pid)?;
     }
@@ -144,5 +168,9 @@ impl LaunchEvents for ExecEvents<'_> {
     }
     fn idmapped_mount(&mut self, index: usize, _: Option<OwnedFd>) -> anyhow::Result<OwnedFd> {
         anyhow::bail!("exec'd process asked for id-mapped mount {index}")
+    }
+
+    fn child_closes(&self) -> Vec<std::os::fd::RawFd> {
+        self.container.lock_fd().into_iter().collect()
     }
 }

@@ -3,28 +3,38 @@
 //!
 //! Every command that changes a container holds an exclusive `flock` on its directory, so two
 //! commands on the same id never interleave.
+//!
+//! The state root is a private directory (`linux::private_dir`: 0700, owned by the user
+//! running rind, not a symbolic link), checked by every command before it reads or writes
+//! under it.
+//!
+//! How a container directory is made, and what a killed `create` can leave: `making.rs`.
 
 mod create;
 mod exec;
 pub mod id;
+pub mod identity;
 mod lifecycle;
+mod making;
 pub mod state;
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::cgroups::{self, FreezerState};
+use crate::cgroups::{self, Cgroup, FreezerState};
 use crate::error::Cause;
+use crate::linux::private_dir::{self, IfMissing, PrivateDirError};
 pub use create::{CreateOptions, Created, create, create_locked};
 pub use exec::{ExecOptions, Execed, exec};
+use identity::{Init, Mark};
 pub use lifecycle::{
     HooksFrom, delete, delete_with, kill, pause, resume, start, start_created, start_with, update,
 };
+pub use making::{NewContainer, remove_stateless, sweep_unfinished};
 pub use state::{OciState, State, Status};
 
 /// Errors about containers as a whole (not about one step inside them).
@@ -44,6 +54,16 @@ pub enum ContainerError {
     },
     #[error("parse {path}: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error(transparent)]
+    Root(#[from] PrivateDirError),
+    #[error(transparent)]
+    Sys(#[from] crate::error::SysError),
+    /// A cgroup directory named in `state.json` does not carry the container's mark
+    /// ([`identity`]): rind did not make it for this container.
+    #[error(
+        "container {id}: cgroup {dir} does not carry this container's mark (state.json names a cgroup rind did not make for it); refusing to act on it"
+    )]
+    ForeignCgroup { id: String, dir: PathBuf },
 }
 
 type Result<T> = std::result::Result<T, ContainerError>;
@@ -121,13 +141,29 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Co
 pub struct Container {
     dir: PathBuf,
     _lock: Option<Flock<File>>,
+    mark: Mark,
     pub state: State,
+}
+
+/// Checks the state root before anything is read or written under it ([`private_dir`]);
+/// `missing` says whether a missing one is made. Returns whether it exists.
+pub fn check_root(root: &Path, missing: IfMissing) -> Result<bool> {
+    Ok(private_dir::ensure(root, "state root", missing)?)
 }
 
 /// The state directory of `id` under `root`, after checking the id.
 pub fn dir_of(root: &Path, id: &str) -> Result<PathBuf> {
     id::validate(id)?;
     Ok(root.join(id))
+}
+
+/// The directory of an existing container: the id and the root checked, and the root there.
+fn existing_dir(root: &Path, id: &str) -> Result<PathBuf> {
+    let dir = dir_of(root, id)?;
+    if !check_root(root, IfMissing::Leave)? {
+        return Err(ContainerError::NotExist(id.to_string()));
+    }
+    Ok(dir)
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
@@ -137,63 +173,6 @@ fn lock_dir(dir: &Path) -> Result<Flock<File>> {
         path: dir.to_path_buf(),
         cause: e.into(),
     })
-}
-
-/// A freshly made, locked state directory for a container being created. Removed again on
-/// drop unless [`NewContainer::keep`] is called.
-pub struct NewContainer {
-    pub dir: PathBuf,
-    lock: Option<Flock<File>>,
-    keep: bool,
-}
-
-impl NewContainer {
-    /// Creates `<root>/<id>` (mode 0700), failing if the id is taken.
-    pub fn create(root: &Path, id: &str) -> Result<Self> {
-        let dir = dir_of(root, id)?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o711)
-            .create(root)
-            .map_err(io("create state root", root))?;
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(ContainerError::Exists(id.to_string()));
-            }
-            Err(e) => return Err(io("create", &dir)(e)),
-        }
-        let lock = lock_dir(&dir)?;
-        Ok(NewContainer {
-            dir,
-            lock: Some(lock),
-            keep: false,
-        })
-    }
-
-    /// Writes the state (atomically) while still holding the lock.
-    pub fn save(&self, state: &State) -> Result<()> {
-        save_state(&self.dir, state)
-    }
-
-    /// Keeps the directory: creation succeeded. The container it returns still holds the
-    /// lock, until it is dropped.
-    pub fn keep(mut self, state: State) -> Container {
-        self.keep = true;
-        Container {
-            dir: self.dir.clone(),
-            _lock: self.lock.take(),
-            state,
-        }
-    }
-}
-
-impl Drop for NewContainer {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 fn save_state(dir: &Path, state: &State) -> Result<()> {
@@ -212,7 +191,8 @@ fn read_state(dir: &Path, id: &str) -> Result<State> {
     let path = dir.join("state.json");
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        // Gone (a concurrent delete), or a create that died before its first state write.
+        // Gone (a concurrent delete). A directory without a state is left by an older rind
+        // killed in `create`; `delete` removes it.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ContainerError::NotExist(id.to_string()));
         }
@@ -224,10 +204,17 @@ fn read_state(dir: &Path, id: &str) -> Result<State> {
     })
 }
 
+fn mark_of(dir: &Path, id: &str) -> Result<Mark> {
+    Mark::of(dir, id).map_err(|e| match e.cause.errno() {
+        Some(nix::errno::Errno::ENOENT) => ContainerError::NotExist(id.to_string()),
+        _ => e.into(),
+    })
+}
+
 impl Container {
     /// Opens and locks an existing container, for commands that change it.
     pub fn load(root: &Path, id: &str) -> Result<Self> {
-        let dir = dir_of(root, id)?;
+        let dir = existing_dir(root, id)?;
         let lock = match lock_dir(&dir) {
             Ok(l) => l,
             Err(ContainerError::Io { cause, .. })
@@ -238,9 +225,11 @@ impl Container {
             Err(e) => return Err(e),
         };
         let state = read_state(&dir, id)?;
+        let mark = mark_of(&dir, id)?;
         Ok(Container {
             dir,
             _lock: Some(lock),
+            mark,
             state,
         })
     }
@@ -249,11 +238,13 @@ impl Container {
     /// `list`, `ps`, `events`). `state.json` is replaced by rename, so a reader sees the old or
     /// the new version, never a mix; and a `create` stuck in a hook does not block them.
     pub fn read(root: &Path, id: &str) -> Result<Self> {
-        let dir = dir_of(root, id)?;
+        let dir = existing_dir(root, id)?;
         let state = read_state(&dir, id)?;
+        let mark = mark_of(&dir, id)?;
         Ok(Container {
             dir,
             _lock: None,
+            mark,
             state,
         })
     }
@@ -271,6 +262,16 @@ impl Container {
         &self.state.id
     }
 
+    /// The descriptor that holds the lock, when this command holds it.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self._lock.as_ref().map(|l| l.as_raw_fd())
+    }
+
+    /// The mark of this container's cgroup directories.
+    pub fn mark(&self) -> &Mark {
+        &self.mark
+    }
+
     /// The FIFO that holds init between `create` and `start`.
     pub fn exec_fifo(&self) -> PathBuf {
         self.dir.join("exec.fifo")
@@ -285,10 +286,26 @@ impl Container {
         save_state(&self.dir, &self.state)
     }
 
-    /// The status, derived from the live init process.
+    /// The container's init as the kernel shows it: alive and verified, gone, or a process
+    /// that is not the container's ([`identity`]).
+    pub fn init(&self) -> Init {
+        identity::find_init(&self.state, &self.mark)
+    }
+
+    /// The status, derived from the live init process ([`Container::init`]).
     pub fn status(&self) -> Status {
+        self.status_with(&self.init())
+    }
+
+    /// The status, given what [`Container::init`] found.
+    pub fn status_with(&self, init: &Init) -> Status {
         let s = &self.state;
-        if !state::is_alive(s.pid, s.init_start_time) {
+        if !matches!(init, Init::Alive(_)) {
+            // Before init's pid is known, a create still at work holds the lock; a create
+            // that was killed does not, and left a stopped container for `delete` to remove.
+            if !s.create_finished && s.pid == 0 && self.locked_by_another() {
+                return Status::Creating;
+            }
             return Status::Stopped;
         }
         if !s.create_finished {
@@ -304,6 +321,30 @@ impl Container {
         Status::Running
     }
 
+    /// Whether another command holds the container's lock (never when this one does).
+    fn locked_by_another(&self) -> bool {
+        if self._lock.is_some() {
+            return false;
+        }
+        File::open(&self.dir).is_ok_and(|f| {
+            Flock::lock(f, FlockArg::LockSharedNonblock)
+                .is_err_and(|(_, e)| e == nix::errno::Errno::EWOULDBLOCK)
+        })
+    }
+
+    /// The container's cgroup, once every directory of it that exists is checked to carry the
+    /// container's mark: for the verbs that signal, freeze, update or read it.
+    pub fn cgroup(&self) -> Result<Box<dyn Cgroup>> {
+        let (_, foreign) = identity::split_marked(&self.state.cgroup, &self.mark);
+        if let Some(dir) = foreign.into_iter().next() {
+            return Err(ContainerError::ForeignCgroup {
+                id: self.state.id.clone(),
+                dir,
+            });
+        }
+        Ok(cgroups::from_paths(&self.state.cgroup))
+    }
+
     /// Removes the state directory (the lock goes with it).
     pub fn remove_dir(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir).map_err(io("remove", &self.dir))
@@ -312,6 +353,9 @@ impl Container {
 
 /// The ids of every container under `root` (directories whose names are valid ids).
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    if !check_root(root, IfMissing::Leave)? {
+        return Ok(Vec::new());
+    }
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -44,6 +44,9 @@ pub enum ImageError {
     Registry { step: String, reason: String },
     #[error("{0}")]
     Unsupported(String),
+    /// The store directory is not one only its owner can reach.
+    #[error(transparent)]
+    Private(#[from] crate::linux::private_dir::PrivateDirError),
 }
 
 impl ImageError {

@@ -23,15 +23,16 @@ use nix::sys::stat::{Mode, mkdirat};
 use nix::unistd::symlinkat;
 
 use super::mount_options::MountOptions;
-use super::paths::{Kind, RootDir, mount_at};
+use super::paths::{RootDir, mount_at};
 use super::rootfs::{RootfsContext, finish_mount};
 use crate::cgroups::{CgroupPaths, Layout};
 use crate::error::{StepContext, SysError};
 
-/// Mounts the cgroup filesystem view at `dest`.
+/// Mounts the cgroup filesystem view on `target`, the directory `dest` resolved in the rootfs.
 pub fn mount_view(
     root: &RootDir,
     dest: &Path,
+    target: &OwnedFd,
     opts: &MountOptions,
     ctx: &RootfsContext,
 ) -> Result<(), SysError> {
@@ -40,24 +41,22 @@ pub fn mount_view(
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     match (info.layout(), ctx.cgroup) {
         (Layout::Unified, CgroupPaths::V2 { dir }) => {
-            let target = root.create(dest, Kind::Directory)?;
             let reopen = || {
                 root.open_path(dest)
                     .step(|| format!("open {}", dest.display()))
             };
             let place = Place {
-                target: &target,
+                target,
                 reopen: &reopen,
                 dest,
             };
             one_hierarchy(&place, "cgroup2", "", dir, flags, ctx.cgroupns)?;
         }
         (_, CgroupPaths::V1 { controllers, .. }) => {
-            let target = root.create(dest, Kind::Directory)?;
             let writable = flags & !MsFlags::MS_RDONLY;
             mount_at(
                 Some("tmpfs"),
-                &target,
+                target,
                 Some("tmpfs"),
                 writable,
                 Some("mode=755"),

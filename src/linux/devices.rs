@@ -5,12 +5,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
 use nix::unistd::{Gid, Uid, fchownat, symlinkat};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
-use super::paths::{Kind, RootDir, fd_path, relative};
+use super::console::refuse_pseudo_fs;
+use super::fsmount;
+use super::paths::{Kind, RootDir, create_in, relative};
 use crate::error::{StepContext, SysError};
 
 /// A device node to create.
@@ -99,6 +100,11 @@ impl<'a> NodeMaker<'a> {
     fn dir(&mut self, path: &Path) -> Result<(BorrowedFd<'_>, bool), SysError> {
         if self.parent.as_ref().is_none_or(|(p, _, _)| p != path) {
             let at = self.root.create(path, Kind::Directory)?;
+            // Nodes, their binds and the /dev symlinks are the runtime's own: a `/dev` that
+            // an image's symlink leads into procfs or sysfs is refused.
+            refuse_pseudo_fs(&at, &path.display().to_string(), &|| {
+                format!("create devices in {}", path.display())
+            })?;
             let fd = nix::fcntl::openat(
                 &at,
                 ".",
@@ -133,20 +139,19 @@ impl<'a> NodeMaker<'a> {
                 Errno::EINVAL,
             ));
         }
-        if self.in_userns {
-            let target = self.root.create(&dev.path, Kind::File)?;
-            return mount(
-                Some(&dev.path),
-                &fd_path(&target),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .step(|| format!("bind device {show} into the container"));
-        }
+        let in_userns = self.in_userns;
         let parent_path = Path::new("/").join(rel.parent().unwrap_or(Path::new(".")));
         let (parent, sgid_dir) = self.dir(&parent_path)?;
         let name = rel.file_name().unwrap_or_default();
+        if in_userns {
+            // The host's node, bound over an empty file made in its directory: a symlink
+            // there is replaced, not followed (it could lead to a procfs file).
+            let target = create_in(parent, name, Kind::File)
+                .step(|| format!("create {show} to bind the device on"))?;
+            let step = || format!("bind device {show} into the container");
+            let node = fsmount::open_tree_clone(&dev.path, false).step(step)?;
+            return fsmount::move_mount_to_fd(&node, &target).step(step);
+        }
         // mknod applies the umask: cleared around the call, the node gets the exact mode (init
         // is single-threaded). A chmod afterwards would cost four system calls, since glibc
         // makes fchmodat without following symlinks through /proc/self/fd.

@@ -89,6 +89,33 @@ pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> Result<OwnedF
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `open_tree(2)` with `OPEN_TREE_CLONE | AT_EMPTY_PATH`: a detached copy of the mount `fd`
+/// is on, rooted at `fd`'s file (of the whole tree under it when `recursive`). The file is
+/// named by the descriptor alone: no path is resolved, procfs is not involved.
+pub fn open_tree_clone_fd(fd: &impl AsRawFd, recursive: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: an fd and an empty C string; returns a new fd or -1.
+    let fd = Errno::result(unsafe {
+        libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags)
+    })?;
+    // SAFETY: the kernel just created this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A bind mount of the file or directory `source` is open on onto the one `target` is open
+/// on, both named by descriptor (`open_tree` then `move_mount`): what mount(2) would do with
+/// two `/proc/self/fd/N` paths, without a walk through whatever procfs is at `/proc`. The
+/// source's mount must be in this mount namespace. The clone is attached before this
+/// returns, so closing it costs nothing (a detached mount's teardown waits for an RCU grace
+/// period).
+pub fn bind_fd(source: &impl AsRawFd, target: &impl AsRawFd, recursive: bool) -> Result<(), Errno> {
+    let tree = open_tree_clone_fd(source, recursive)?;
+    move_mount_to_fd(&tree, target)
+}
+
 /// What `mount_setattr(2)` changes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MountAttr {

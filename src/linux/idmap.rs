@@ -28,10 +28,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, open};
 use nix::mount::MsFlags;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
@@ -39,6 +37,7 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use super::fsmount::{self, MountAttr};
 use super::mount_options::{self, IdMapScope, MountOptions};
 use super::namespaces::{NamespacePlan, id_map_text};
+use super::procfs;
 use crate::error::{StepContext, SysError};
 
 /// `MOUNT_ATTR_IDMAP` from <linux/mount.h>.
@@ -130,7 +129,8 @@ pub fn validate(spec: &Spec, plan: &NamespacePlan) -> Result<(), String> {
     Ok(())
 }
 
-/// The runtime's side: makes the detached id-mapped mounts init asks for.
+/// The runtime's side: makes the detached mounts init asks for (id-mapped ones, and the bind
+/// mounts of a container with its own user namespace).
 pub struct IdMapper<'a> {
     mounts: &'a [Mount],
     bundle: &'a Path,
@@ -147,8 +147,10 @@ impl<'a> IdMapper<'a> {
         }
     }
 
-    /// A detached, id-mapped clone of the source of spec mount `index`. `container_userns` is
-    /// init's user namespace, for a mount that takes the container's mapping.
+    /// A detached clone of the source of spec mount `index`: id-mapped when the mount asks
+    /// for a mapping, else plain (a bind mount of a container with a user namespace, whose
+    /// source the container's root may not reach). `container_userns` is init's user
+    /// namespace, for a mount that takes the container's mapping.
     pub fn open(
         &mut self,
         index: usize,
@@ -162,13 +164,21 @@ impl<'a> IdMapper<'a> {
         })?;
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         let dest = m.destination().display().to_string();
-        let req = requested(m, &opts).ok_or_else(|| {
-            SysError::new(
-                format!("mount on {dest}: asks for no id mapping"),
-                Errno::EINVAL,
-            )
-        })?;
         let source = self.source(m);
+        let recursive = opts.flags.contains(MsFlags::MS_REC);
+        let Some(req) = requested(m, &opts) else {
+            // A plain bind mount of a container with a user namespace of its own: the source
+            // is opened here, with the runtime's credentials, as runc opens it before init
+            // enters the namespace. The container's root may not be able to reach it.
+            if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
+                return Err(SysError::new(
+                    format!("mount on {dest}: not a bind mount"),
+                    Errno::EINVAL,
+                ));
+            }
+            return fsmount::open_tree_clone(&source, recursive)
+                .step(|| format!("bind mount source {}", source.display()));
+        };
         let shown = format!("id-mapped mount {} on {dest}", source.display());
         let userns = match &req.mapping {
             Mapping::Own { uid, gid } => self.user_namespace(uid, gid).map_err(|e| SysError {
@@ -182,7 +192,7 @@ impl<'a> IdMapper<'a> {
                 )
             })?,
         };
-        let tree = fsmount::open_tree_clone(&source, opts.flags.contains(MsFlags::MS_REC))
+        let tree = fsmount::open_tree_clone(&source, recursive)
             .step(|| format!("{shown}: clone {}", source.display()))?;
         let attr = MountAttr {
             set: MOUNT_ATTR_IDMAP,
@@ -269,17 +279,10 @@ fn new_user_namespace(uid_map: &str, gid_map: &str) -> Result<OwnedFd, SysError>
         pid => Pid::from_raw(pid as i32),
     };
     let opened = (|| {
-        let path = format!("/proc/{child}/uid_map");
-        std::fs::write(&path, uid_map).step(|| format!("write {path}"))?;
-        let path = format!("/proc/{child}/gid_map");
-        std::fs::write(&path, gid_map).step(|| format!("write {path}"))?;
-        let path = format!("/proc/{child}/ns/user");
-        open(
-            path.as_str(),
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .step(|| format!("open {path}"))
+        let pid = child.as_raw();
+        procfs::write_pid(pid, "uid_map", uid_map.as_bytes())?;
+        procfs::write_pid(pid, "gid_map", gid_map.as_bytes())?;
+        procfs::open_pid_ns(pid, "user", libc::CLONE_NEWUSER)
     })();
     let _ = kill(child, Signal::SIGKILL);
     let _ = waitpid(child, None);

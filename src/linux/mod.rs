@@ -3,14 +3,20 @@
 
 pub mod capabilities;
 pub mod cgroup_mount;
+pub mod console;
 pub mod devices;
 pub mod fsmount;
 pub mod hooks;
 pub mod idmap;
+pub mod masks;
 pub mod mount_options;
+pub mod mount_target;
 pub mod namespaces;
 pub mod network;
 pub mod paths;
+pub mod pivot;
+pub mod private_dir;
+pub mod procfs;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;

@@ -229,8 +229,7 @@ pub fn write_time_offsets(offsets: &HashMap<String, LinuxTimeOffset>) -> Result<
         let nanos = off.nanosecs().unwrap_or(0);
         text.push_str(&format!("{clock} {secs} {nanos}\n"));
     }
-    std::fs::write("/proc/self/timens_offsets", text)
-        .step(|| "write /proc/self/timens_offsets".to_string())
+    super::procfs::write_self("timens_offsets", text.as_bytes())
 }
 
 /// The `uid_map`/`gid_map` text for a list of mappings.
@@ -240,17 +239,16 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// Writes the child's uid and gid maps from the runtime side.
-/// A runtime that is not root writes the maps the rootless way (`rootless/idmap.rs`).
+/// Writes the child's uid and gid maps from the runtime side, through the runtime's procfs
+/// handle ([`procfs`](super::procfs)). A runtime that is not root writes them the rootless way
+/// (`rootless/idmap.rs`).
 pub fn write_id_maps(pid: nix::unistd::Pid, plan: &NamespacePlan) -> Result<(), SysError> {
     if !nix::unistd::geteuid().is_root() {
         return crate::rootless::idmap::write(pid, &plan.uid_mappings, &plan.gid_mappings);
     }
-    let uid_map = format!("/proc/{pid}/uid_map");
-    std::fs::write(&uid_map, id_map_text(&plan.uid_mappings))
-        .step(|| format!("write {uid_map}"))?;
-    let gid_map = format!("/proc/{pid}/gid_map");
-    std::fs::write(&gid_map, id_map_text(&plan.gid_mappings)).step(|| format!("write {gid_map}"))
+    let pid = pid.as_raw();
+    super::procfs::write_pid(pid, "uid_map", id_map_text(&plan.uid_mappings).as_bytes())?;
+    super::procfs::write_pid(pid, "gid_map", id_map_text(&plan.gid_mappings).as_bytes())
 }
 
 /// Namespace flags as names, for messages and traces.

@@ -195,6 +195,41 @@ impl RootDir {
     }
 }
 
+/// Opens `name` in directory `dir` with `O_PATH`, creating it (an empty file or a directory,
+/// as `kind` says) when it is missing. A symlink there is removed and replaced, never
+/// followed: for the targets the runtime itself mounts on (device nodes in a user namespace,
+/// `/dev/console`), which an image could otherwise point at `/proc/sys/kernel/core_pattern`
+/// (CVE-2025-52565). `ELOOP` if a symlink is there again by the time it is opened.
+pub fn create_in(dir: BorrowedFd<'_>, name: &OsStr, kind: Kind) -> Result<OwnedFd, Errno> {
+    use nix::fcntl::AtFlags;
+    match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)?
+        }
+        Ok(_) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    let made = match kind {
+        Kind::File => openat(
+            dir,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop),
+        Kind::Directory => mkdirat(dir, name, Mode::from_bits_truncate(0o755)),
+    };
+    match made {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let fd = openat(dir, name, nofollow(), Mode::empty())?;
+    if nix::sys::stat::fstat(&fd)?.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(Errno::ELOOP);
+    }
+    Ok(fd)
+}
+
 fn nofollow() -> OFlag {
     OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
 }

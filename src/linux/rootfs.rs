@@ -2,33 +2,47 @@
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
-//!    spec mount at a target resolved inside the rootfs (an id-mapped bind mount as the
-//!    runtime made it, see [`idmap`](super::idmap)), create a missing working directory, and
-//!    populate `/dev`.
+//!    spec mount at a target resolved inside the rootfs (a bind mount of a container with its
+//!    own user namespace, and an id-mapped one, as the runtime made it, see
+//!    [`idmap`](super::idmap)), create a missing working directory, and populate `/dev`.
 //! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
-//!    `chroot` with `--no-pivot`.
-//! 3. [`mask_and_protect`] and [`make_root_readonly`], after the process is inside the new
-//!    root: readonly paths, masked paths, and the read-only remount of `/`.
+//!    `chroot` with `--no-pivot` ([`pivot`](super::pivot)).
+//! 3. After the process is inside the new root and has its terminal: [`finish_readonly`] (the
+//!    tmpfs mounts and `/dev` the spec wants read-only, mounted writable until then),
+//!    [`make_root_readonly`], then [`mask_and_protect`] (readonly and masked paths, see
+//!    [`masks`](super::masks)).
+//!
+//! Where a mount lands is checked on the descriptor it is made on, not on a path: a spec
+//! mount may follow a symlink of the image inside the rootfs (runc allows
+//! `/conf -> /real/conf`), but it never lands on procfs or sysfs unless its destination is
+//! under `/proc` (the few files lxcfs provides) or `/sys`; proc and sysfs themselves go on an
+//! ordinary directory, reached without a symlink. The procfs mounted on `/proc` becomes the
+//! handle every later procfs access goes through ([`procfs`](super::procfs)).
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::mount::{MsFlags, mount};
 use nix::sys::statvfs::{FsFlags, fstatvfs};
-use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use nix::unistd::fchdir;
 use oci_spec::runtime::{Mount, Spec};
 
 use super::cgroup_mount;
 use super::devices;
 use super::fsmount::{self, MountAttr};
 use super::idmap;
-use super::mount_options::{self, MountOptions, mount_attr_fields};
-use super::paths::{Kind, RootDir, bind_onto_itself, fd_path, mount_at};
+use super::mount_options::{self, MOUNT_ATTR_RDONLY, MountOptions, mount_attr_fields};
+use super::mount_target::{adopt_proc, check_landing, check_proc_destination, ordinary_directory};
+use super::paths::{Kind, RootDir, mount_at};
+use super::procfs::{self, PROC_SUPER_MAGIC};
 use super::tmpcopyup;
 use crate::cgroups::CgroupPaths;
 use crate::error::{StepContext, SysError};
+
+pub use super::masks::mask_and_protect;
+pub use super::pivot::pivot;
 
 /// What building the rootfs needs besides the spec.
 pub struct RootfsContext<'a> {
@@ -37,7 +51,8 @@ pub struct RootfsContext<'a> {
     pub rootfs: &'a Path,
     /// The bundle directory; relative bind sources are resolved against it.
     pub bundle: &'a Path,
-    /// The container has its own user namespace (mknod is not allowed there).
+    /// The container has its own user namespace (mknod is not allowed there, and its root may
+    /// not reach a bind mount's source).
     pub in_userns: bool,
     /// The container has its own cgroup namespace.
     pub cgroupns: bool,
@@ -45,28 +60,13 @@ pub struct RootfsContext<'a> {
     pub cgroup: &'a CgroupPaths,
     /// The host's cgroup mounts (which hierarchies to show in a cgroup mount).
     pub cgroup_mounts: &'a crate::cgroups::MountInfo,
-    /// Asks the runtime for the detached id-mapped mount of spec mount `index` (see
-    /// [`idmap`](super::idmap)).
-    pub idmapped_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
+    /// Asks the runtime for the detached mount of spec mount `index`: an id-mapped one, or a
+    /// bind mount of a container with its own user namespace (see [`idmap`](super::idmap)).
+    pub detached_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
     /// Puts init into its cgroup (and cgroup namespace), if it is not yet there; a cgroup
     /// mount needs it.
     pub enter_cgroup: &'a dyn Fn() -> Result<(), SysError>,
 }
-
-/// Files under /proc that may be mount targets: the ones lxcfs provides, and criu's
-/// ns_last_pid. Anything else under /proc could hide or replace a kernel interface.
-const PROC_MOUNT_ALLOWED: &[&str] = &[
-    "/proc/cpuinfo",
-    "/proc/diskstats",
-    "/proc/meminfo",
-    "/proc/stat",
-    "/proc/swaps",
-    "/proc/uptime",
-    "/proc/loadavg",
-    "/proc/slabinfo",
-    "/proc/net/dev",
-    "/proc/sys/kernel/ns_last_pid",
-];
 
 /// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
 pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
@@ -101,7 +101,7 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     let none_shared = propagation.contains(MsFlags::MS_REC)
         && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE);
     if !none_shared {
-        make_parent_mount_private(ctx.rootfs)?;
+        super::pivot::make_parent_mount_private(ctx.rootfs)?;
     }
     mount(
         Some(ctx.rootfs),
@@ -167,63 +167,33 @@ fn clean(path: &Path) -> PathBuf {
     out
 }
 
-fn check_proc_destination(dest: &Path, typ: &str) -> Result<(), SysError> {
-    check_proc_target(dest, &dest.display().to_string(), typ)
+/// The host path of a bind mount's source (relative to the bundle when relative).
+fn bind_source(m: &Mount, ctx: &RootfsContext) -> PathBuf {
+    let source = m.source().clone().unwrap_or_default();
+    if source.is_absolute() {
+        source
+    } else {
+        ctx.bundle.join(source)
+    }
 }
 
-/// Refuses `dest` (shown in the message as `shown`) when it is /proc or inside it, but for a
-/// proc filesystem on /proc and the allowed files.
-fn check_proc_target(dest: &Path, shown: &str, typ: &str) -> Result<(), SysError> {
-    let fail = |why: &str| {
-        Err(SysError::new(
-            format!("mount {typ} on {shown}: {why}"),
-            Errno::EPERM,
-        ))
-    };
-    if dest == Path::new("/proc") {
-        return if typ == "proc" {
-            Ok(())
-        } else {
-            fail("only a proc filesystem may be mounted on /proc")
-        };
+fn kind_of(st: &nix::sys::stat::FileStat) -> Kind {
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Directory
+    } else {
+        Kind::File
     }
-    if dest.starts_with("/proc") && !PROC_MOUNT_ALLOWED.iter().any(|p| dest == Path::new(p)) {
-        return fail("mounts inside /proc are not allowed");
-    }
-    Ok(())
 }
 
-/// Where `dest` resolves inside the root, as a path from the root, when it exists. A missing
-/// destination is created later through the same resolution, and nothing can be created
-/// inside procfs, so it needs no check.
-fn resolved_destination(root: &RootDir, dest: &Path) -> Result<Option<PathBuf>, SysError> {
-    // Without a symlink on the way (the common case) it lands where it says, and the kernel
-    // tells that apart without the two readlinks through /proc below. A missing component
-    // before any symlink is missing either way.
-    match root.open_path_without_symlinks(dest) {
-        Ok(_) => return Ok(Some(dest.to_path_buf())),
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(_) => {}
-    }
-    let fd = match root.open_path(dest) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(SysError::new(format!("resolve {}", dest.display()), e)),
-    };
-    let real = std::fs::read_link(fd_path(&fd)).step(|| format!("resolve {}", dest.display()))?;
-    let base = std::fs::read_link(fd_path(&root.fd()))
-        .step(|| format!("resolve {}", root.path().display()))?;
-    match real.strip_prefix(&base) {
-        Ok(rel) => Ok(Some(Path::new("/").join(rel))),
-        Err(_) => Err(SysError::new(
-            format!(
-                "resolve {}: lands outside the rootfs at {}",
-                dest.display(),
-                real.display()
-            ),
-            Errno::EXDEV,
-        )),
-    }
+/// Whether a mount is mounted writable first and made read-only after the console
+/// ([`finish_readonly`]): a read-only tmpfs, or a read-only `/dev`, as runc does: `/dev` gets
+/// its nodes, `/dev/pts` and `/dev/console` after it is mounted.
+fn read_only_later(m: &Mount, opts: &MountOptions) -> bool {
+    let typ = m.typ().as_deref().unwrap_or_default();
+    opts.flags.contains(MsFlags::MS_RDONLY)
+        && !is_bind(m, opts)
+        && !opts.tmpcopyup
+        && (typ == "tmpfs" || clean(m.destination()) == Path::new("/dev"))
 }
 
 /// Mounts spec entry `index` at its destination inside the root.
@@ -235,23 +205,61 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
         .clone()
         .unwrap_or_else(|| if bind { "bind".into() } else { "none".into() });
     let dest = clean(m.destination());
-    check_proc_destination(&dest, &typ)?;
-    // The mount follows symlinks in the image (inside the root): check where it really lands,
-    // or `/myproc/sys` with `/myproc -> /proc` would cover the container's /proc/sys.
-    if let Some(real) = resolved_destination(root, &dest)?
-        && real != dest
-    {
-        let shown = format!("{} (resolves to {})", dest.display(), real.display());
-        check_proc_target(&real, &shown, &typ)?;
-    }
-    if idmap::requested(m, &opts).is_some() {
-        return idmapped_mount(root, index, &dest, &opts, ctx);
+    // The runtime makes every id-mapped mount, and the bind mounts of a container with its
+    // own user namespace, whose root may not be able to reach the source (runc opens those
+    // sources before init enters the namespace too). A rootless runtime cannot: cloning a
+    // tree of the host's mount namespace needs CAP_SYS_ADMIN there. Its init, mapped to the
+    // same user, reaches what the runtime would, and binds the source itself.
+    let runtime_binds = bind && ctx.in_userns && !crate::rootless::active();
+    let detached = if idmap::requested(m, &opts).is_some() || runtime_binds {
+        Some((ctx.detached_mount)(index)?)
+    } else {
+        None
+    };
+    let source = bind_source(m, ctx);
+    check_proc_destination(&dest, &typ, || {
+        bind && match &detached {
+            Some(tree) => procfs::fs_magic(tree) == Ok(PROC_SUPER_MAGIC),
+            None => nix::sys::statfs::statfs(&source)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC),
+        }
+    })?;
+    let kind = match (&detached, bind) {
+        (Some(tree), _) => kind_of(
+            &nix::sys::stat::fstat(tree)
+                .step(|| format!("stat the mount for {}", dest.display()))?,
+        ),
+        (None, true) => kind_of(
+            &nix::sys::stat::stat(&source)
+                .step(|| format!("bind mount source {}", source.display()))?,
+        ),
+        (None, false) => Kind::Directory,
+    };
+    let target = if typ == "proc" || typ == "sysfs" {
+        ordinary_directory(root, &dest, &typ)?
+    } else {
+        root.create(&dest, kind)?
+    };
+    check_landing(root, &target, &dest, &typ)?;
+    if let Some(tree) = detached {
+        idmap::attach(&tree, &target, &dest)?;
+        return finish_bind(root, &dest, &opts);
     }
     if bind {
-        return bind_mount(root, m, &dest, &opts, ctx);
+        // MS_BIND always: type "bind" without a bind option in the list is a bind mount too.
+        mount_at(
+            Some(&source),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC),
+            None::<&str>,
+        )
+        .step(|| format!("bind {} on {}", source.display(), dest.display()))?;
+        finish_bind(root, &dest, &opts)?;
+        return adopt_proc(root, &dest, false);
     }
     if typ == "cgroup" || typ == "cgroup2" {
-        return cgroup_mount::mount_view(root, &dest, &opts, ctx);
+        return cgroup_mount::mount_view(root, &dest, &target, &opts, ctx);
     }
     if opts.tmpcopyup {
         if typ != "tmpfs" {
@@ -263,13 +271,15 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
                 Errno::EINVAL,
             ));
         }
-        tmpcopyup::mount(root, &dest, &opts)?;
+        tmpcopyup::mount(&target, &dest, &opts)?;
         return finish_mount(root, &dest, &opts);
     }
-    let target = root.create(&dest, Kind::Directory)?;
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
     let data = opts.data_string();
-    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+    if read_only_later(m, &opts) {
+        flags &= !MsFlags::MS_RDONLY;
+    }
     let result = mount_at(
         Some(&source),
         &target,
@@ -303,63 +313,11 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
             ));
         }
     }
-    finish_mount(root, &dest, &opts)
-}
-
-/// Bind mounts, with flags applied by a remount (the kernel ignores them on the bind itself).
-fn bind_mount(
-    root: &RootDir,
-    m: &Mount,
-    dest: &Path,
-    opts: &MountOptions,
-    ctx: &RootfsContext,
-) -> Result<(), SysError> {
-    let source = m.source().clone().unwrap_or_default();
-    let source = if source.is_absolute() {
-        source
-    } else {
-        ctx.bundle.join(source)
-    };
-    let meta =
-        std::fs::metadata(&source).step(|| format!("bind mount source {}", source.display()))?;
-    let kind = if meta.is_dir() {
-        Kind::Directory
-    } else {
-        Kind::File
-    };
-    let target = root.create(dest, kind)?;
-    // MS_BIND always: type "bind" without a bind option in the list is a bind mount too.
-    mount_at(
-        Some(&source),
-        &target,
-        None::<&str>,
-        MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC),
-        None::<&str>,
-    )
-    .step(|| format!("bind {} on {}", source.display(), dest.display()))?;
-    finish_bind(root, dest, opts)
-}
-
-/// An id-mapped bind mount: the runtime makes it detached, init attaches it here, in spec
-/// order, then applies its flags as for any bind mount.
-fn idmapped_mount(
-    root: &RootDir,
-    index: usize,
-    dest: &Path,
-    opts: &MountOptions,
-    ctx: &RootfsContext,
-) -> Result<(), SysError> {
-    let tree = (ctx.idmapped_mount)(index)?;
-    let st = nix::sys::stat::fstat(&tree)
-        .step(|| format!("stat the id-mapped mount for {}", dest.display()))?;
-    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        Kind::Directory
-    } else {
-        Kind::File
-    };
-    let target = root.create(dest, kind)?;
-    idmap::attach(&tree, &target, dest)?;
-    finish_bind(root, dest, opts)
+    finish_mount(root, &dest, &opts)?;
+    if typ == "proc" {
+        adopt_proc(root, &dest, true)?;
+    }
+    Ok(())
 }
 
 /// The flags of a bind mount now at `dest` (the kernel ignores them on the bind itself), then
@@ -447,141 +405,31 @@ pub(super) fn finish_mount(
     Ok(())
 }
 
-/// pivot_root(2) refuses a new root whose parent mount is shared. Make that mount private (in
-/// this mount namespace only).
-fn make_parent_mount_private(rootfs: &Path) -> Result<(), SysError> {
-    let text = super::read_pseudo_file("/proc/self/mountinfo", 16 * 1024)
-        .step(|| "read /proc/self/mountinfo".to_string())?;
-    let mut best: Option<(PathBuf, bool)> = None;
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 7 {
+/// Makes read-only the mounts that were mounted writable so that the runtime could create
+/// files in them ([`read_only_later`]): run after the console is in place, before the root
+/// itself becomes read-only, as runc's finalizeRootfs does. A read-only `/dev` would otherwise
+/// fail `create` ("create /dev/pts: read-only file system").
+pub fn finish_readonly(spec: &Spec) -> Result<(), SysError> {
+    let mut root = None;
+    for m in spec.mounts().iter().flatten() {
+        let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+        if !read_only_later(m, &opts) {
             continue;
         }
-        let mp = PathBuf::from(fields[4].replace("\\040", " "));
-        let shared = fields[6..]
-            .iter()
-            .take_while(|f| **f != "-")
-            .any(|f| f.starts_with("shared:"));
-        if rootfs.starts_with(&mp)
-            && best
-                .as_ref()
-                .is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len())
-        {
-            best = Some((mp, shared));
-        }
-    }
-    if let Some((mp, true)) = best {
-        mount(
-            None::<&str>,
-            &mp,
-            None::<&str>,
-            MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .step(|| format!("make {} private", mp.display()))?;
+        let root = match &mut root {
+            Some(r) => r,
+            None => root.insert(RootDir::open(Path::new("/"))?),
+        };
+        let dest = clean(m.destination());
+        let step = || format!("remount {} read-only", dest.display());
+        let fd = root.open_path(&dest).step(step)?;
+        let ro = MountAttr {
+            set: MOUNT_ATTR_RDONLY,
+            ..MountAttr::default()
+        };
+        fsmount::mount_setattr(&fd, false, ro).step(step)?;
     }
     Ok(())
-}
-
-/// Moves the process into the new root.
-pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
-    fchdir(root.fd()).step(|| format!("chdir {}", root.path().display()))?;
-    if no_pivot {
-        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .step(|| format!("move {} to /", root.path().display()))?;
-        chroot(".").step(|| format!("chroot {}", root.path().display()))?;
-    } else {
-        // After pivot_root(".", ".") the old root is stacked on top of the new one, but the
-        // working directory still names the new root's mount: a mount(2) on "." would change
-        // the container's own mounts (turning every spec propagation into rslave). An fd
-        // taken on the old "/" before the pivot names the old root itself.
-        let old_root = nix::fcntl::open(
-            "/",
-            nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_RDONLY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .step(|| "open the old root".to_string())?;
-        pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
-        crate::process::trace::mark(|| "init: pivot_root".into());
-        fchdir(&old_root).step(|| "chdir to the old root".to_string())?;
-        // Make the old root a slave first, so that unmounting it here cannot propagate to the
-        // host's mounts.
-        mount(
-            None::<&str>,
-            ".",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .step(|| "make old root rslave".to_string())?;
-        umount2(".", MntFlags::MNT_DETACH).step(|| "unmount old root".to_string())?;
-    }
-    chdir("/").step(|| "chdir /".to_string())
-}
-
-/// Readonly paths become read-only bind mounts of themselves; masked paths are covered (a
-/// read-only empty tmpfs for a directory, /dev/null for a file). Missing paths are skipped.
-pub fn mask_and_protect(spec: &Spec) -> Result<(), SysError> {
-    let Some(linux) = spec.linux() else {
-        return Ok(());
-    };
-    let root = RootDir::open(Path::new("/"))?;
-    for p in linux.readonly_paths().iter().flatten() {
-        let dest = Path::new(p);
-        let fd = match root.open_path(dest) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(SysError::new(format!("readonly path {p}"), e)),
-        };
-        bind_onto_itself(&fd, MsFlags::MS_BIND | MsFlags::MS_REC)
-            .step(|| format!("bind readonly path {p}"))?;
-        let top = root.open_path(dest).step(|| format!("open {p}"))?;
-        // A bind remount clears every flag it does not name: keep the nosuid, nodev and
-        // noexec the path had from its mount (procfs has all three), as runc does.
-        let keep =
-            locked_flags(&top) & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-        remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_REC | keep, dest)?;
-    }
-    // A masked directory gets an empty read-only tmpfs. The first one is mounted, and the
-    // others are bind mounts of it: the same empty directory, without a filesystem instance
-    // each to set up now and to tear down when the container exits.
-    let mut empty_dir: Option<OwnedFd> = None;
-    for p in linux.masked_paths().iter().flatten() {
-        let fd = match root.open_path(Path::new(p)) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(SysError::new(format!("masked path {p}"), e)),
-        };
-        let is_dir = nix::sys::stat::fstat(&fd)
-            .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-            .unwrap_or(false);
-        let none = None::<&str>;
-        match (is_dir, &empty_dir) {
-            (false, _) => mount(
-                Some("/dev/null"),
-                &fd_path(&fd),
-                none,
-                MsFlags::MS_BIND,
-                none,
-            )
-            .step(|| format!("mask {p}"))?,
-            (true, Some(empty)) => {
-                mount_at(Some(&fd_path(empty)), &fd, none, MsFlags::MS_BIND, none)
-                    .step(|| format!("mask {p}"))?
-            }
-            (true, None) => {
-                mount_at(Some("tmpfs"), &fd, Some("tmpfs"), MsFlags::MS_RDONLY, none)
-                    .step(|| format!("mask {p}"))?;
-                // Opened again: the path now leads to the new mount's root.
-                empty_dir = Some(root.open_path(Path::new(p)).step(|| format!("open {p}"))?);
-            }
-        }
-    }
-    // The mounts above entered their targets (`paths::mount_at`).
-    chdir("/").step(|| "chdir /".to_string())
 }
 
 /// Remounts `/` read-only (`root.readonly`).
@@ -606,14 +454,5 @@ mod tests {
             PathBuf::from("/sys/fs")
         );
         assert_eq!(clean(Path::new("/../..")), PathBuf::from("/"));
-    }
-
-    #[test]
-    fn only_proc_may_be_mounted_on_proc() {
-        assert!(check_proc_destination(Path::new("/proc"), "proc").is_ok());
-        assert!(check_proc_destination(Path::new("/proc"), "tmpfs").is_err());
-        assert!(check_proc_destination(Path::new("/proc/sys"), "bind").is_err());
-        assert!(check_proc_destination(Path::new("/proc/meminfo"), "bind").is_ok());
-        assert!(check_proc_destination(Path::new("/procfs"), "bind").is_ok());
     }
 }

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use oci_spec::runtime::{LinuxPersonality, LinuxPersonalityDomain};
 
 use crate::error::{Cause, StepContext, SysError};
@@ -12,33 +14,34 @@ use crate::error::{Cause, StepContext, SysError};
 /// `/proc/self/attr/apparmor/exec` since Linux 5.8, else `/proc/self/attr/exec`). Where
 /// AppArmor is not enabled the kernel refuses the write, and so does this (runc fails the same
 /// way); an engine asks for a profile only on a host that has AppArmor.
+///
+/// The attribute is reached through the verified procfs handle ([`procfs`](super::procfs)):
+/// a fake `attr/exec` (a file in an image without procfs at `/proc`, a tmpfs mounted over
+/// `/proc/self/attr`) would take the write and leave the process unconfined (CVE-2019-16884).
 pub fn apparmor_on_exec(profile: &str) -> Result<(), SysError> {
     let value = format!("exec {profile}");
+    let step = |e: SysError| SysError {
+        step: format!("apply AppArmor profile {profile:?}: {}", e.step),
+        cause: e.cause,
+    };
     let mut last = None;
-    for path in ["/proc/self/attr/apparmor/exec", "/proc/self/attr/exec"] {
-        match std::fs::OpenOptions::new().write(true).open(path) {
-            Ok(mut f) => {
-                return f.write_all(value.as_bytes()).map_err(|e| {
-                    SysError::new(
-                        format!("apply AppArmor profile {profile:?}: write {path}"),
-                        Cause::from(e),
-                    )
-                });
+    for rel in ["attr/apparmor/exec", "attr/exec"] {
+        match super::procfs::open_self(rel, OFlag::O_WRONLY) {
+            Ok(fd) => {
+                return std::fs::File::from(fd)
+                    .write_all(value.as_bytes())
+                    .map_err(|e| {
+                        SysError::new(
+                            format!("apply AppArmor profile {profile:?}: write /proc/self/{rel}"),
+                            Cause::from(e),
+                        )
+                    });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => last = Some((path, e)),
-            Err(e) => {
-                return Err(SysError::new(
-                    format!("apply AppArmor profile {profile:?}: open {path}"),
-                    Cause::from(e),
-                ));
-            }
+            Err(e) if e.cause.errno() == Some(Errno::ENOENT) => last = Some(e),
+            Err(e) => return Err(step(e)),
         }
     }
-    let (path, e) = last.expect("two paths were tried");
-    Err(SysError::new(
-        format!("apply AppArmor profile {profile:?}: open {path}"),
-        Cause::from(e),
-    ))
+    Err(step(last.expect("two paths were tried")))
 }
 
 /// `PER_LINUX32` from <linux/personality.h>.
@@ -59,7 +62,7 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<(), SysError> {
     let value = personality_value(p);
     // SAFETY: personality(2) takes a plain integer.
     let r = unsafe { libc::personality(value) };
-    nix::errno::Errno::result(r)
+    Errno::result(r)
         .map(drop)
         .step(|| format!("set personality {}", p.domain()))
 }

@@ -9,6 +9,15 @@ use nix::sys::signal::Signal;
 #[error("unknown signal {0:?}")]
 pub struct UnknownSignal(pub String);
 
+/// `kill`'s signal argument: [`parse`], plus `0`, which sends nothing and asks whether the
+/// process is alive (runc accepts it, and scripts use it so). `None` stands for signal 0.
+pub fn parse_for_kill(s: &str) -> Result<Option<Signal>, UnknownSignal> {
+    if s.parse::<i32>() == Ok(0) {
+        return Ok(None);
+    }
+    parse(s).map(Some)
+}
+
 /// Parses a signal by name (with or without `SIG`, any case) or number.
 pub fn parse(s: &str) -> Result<Signal, UnknownSignal> {
     if let Ok(n) = s.parse::<i32>() {
@@ -33,6 +42,13 @@ mod tests {
         assert_eq!(parse("SIGKILL").unwrap(), Signal::SIGKILL);
         assert_eq!(parse("hup").unwrap(), Signal::SIGHUP);
         assert_eq!(parse("9").unwrap(), Signal::SIGKILL);
+    }
+
+    #[test]
+    fn zero_is_a_liveness_check_for_kill() {
+        assert_eq!(parse_for_kill("0").unwrap(), None);
+        assert_eq!(parse_for_kill("KILL").unwrap(), Some(Signal::SIGKILL));
+        assert!(parse_for_kill("-1").is_err());
     }
 
     #[test]

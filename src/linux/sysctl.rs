@@ -4,12 +4,10 @@
 //! the write would change the host. The rules are runc's: IPC sysctls need a private IPC
 //! namespace, `net.*` a private network namespace, and the UTS names a private UTS namespace.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 use oci_spec::runtime::LinuxNamespaceType;
+use std::collections::HashMap;
 
-use crate::error::{StepContext, SysError};
+use crate::error::SysError;
 
 /// A sysctl that would reach outside the container.
 #[derive(Debug, thiserror::Error)]
@@ -75,17 +73,11 @@ pub fn is_net(key: &str) -> bool {
     key.starts_with("net.") || key.starts_with("net/")
 }
 
-/// The `/proc/sys` file of a sysctl key (`net.ipv4.ip_forward` or `net/ipv4/ip_forward`).
-pub fn proc_path(key: &str) -> PathBuf {
-    PathBuf::from("/proc/sys").join(key.replace('.', "/"))
-}
-
-/// Writes each sysctl through the container's own `/proc`.
+/// Writes each sysctl through the verified procfs handle ([`procfs`](super::procfs)), never
+/// through a `/proc/sys` path the image could have redirected (CVE-2025-52881).
 pub fn apply(sysctls: &HashMap<String, String>) -> Result<(), SysError> {
     for (key, value) in sysctls {
-        let path = proc_path(key);
-        std::fs::write(&path, value)
-            .step(|| format!("write sysctl {key}={value:?} to {}", path.display()))?;
+        super::procfs::write_sysctl(key, value)?;
     }
     Ok(())
 }
@@ -119,13 +111,5 @@ mod tests {
         assert!(validate(&map("kernel.shmmax"), ipc).is_ok());
         assert!(validate(&map("fs.mqueue.msg_max"), ipc).is_ok());
         assert!(validate(&map("kernel.shmmax"), |_| false).is_err());
-    }
-
-    #[test]
-    fn proc_path_turns_dots_into_slashes() {
-        assert_eq!(
-            proc_path("net.ipv4.ip_forward"),
-            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
-        );
     }
 }

@@ -5,17 +5,15 @@
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
-use nix::mount::{MsFlags, mount};
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 use nix::sys::stat::Mode;
 use nix::unistd::setsid;
 use oci_spec::runtime::Box as ConsoleSize;
 
-use super::paths::{Kind, RootDir, fd_path};
 use crate::error::{StepContext, SysError};
 
 /// Where the container's terminal master goes.
@@ -164,16 +162,7 @@ pub fn setup_terminal(
 ) -> Result<(), SysError> {
     let pty = open_pty(size)?;
     if as_console {
-        let root = RootDir::open(Path::new("/"))?;
-        let console = root.create(Path::new("/dev/console"), Kind::File)?;
-        mount(
-            Some(&fd_path(&pty.slave)),
-            &fd_path(&console),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .step(|| format!("bind /dev/pts/{} on /dev/console", pty.number))?;
+        super::console::mount_console(&pty.slave, pty.number)?;
     }
     send_fd(&socket, &pty.master, "/dev/ptmx")?;
     drop(pty.master);

@@ -23,18 +23,17 @@ use super::fsmount::{
 use super::mount_options::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MountOptions,
 };
-use super::paths::{Kind, RootDir};
 use crate::error::{StepContext, SysError};
 
 /// How deep the copied tree may be (a guard against symlink-free but absurd nesting).
 const MAX_DEPTH: usize = 256;
 
-/// Mounts a tmpfs at `dest` holding a copy of what was there.
-pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
+/// Mounts a tmpfs on `target` (the directory `dest`, resolved in the rootfs) holding a copy of
+/// what was there.
+pub fn mount(target: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
     let show = dest.display();
-    let target = root.create(dest, Kind::Directory)?;
     let source = openat(
-        &target,
+        target,
         ".",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -90,7 +89,7 @@ pub fn mount(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Sys
         };
         mount_setattr(&mnt, false, ro).step(|| format!("make tmpfs on {show} read-only"))?;
     }
-    move_mount_to_fd(&mnt, &target).step(|| format!("move tmpfs onto {show}"))
+    move_mount_to_fd(&mnt, target).step(|| format!("move tmpfs onto {show}"))
 }
 
 /// Copies the entries of directory `src` into directory `dst`: directories (recursively),

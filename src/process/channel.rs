@@ -14,14 +14,20 @@
 //! | 3 | init → runtime | [`IdMapRequest`] | init unshared a user namespace itself; write its maps |
 //! | 4 | runtime → init | [`IdMapsWritten`]| the maps are in place                                |
 //! | 5 | init → runtime | [`InitPid`]      | init forked into its PID/time namespace; the forking process exits |
-//! | 6 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, in spec order; with an fd: init's user namespace, when init has its own |
-//! | 7 | runtime → init | [`IdMappedMount`] | with an fd: the detached, id-mapped mount, for init to attach |
+//! | 6 | init → runtime | [`IdMappedMountRequest`] | once per id-mapped mount, and per bind mount of a container with its own user namespace, in spec order; with an fd: init's user namespace, when init has its own |
+//! | 7 | runtime → init | [`IdMappedMount`] | with an fd: the detached mount (id-mapped when asked), for init to attach |
 //! | 8 | init → runtime | `MountsReady`    | mounts done, before pivot_root: run prestart and createRuntime hooks (only sent when the spec has prestart, createRuntime, createContainer or startContainer hooks) |
 //! | 9 | runtime → init | `HooksDone`      | the hooks succeeded; carries the state for init's hooks |
 //! |10 | init → runtime | [`SeccompListener`] | with an fd: the seccomp notify listener, for the agent at `listenerPath` |
-//! |11 | init → runtime | `Ready`          | set up; init (or its exec stub) waits on `exec.fifo` |
+//! |11 | init → runtime | `Ready`          | set up, the late seccomp filter in place; all that is left is the wait on `exec.fifo` (with the exec stub: the stub's `execveat`, then the wait) |
+//! |12 | init → runtime | end of file      | with the exec stub only: init executed the stub (the channel is close-on-exec); the runtime checks init is alive |
 //! | * | init → runtime | `Failed`         | a step failed; the message names it; init exits      |
 //! | * | init → runtime | `Trace`          | a timestamped step, when `--trace` is on             |
+//!
+//! `exec` speaks the same protocol from 1 (no 3-10 but 5 and 10), and its end of file after
+//! `Ready` is its `execve`: a failed one sends `Failed` first. Failures after `start` cannot
+//! use the channel (`create` has returned): they go to `start` through `exec.fifo`
+//! ([`super::fifo`]).
 //!
 //! Between 1 and 2 the runtime completes the cgroup (the v1 hierarchies, the limits) while
 //! init sets up what does not need it; after 2 it brings `lo` up in a network namespace the
@@ -62,8 +68,8 @@ pub enum ToRuntime {
     InitPid {
         pid: i32,
     },
-    /// Init reached spec mount `index`, an id-mapped bind mount: the runtime makes it (see
-    /// `linux::idmap`).
+    /// Init reached spec mount `index`, an id-mapped bind mount or a bind mount of a container
+    /// with its own user namespace: the runtime makes it (see `linux::idmap`).
     IdMappedMountRequest {
         index: usize,
     },
@@ -123,6 +129,17 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
         let bytes = serde_json::to_vec(msg)
             .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
         send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
+            .map(drop)
+            .step(|| "send sync message".to_string())
+    }
+
+    /// Sends one message with `write(2)`: for what init and exec send once a seccomp filter may
+    /// be in place (`Ready`, `Failed`). Profiles allow `write` (the runtime needs it; runc
+    /// refuses SCMP_ACT_NOTIFY on it), not always `sendto`.
+    pub fn write_message(&self, msg: &S) -> Result<(), SysError> {
+        let bytes = serde_json::to_vec(msg)
+            .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
+        nix::unistd::write(&self.fd, &bytes)
             .map(drop)
             .step(|| "send sync message".to_string())
     }
@@ -222,6 +239,12 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
         serde_json::from_slice(&buf[..n])
             .map(|m| Some((m, fds)))
             .map_err(|e| SysError::new("decode sync message", Cause::Other(e.to_string())))
+    }
+}
+
+impl<S, R> std::fmt::Debug for Channel<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Channel(fd {})", self.fd.as_raw_fd())
     }
 }
 

@@ -2,7 +2,7 @@
 //! clone) and namespaces, and then goes through the same privilege steps as the container's
 //! init ([`program::prepare`]), without any of init's filesystem work.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
@@ -79,8 +79,9 @@ pub fn child_main(cfg: &ExecConfig, plan: &NamespacePlan, chan: InitEnd) -> ! {
         Ok(Err(e)) => e.to_string(),
         Err(_) => "exec panicked".to_string(),
     };
+    // `write`, which a seccomp filter installed by now still allows.
     if chan
-        .send(&ToRuntime::Failed {
+        .write_message(&ToRuntime::Failed {
             message: message.clone(),
         })
         .is_err()
@@ -97,6 +98,10 @@ fn run(
     chan: &InitEnd,
 ) -> Result<std::convert::Infallible, ExecError> {
     reset_signals();
+    // Non-dumpable before it joins anything (CVE-2016-9962): once in the container's PID
+    // namespace, no process of the container may ptrace it or open its /proc/<pid>/{exe,fd,
+    // mem} until it executes the program.
+    set_dumpable(false)?;
     // In the container's cgroup once the runtime says so; then its namespaces, user last.
     if chan.recv()? != Some(ToInit::Proceed) {
         return Err(ExecError::RuntimeGone);
@@ -123,10 +128,8 @@ fn run(
             ForkResult::Child => {}
         }
     }
-    // Until execve, no process of the container may ptrace this one or open its
-    // /proc/<pid>/exe, which is still the runtime's binary.
-    set_dumpable(false)?;
-    if cfg.process.terminal().unwrap_or(false) {
+    let terminal = cfg.process.terminal().unwrap_or(false);
+    if terminal {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
             SysError::new(
                 "allocate a terminal: no console socket",
@@ -142,14 +145,23 @@ fn run(
         // must not reach the caller's process group (conmon's, under podman).
         nix::unistd::setsid().step(|| "setsid".to_string())?;
     }
-    let prepared = program::prepare(
-        &cfg.process,
-        cfg.seccomp.as_ref(),
-        chan,
-        cfg.preserve_fds,
-        &|_| {},
-    )?;
-    chan.send(&ToRuntime::Ready)?;
-    // `exec` re-executed rind sealed at its start: no stub.
-    Ok(prepared.exec(program::Route::Direct)?)
+    // The container's root is this process's root since it joined the mount namespace:
+    // `prepare` resolves the cwd and the program under it, with only stdio, the preserved fds
+    // and the channel (a socket) open.
+    let keep = [chan.as_fd().as_raw_fd()];
+    let setup = program::Setup {
+        process: &cfg.process,
+        seccomp: cfg.seccomp.as_ref(),
+        preserve_fds: cfg.preserve_fds,
+        keep: &keep,
+        own_terminal: terminal,
+    };
+    let prepared = program::prepare(&setup, chan, &|_| {})?;
+    // The runtime reads on to the channel's end (the execve): what fails from here on
+    // arrives as `Failed`.
+    chan.write_message(&ToRuntime::Ready)?;
+    prepared.finish(program::Route::Direct)?;
+    // `exec` re-executed rind sealed at its start: no stub. The channel is close-on-exec: its
+    // end of file tells the runtime the execve happened; a failed one is reported over it.
+    Err(prepared.exec(program::Route::Direct).into())
 }

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
 
 use nix::errno::Errno;
@@ -37,23 +37,38 @@ enum InitError {
     Program(#[from] program::ProgramError),
 }
 
+/// Who hears of a failure: the runtime over the channel while `create` waits, `start` through
+/// exec.fifo once `start` released init.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listener {
+    Create,
+    Start,
+}
+
 /// Runs init in the cloned child and never returns: it either becomes the container's process
-/// through `execve`, or reports the failed step to the runtime and exits.
+/// through `execve`, or reports the failed step and exits: to `create` (over the channel),
+/// or after the release to `start` (through exec.fifo) and to the container's stderr.
 pub fn main(cfg: &InitConfig, chan: InitEnd) -> ! {
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(cfg, &chan)));
+    let listener = Cell::new(Listener::Create);
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(cfg, &chan, &listener)));
     let message = match outcome {
         Ok(Ok(never)) => match never {},
         Ok(Err(e)) => e.to_string(),
         Err(_) => "container init panicked".to_string(),
     };
-    // After `start` nobody listens on the channel any more: the error goes to stderr, which is
-    // the container's.
-    if chan
-        .send(&ToRuntime::Failed {
-            message: message.clone(),
-        })
-        .is_err()
-    {
+    let reported = match listener.get() {
+        // `write`, which a seccomp filter installed by now still allows.
+        Listener::Create => chan
+            .write_message(&ToRuntime::Failed {
+                message: message.clone(),
+            })
+            .is_ok(),
+        Listener::Start => {
+            fifo::report(&cfg.fifo, &message);
+            false
+        }
+    };
+    if !reported {
         eprintln!("rind init: {message}");
     }
     // SAFETY: _exit skips atexit handlers and unwinding, which belong to the runtime's copy.
@@ -68,7 +83,11 @@ fn expect(chan: &InitEnd, want: ToInit) -> Result<(), InitError> {
     }
 }
 
-fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
+fn run(
+    cfg: &InitConfig,
+    chan: &InitEnd,
+    listener: &Cell<Listener>,
+) -> Result<Infallible, InitError> {
     let trace = |step: &str| {
         if let Some(clock) = cfg.trace {
             let _ = chan.send(&ToRuntime::Trace {
@@ -87,6 +106,26 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     // The runtime may block signals (run forwards them); the container starts with none
     // blocked and default handlers.
     reset_signals();
+
+    // Non-dumpable from the start (CVE-2016-9962): until execve no process of the container
+    // (or of a container whose PID namespace this one joins) may ptrace init or open its
+    // /proc/<pid>/{exe,fd,mem}. oom_score_adj first: init is still root of the host's user
+    // namespace here, so the write needs no dumpable /proc/self (it is inherited across the
+    // fork into a PID namespace).
+    if let Some(adj) = process.oom_score_adj() {
+        crate::linux::procfs::write_self("oom_score_adj", adj.to_string().as_bytes())
+            .map_err(|e| SysError::new(format!("write oom_score_adj {adj}"), e.cause))?;
+    }
+    // Rootless: an ordinary user's runtime may open this process's uid_map and gid_map only
+    // while it is dumpable (the files of a non-dumpable process belong to the host's root), so
+    // init turns non-dumpable once its maps are written. Until then it runs nothing of the
+    // container and has joined nothing; the only processes that could reach it are the
+    // user's own, which could ptrace the runtime itself.
+    let defer_nondumpable =
+        crate::rootless::unprivileged() && (plan.user_in_clone() || plan.user_in_child);
+    if !defer_nondumpable {
+        set_dumpable(false)?;
+    }
 
     // 1. Wait until, if the clone made a user namespace, our id maps are written. The cgroup
     //    is still being completed by the runtime: we enter it (`cgroup.enter()`) as late as
@@ -113,12 +152,26 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         chan.send(&ToRuntime::IdMapRequest)?;
         expect(chan, ToInit::IdMapsWritten)?;
     }
+    if defer_nondumpable {
+        set_dumpable(false)?;
+    }
     if plan.is_private(LinuxNamespaceType::User) {
         become_root_in_userns()?;
     }
     namespaces::unshare_flags(plan.unshare_flags & !user_flag & !CGROUP_FLAG)?;
     if plan.unshare_flags & CLONE_NEWTIME != 0 && !plan.time_offsets.is_empty() {
-        namespaces::write_time_offsets(&plan.time_offsets)?;
+        // /proc/self/timens_offsets of a non-dumpable process belongs to the host's root,
+        // which init in its own user namespace is not: dumpable for this one write. Init is
+        // not yet in any PID namespace the container's processes share (the fork is next).
+        let in_userns = plan.is_private(LinuxNamespaceType::User);
+        if in_userns {
+            set_dumpable(true)?;
+        }
+        let written = namespaces::write_time_offsets(&plan.time_offsets);
+        if in_userns {
+            set_dumpable(false)?;
+        }
+        written?;
     }
     // A new network namespace (always unshared here, never made by the clone) starts with
     // `lo` down; runc brings it up, and programs expect 127.0.0.1 to work.
@@ -152,22 +205,12 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         join_new_session_keyring()?;
     }
 
-    // 4. oom_score_adj must be written while the process is still dumpable (/proc/self files
-    //    of a non-dumpable process belong to root of the initial user namespace). Then become
-    //    non-dumpable: until execve, no other process in the container may ptrace us or open
-    //    /proc/<pid>/exe (the runtime's binary).
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .step(|| format!("write oom_score_adj {adj}"))?;
-    }
-    set_dumpable(false)?;
-
-    // 5. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
+    // 4. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
     //    createRuntime hooks (in its own namespaces), which must see the mounts but not yet
     //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
     //    namespace: the runtime makes it detached, on request, and init attaches it in order.
     let in_userns = plan.is_private(LinuxNamespaceType::User);
-    let idmapped_mount = |index| {
+    let detached_mount = |index| {
         cgroup.enter()?;
         request_idmapped_mount(chan, index, in_userns)
     };
@@ -181,7 +224,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
             cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
             cgroup: &cfg.cgroup,
             cgroup_mounts: &cfg.cgroup_mounts,
-            idmapped_mount: &idmapped_mount,
+            detached_mount: &detached_mount,
             enter_cgroup: &enter_cgroup,
         };
         Some(rootfs::prepare(&ctx)?)
@@ -202,7 +245,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         serde_json::Value::Null
     };
 
-    // 6. createContainer hooks run in the container's namespaces, before pivot_root, in the rootfs.
+    // 5. createContainer hooks run in the container's namespaces, before pivot_root, in the rootfs.
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -211,7 +254,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         hooks::run_all_in("createContainer", h, &hook_state.to_string(), cfg.rootfs)?;
     }
 
-    // 7. Enter the new root. Without a mount namespace, chroot is all that is possible.
+    // 6. Enter the new root. Without a mount namespace, chroot is all that is possible.
     match &root {
         Some(root) => rootfs::pivot(root, cfg.no_pivot)?,
         None => {
@@ -222,7 +265,7 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     drop(root);
     trace("init: pivot_root done");
 
-    // 8. The terminal, once the container's devpts is at /dev/pts.
+    // 7. The terminal, once the container's devpts is at /dev/pts.
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
             SysError::new(
@@ -241,9 +284,13 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         nix::unistd::setsid().step(|| "setsid".to_string())?;
     }
 
-    // 9. The rest of the filesystem view: read-only root, then hostname and sysctls (written
-    //    through the container's /proc before /proc/sys becomes read-only), then readonly and
-    //    masked paths.
+    // 8. The rest of the filesystem view: read-only root, then hostname and sysctls (written
+    //    through the procfs handle before /proc/sys becomes read-only), then readonly and
+    //    masked paths. The read-only tmpfs mounts and /dev were left writable for the nodes
+    //    and the console until now.
+    if plan.is_private(LinuxNamespaceType::Mount) {
+        rootfs::finish_readonly(spec)?;
+    }
     if spec
         .root()
         .as_ref()
@@ -266,32 +313,61 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
     }
     trace("init: rootfs finalized");
 
-    // 10. Limits, privileges, working directory and the program: checked now so that a
-    //     missing or non-executable binary fails `create`, not `start`.
+    // 9. Limits, privileges, working directory and the program: checked now so that a
+    //    missing or non-executable binary fails `create`, not `start`. `prepare` closes
+    //    every descriptor but stdio, the preserved ones, the channel, exec.fifo and the stub
+    //    first (the console socket went with the terminal's setup): nothing that names a
+    //    host directory is open when the cwd or the program's path is resolved.
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         crate::linux::security::set_personality(p)?;
     }
     let step = |s: &str| trace(&format!("init: {s}"));
-    let prepared = program::prepare(process, cfg.seccomp.as_ref(), chan, cfg.preserve_fds, &step)?;
+    let keep: Vec<RawFd> = [Some(chan.as_fd()), Some(cfg.fifo.as_fd())]
+        .into_iter()
+        .chain(std::iter::once(cfg.exec_stub.as_ref().map(AsFd::as_fd)))
+        .flatten()
+        .map(|fd| fd.as_raw_fd())
+        .collect();
+    let setup = program::Setup {
+        process,
+        seccomp: cfg.seccomp.as_ref(),
+        preserve_fds: cfg.preserve_fds,
+        keep: &keep,
+        own_terminal: process.terminal().unwrap_or(false),
+    };
+    let prepared = program::prepare(&setup, chan, &step)?;
 
-    // 12. Ready. Nothing may be reported through the channel after this point: `create` has
-    //     returned (trace marks are best effort).
-    chan.send(&ToRuntime::Ready)?;
-
-    // 13. With the exec stub, init executes it now and the stub waits on exec.fifo for
-    //     `start`: the seccomp filter's compilation and the teardown of init's copy of rind's
-    //     address space then run while the runtime finishes `create` and `start`, not between
-    //     `start` and the program. The stub is only used without startContainer hooks
-    //     (`exec_stub::usable_for`), which would need init after the release.
+    // 10. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
+    //     among them). From here on nothing may fail silently: `create` fails with what
+    //     fails before it returns, `start` with what fails after the release.
+    //
+    //     With the exec stub, `Ready` comes first: `create` reads on to the channel's end,
+    //     which comes at init's execveat of the stub (a failure before it arrives as
+    //     `Failed`, with `write`, which the filter allows), so the runtime writes its state
+    //     while init installs the filter (the kernel's preparation of a large profile takes
+    //     a millisecond or more) and the teardown of init's copy of rind's address space
+    //     runs beside the end of `create`. The stub then waits on exec.fifo for `start`.
+    //     The stub is only used without startContainer hooks (`exec_stub::usable_for`),
+    //     which would need init after the release.
+    //
+    //     Without it, `Ready` is init's last word to `create`: it comes after the filter.
     if let Some(stub) = &cfg.exec_stub {
-        use std::os::fd::AsFd;
         let route = program::Route::StubAfterStart(stub.as_fd(), cfg.fifo.as_fd());
-        return Ok(prepared.exec(route)?);
+        chan.write_message(&ToRuntime::Ready)?;
+        prepared.finish(route)?;
+        return Err(prepared.exec(route).into());
     }
+    prepared.finish(program::Route::Direct)?;
+    chan.write_message(&ToRuntime::Ready)?;
+
+    // 11. Without the stub, init waits on exec.fifo itself. What fails after the release
+    //     goes to `start`, through exec.fifo.
     fifo::wait(&cfg.fifo)?;
+    listener.set(Listener::Start);
     trace("init: released by start");
 
-    // 14. startContainer hooks run in the container, after start, before the program.
+    // 12. startContainer hooks run in the container, after start, before the program, under
+    //     the seccomp filter (as in runc). They inherit only stdio.
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -301,8 +377,15 @@ fn run(cfg: &InitConfig, chan: &InitEnd) -> Result<Infallible, InitError> {
         hooks::run_all("startContainer", h, &hook_state.to_string())?;
     }
 
-    // 15. The program.
-    Ok(prepared.exec(program::Route::Direct)?)
+    // 13. The program. The channel goes first: only stdio, the preserved fds and exec.fifo
+    //     (close-on-exec, kept to report a failed execve to `start`) are open while the
+    //     kernel resolves the program's path.
+    trace(&format!("init: execve {}", prepared.program().display()));
+    super::trace::stop_forwarding();
+    // SAFETY: the channel is never used again by this process, which executes or exits next
+    // (its owner is never dropped: nothing returns from `main`).
+    unsafe { libc::close(chan.as_fd().as_raw_fd()) };
+    Err(prepared.exec(program::Route::Direct).into())
 }
 
 /// Whether the spec has a hook that needs the `MountsReady` round trip: prestart and
@@ -373,12 +456,7 @@ fn request_idmapped_mount(
 ) -> Result<OwnedFd, SysError> {
     let request = ToRuntime::IdMappedMountRequest { index };
     if own_userns {
-        let userns = nix::fcntl::open(
-            "/proc/self/ns/user",
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .step(|| "open /proc/self/ns/user".to_string())?;
+        let userns = crate::linux::procfs::open_self_ns("user", libc::CLONE_NEWUSER)?;
         chan.send_with_fd(&request, &userns)?;
     } else {
         chan.send(&request)?;
@@ -408,7 +486,9 @@ pub(super) fn become_root_in_userns() -> Result<(), SysError> {
     let zero_g = Gid::from_raw(0);
     let zero_u = Uid::from_raw(0);
     setresgid(zero_g, zero_g, zero_g).step(|| "setgid 0 in the user namespace".to_string())?;
-    setresuid(zero_u, zero_u, zero_u).step(|| "setuid 0 in the user namespace".to_string())
+    setresuid(zero_u, zero_u, zero_u).step(|| "setuid 0 in the user namespace".to_string())?;
+    // The credential change reset dumpability to fs.suid_dumpable, which may be 1.
+    set_dumpable(false)
 }
 
 fn join_new_session_keyring() -> Result<(), SysError> {

@@ -1,7 +1,7 @@
 //! The runtime's side of starting init: the clone, the cgroup placement, the id maps, the
 //! hooks that run in the runtime's namespaces, and the wait for init to be ready.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use super::InitConfig;
 use super::channel::{self, InitEnd, RuntimeEnd, ToInit, ToRuntime};
 use super::clone::{Forked, clone3};
-use super::{init, trace};
+use super::{fds, init, trace};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::container::state::proc_stat;
 use crate::error::SysError;
@@ -58,34 +58,83 @@ pub trait LaunchEvents {
         index: usize,
         container_userns: Option<OwnedFd>,
     ) -> anyhow::Result<OwnedFd>;
+    /// Descriptors the child closes first thing: the container's state lock. A `flock` belongs
+    /// to the open file, which the clone shares; were the child to keep it, a runtime killed
+    /// during `create` would leave the lock held by its orphaned init, and every later command
+    /// on the id (`delete --force` first) would wait for that init to go.
+    fn child_closes(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
 }
 
-/// A started, ready, blocked init.
-#[derive(Debug, Clone, Copy)]
+/// A started, ready child: init blocked on the exec FIFO (or about to be), or an exec'd process
+/// about to execve.
+#[derive(Debug)]
 pub struct Launched {
     pub pid: Pid,
     pub start_time: u64,
     /// The clone's pid, which is init itself unless init was forked once more (PID/time
     /// namespace): then it is the already reaped intermediate.
     pub cloned: Pid,
+    /// The channel, still to be read to its end ([`Launched::confirm_exec`]).
+    pending: Option<(RuntimeEnd, AfterReady)>,
 }
 
-/// Clones the container's init and drives it until it waits on the exec FIFO.
+/// What the child still does after `Ready` that can fail, and so what the runtime waits for
+/// ([`Launched::confirm_exec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterReady {
+    /// Nothing: `Ready` is the last word (init that waits on exec.fifo itself).
+    Nothing,
+    /// An execve that closes the channel, after which the process keeps running (init's
+    /// execveat of the exec stub, which then waits on exec.fifo): end of file on the channel
+    /// while the process still has an address space is success.
+    ExecThenWait,
+    /// An execve that closes the channel, after which the program may exit at once (`exec`):
+    /// end of file without a `Failed` before it is success.
+    Exec,
+}
+
+/// The descriptors a child keeps from the runtime: stdio, the `preserve` fds after it (the
+/// caller's `--preserve-fds`), the channel, and `keep`. Everything else is closed right after
+/// the clone (see [`super::fds`]).
+pub struct ChildFds<'a> {
+    pub preserve: u32,
+    pub keep: &'a [RawFd],
+}
+
+/// Clones the container's init and drives it until it waits on the exec FIFO (with the exec
+/// stub: until [`Launched::confirm_exec`]).
 pub fn launch(
     cfg: &InitConfig,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
 ) -> Result<Launched, LaunchError> {
-    spawn(cfg.plan, cgroup, events, |end| init::main(cfg, end))
+    let mut keep = vec![cfg.fifo.as_raw_fd()];
+    keep.extend(cfg.console_socket.as_ref().map(AsRawFd::as_raw_fd));
+    keep.extend(cfg.exec_stub.as_ref().map(AsRawFd::as_raw_fd));
+    let fds = ChildFds {
+        preserve: cfg.preserve_fds,
+        keep: &keep,
+    };
+    let after_ready = match cfg.exec_stub {
+        Some(_) => AfterReady::ExecThenWait,
+        None => AfterReady::Nothing,
+    };
+    spawn(cfg.plan, cgroup, events, &fds, after_ready, |end| {
+        init::main(cfg, end)
+    })
 }
 
 /// Clones a child that runs `child` with its end of the channel (`child` ends the process
-/// itself, by execve or _exit), and drives it through the protocol until it reports `Ready`. On failure the child is killed and reaped; the caller
-/// removes the cgroup and the state.
+/// itself, by execve or _exit), and drives it through the protocol until it reports `Ready`.
+/// On failure the child is killed and reaped; the caller removes the cgroup and the state.
 pub fn spawn(
     plan: &NamespacePlan,
     cgroup: &dyn Cgroup,
     events: &mut dyn LaunchEvents,
+    fds: &ChildFds,
+    after_ready: AfterReady,
     child: impl FnOnce(InitEnd),
 ) -> Result<Launched, LaunchError> {
     let (runtime_end, init_end) = channel::pair()?;
@@ -95,11 +144,26 @@ pub fn spawn(
     if !plan.user_in_clone() {
         runtime_end.send(&ToInit::Proceed)?;
     }
+    let child_closes = events.child_closes();
     let cgroup_fd = cgroup.clone_fd();
     trace::mark(|| format!("clone3 (namespaces: {})", describe(plan.clone_flags)));
     let (cloned, in_cgroup) = match clone3(plan.clone_flags, cgroup_fd.as_ref())? {
         Forked::Child => {
+            for fd in child_closes {
+                // SAFETY: the child's copy of a descriptor only the runtime uses.
+                unsafe { libc::close(fd) };
+            }
             drop(runtime_end);
+            // First of all, the runtime's descriptors go (CVE-2024-21626): the state
+            // directory's lock, the cgroup directory, the caller's leaked ones.
+            let mut keep = fds.keep.to_vec();
+            keep.push(init_end.as_fd().as_raw_fd());
+            if let Err(e) = fds::close_from_except(3 + fds.preserve as RawFd, &keep) {
+                let message = e.to_string();
+                let _ = init_end.write_message(&ToRuntime::Failed { message });
+                // SAFETY: the child must never return into the runtime's code.
+                unsafe { libc::_exit(1) }
+            }
             trace::forward_to_runtime(&init_end);
             child(init_end);
             // SAFETY: the child must never return into the runtime's code.
@@ -123,22 +187,79 @@ pub fn spawn(
     );
     match result {
         Ok(start_time) => {
-            // Traced: init's steps after `create` (the release by `start`, the execve) still
-            // come over the channel; a foreground `run` reads them until execve closes it.
-            trace::keep_init_channel(runtime_end);
+            let pending = match after_ready {
+                AfterReady::Nothing => {
+                    // Traced: init's steps after `create` (the release by `start`, the
+                    // execve) still come over the channel; a foreground `run` reads them until
+                    // execve closes it.
+                    trace::keep_init_channel(runtime_end);
+                    None
+                }
+                wait => Some((runtime_end, wait)),
+            };
             Ok(Launched {
                 pid: init_pid,
                 start_time,
                 cloned,
+                pending,
             })
         }
         Err(e) => {
-            let _ = kill(init_pid, Signal::SIGKILL);
-            if init_pid != cloned {
-                let _ = kill(cloned, Signal::SIGKILL);
-            }
-            let _ = waitpid(cloned, None);
+            abandon(init_pid, cloned);
             Err(e)
+        }
+    }
+}
+
+/// Kills the child and reaps the process the runtime cloned.
+fn abandon(pid: Pid, cloned: Pid) {
+    let _ = kill(pid, Signal::SIGKILL);
+    if pid != cloned {
+        let _ = kill(cloned, Signal::SIGKILL);
+    }
+    let _ = waitpid(cloned, None);
+}
+
+impl Launched {
+    /// Reads the channel to its end: what the child does after `Ready` (see [`AfterReady`])
+    /// either fails with the child's reason, or succeeds. The caller overlaps its own
+    /// bookkeeping with the child's execve by calling this after it. On failure the child is
+    /// killed and reaped.
+    pub fn confirm_exec(&mut self) -> Result<(), LaunchError> {
+        let Some((chan, after)) = self.pending.take() else {
+            return Ok(());
+        };
+        let outcome = read_to_end(&chan, after, self.pid, self.cloned);
+        if outcome.is_err() {
+            abandon(self.pid, self.cloned);
+        }
+        trace::mark(|| "the child executed (its channel closed)".into());
+        outcome
+    }
+}
+
+fn read_to_end(
+    chan: &RuntimeEnd,
+    after: AfterReady,
+    pid: Pid,
+    cloned: Pid,
+) -> Result<(), LaunchError> {
+    loop {
+        match chan.recv()? {
+            Some(ToRuntime::Trace { nanos, step }) => trace::record_init(nanos, step),
+            Some(ToRuntime::Failed { message }) => return Err(LaunchError::Init(message)),
+            Some(other) => return Err(LaunchError::Protocol(other)),
+            None if after == AfterReady::ExecThenWait => {
+                // The channel closes at the execve (close-on-exec) or at exit. A process
+                // that exited has no address space left by the time its descriptors close,
+                // so its exe link is gone; one that executed has the new program's.
+                return match std::fs::read_link(format!("/proc/{pid}/exe")) {
+                    Ok(_) => Ok(()),
+                    Err(_) if pid == cloned => Err(LaunchError::InitDied(exit_status(cloned))),
+                    Err(_) => Err(LaunchError::InitDied("it exited".into())),
+                };
+            }
+            None => return Ok(()),
         }
     }
 }
@@ -159,34 +280,48 @@ fn drive(
     if plan.user_in_clone() {
         namespaces::write_id_maps(cloned, plan)?;
         trace::mark(|| "wrote uid_map and gid_map".into());
-        chan.send(&ToInit::Proceed)?;
+        chan.send(&ToInit::Proceed)
+            .map_err(|e| failure_or(e, chan, cloned))?;
     }
     events.complete_cgroup()?;
     let task_files = cgroup.task_files()?;
     let raw: Vec<_> = task_files.iter().map(AsRawFd::as_raw_fd).collect();
-    if let Err(e) = chan.send_with_fds(&ToInit::CgroupReady, &raw) {
-        // Init sets up while the runtime completes the cgroup: it may have failed and gone
-        // already, and then its own message says why.
-        let gone = e.cause.errno() == Some(nix::errno::Errno::EPIPE);
-        return Err(failure_or(e, gone, chan, cloned));
-    }
+    // Init sets up while the runtime completes the cgroup: it may have failed and gone
+    // already, and then its own message says why.
+    chan.send_with_fds(&ToInit::CgroupReady, &raw)
+        .map_err(|e| failure_or(e, chan, cloned))?;
     drop(task_files);
     let start_time = |pid: Pid| proc_stat(pid.as_raw()).map(|s| s.start_time).unwrap_or(0);
     if !plan.fork {
         events.init_pid_known(cloned, start_time(cloned))?;
     }
+    // With an extra fork, the intermediate reports the pid while the child goes on: the
+    // child's next messages can come first. They wait until the pid is known (the hooks, the
+    // seccomp agent and `Ready` must name the right process).
+    let mut pid_known = !plan.fork;
+    let mut deferred = std::collections::VecDeque::new();
     loop {
-        let (msg, fd) = match chan.recv_with_fd()? {
+        let next = match pid_known {
+            true if !deferred.is_empty() => deferred.pop_front(),
+            _ => chan.recv_with_fd()?,
+        };
+        let (msg, fd) = match next {
             Some(m) => m,
             None => return Err(LaunchError::InitDied(exit_status(cloned))),
         };
+        if !pid_known && !matches!(msg, ToRuntime::InitPid { .. } | ToRuntime::Failed { .. }) {
+            deferred.push_back((msg, fd));
+            continue;
+        }
         match msg {
             ToRuntime::IdMapRequest => {
                 namespaces::write_id_maps(cloned, plan)?;
                 trace::mark(|| "wrote uid_map and gid_map".into());
-                chan.send(&ToInit::IdMapsWritten)?;
+                chan.send(&ToInit::IdMapsWritten)
+                    .map_err(|e| failure_or(e, chan, cloned))?;
             }
             ToRuntime::InitPid { pid } => {
+                pid_known = true;
                 *init_pid = Pid::from_raw(pid);
                 let _ = waitpid(cloned, None);
                 events.init_pid_known(*init_pid, start_time(*init_pid))?;
@@ -194,11 +329,13 @@ fn drive(
             ToRuntime::IdMappedMountRequest { index } => {
                 let tree = events.idmapped_mount(index, fd)?;
                 trace::mark(|| format!("made id-mapped mount {index} for init"));
-                chan.send_with_fd(&ToInit::IdMappedMount, &tree)?;
+                chan.send_with_fd(&ToInit::IdMappedMount, &tree)
+                    .map_err(|e| failure_or(e, chan, cloned))?;
             }
             ToRuntime::MountsReady => {
                 let state = events.mounts_ready(*init_pid)?;
-                chan.send(&ToInit::HooksDone { state })?;
+                chan.send(&ToInit::HooksDone { state })
+                    .map_err(|e| failure_or(e, chan, cloned))?;
             }
             ToRuntime::Ready => {
                 trace::mark(|| "init ready, waiting on exec.fifo".into());
@@ -214,9 +351,12 @@ fn drive(
     }
 }
 
-/// The error for a step that failed, `e`; or, when the way it failed says init is `gone`, why
-/// init went (see [`init_failure`]), which is the error the user needs.
-fn failure_or(e: SysError, gone: bool, chan: &RuntimeEnd, cloned: Pid) -> LaunchError {
+/// The error for a send that failed, `e`; or, when the way it failed says init is gone (its
+/// end closed: EPIPE, or ECONNRESET when it left a message of ours unread), why init went
+/// (see [`init_failure`]), which is the error the user needs.
+fn failure_or(e: SysError, chan: &RuntimeEnd, cloned: Pid) -> LaunchError {
+    use nix::errno::Errno;
+    let gone = matches!(e.cause.errno(), Some(Errno::EPIPE | Errno::ECONNRESET));
     gone.then(|| init_failure(chan, cloned))
         .flatten()
         .unwrap_or(e.into())

@@ -4,13 +4,16 @@
 
 pub mod channel;
 mod clone;
+mod cwd;
 pub mod exec;
 pub mod exec_stub;
+pub mod fds;
 pub mod fifo;
 mod init;
 mod launch;
 mod program;
 pub mod sealed_exe;
+mod stdio;
 pub mod supervise;
 pub mod trace;
 
@@ -22,7 +25,7 @@ use oci_spec::runtime::Spec;
 use crate::cgroups::CgroupPaths;
 use crate::linux::namespaces::NamespacePlan;
 
-pub use launch::{LaunchError, LaunchEvents, Launched, launch, spawn};
+pub use launch::{AfterReady, ChildFds, LaunchError, LaunchEvents, Launched, launch, spawn};
 
 /// Everything the container's init needs. Built by the runtime before the clone; the child
 /// inherits it as a copy of the runtime's memory, so nothing is serialized.

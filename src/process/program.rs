@@ -1,9 +1,8 @@
 //! From a configured process to `execve`: limits, privileges, working directory, environment
 //! and the program itself. Shared by the container's init and by `exec`.
 
-use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +10,7 @@ use nix::errno::Errno;
 use oci_spec::runtime::Process;
 
 use super::channel::{InitEnd, ToRuntime};
+use super::{cwd, fds, stdio};
 use crate::error::{Cause, StepContext, SysError};
 use crate::linux::capabilities::CapabilitySets;
 use crate::linux::seccomp::Program as Filter;
@@ -33,28 +33,57 @@ pub struct Prepared<'a> {
     args: &'a [String],
     env: Vec<String>,
     umask: u32,
-    preserve_fds: u32,
-    /// The filter still to install right before execve (with no_new_privs).
+    /// The filter still to install as the last step before `Ready` (with no_new_privs).
     late_seccomp: Option<&'a Filter>,
+}
+
+/// What [`prepare`] works from.
+pub struct Setup<'a> {
+    pub process: &'a Process,
+    pub seccomp: Option<&'a Filter>,
+    /// `--preserve-fds`: fds 3.. 3+N reach the program.
+    pub preserve_fds: u32,
+    /// The runtime's descriptors the process still needs after [`prepare`] (the channel,
+    /// exec.fifo, the exec stub): none of them is a directory, so none leads to a host path.
+    pub keep: &'a [RawFd],
+    /// Fds 0-2 are the pty the runtime opened for this process.
+    pub own_terminal: bool,
 }
 
 /// Applies the process's limits and privileges, enters its working directory and finds its
 /// program.
 ///
-/// rlimits go first, while still privileged (raising a hard limit needs it); no_new_privs
-/// before the user switch, as runc does. Without no_new_privs, installing seccomp needs
-/// CAP_SYS_ADMIN, so the filter goes in before capabilities are dropped; with it, as late as
-/// possible ([`Prepared::exec`]), so that fewer of rind's own syscalls run under it. A filter
-/// with a notify listener goes in here either way, because the listener must reach the runtime
-/// over `chan` while it still listens. The bounding set is cut while CAP_SETPCAP is held;
-/// keepcaps carries the permitted set across setuid; then the exact sets are applied.
+/// First every descriptor but stdio, the preserved ones and `setup.keep` is closed: before the
+/// first path the container chose is resolved (CVE-2024-21626), and before any seccomp filter
+/// is installed (a profile without `close_range` would refuse the call). rlimits go next,
+/// while still privileged (raising a hard limit needs it); no_new_privs before the user
+/// switch, as runc does. The working directory is entered as root, before the user switch
+/// (runc's order: a directory the user cannot reach is still entered), and entered again as the
+/// user when root was refused. Without no_new_privs, installing seccomp needs CAP_SYS_ADMIN,
+/// so the filter goes in before capabilities are dropped; with it, as late as possible
+/// ([`Prepared::finish`]), so that fewer of rind's own syscalls run under it. A filter with a
+/// notify listener goes in here either way, because the listener must reach the runtime over
+/// `chan` while it still listens. The bounding set is cut while CAP_SETPCAP is held; stdio is
+/// handed to the user ([`super::stdio`]); keepcaps carries the permitted set across setuid;
+/// then the exact sets are applied.
 pub fn prepare<'a>(
-    process: &'a Process,
-    seccomp: Option<&'a Filter>,
+    setup: &Setup<'a>,
     chan: &InitEnd,
-    preserve_fds: u32,
     trace: &dyn Fn(&str),
 ) -> Result<Prepared<'a>, ProgramError> {
+    let process = setup.process;
+    // Read while the procfs handle is still open (the next step closes it): a user namespace
+    // whose maps an ordinary user wrote has setgroups denied (rootless), and a setgroups call
+    // there fails.
+    let setgroups_allowed = crate::linux::procfs::read_self("setgroups", 64)
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    let first = 3 + setup.preserve_fds as RawFd;
+    fds::close_from_except(first, setup.keep)?;
+    for fd in 3..first {
+        // The preserved ones reach the program: never close-on-exec (one not open just fails).
+        let _ = fds::set_cloexec(fd, false);
+    }
     if let Some(profile) = process
         .apparmor_profile()
         .as_deref()
@@ -71,7 +100,13 @@ pub fn prepare<'a>(
         Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
             .step(|| "set no_new_privs".to_string())?;
     }
-    let early = seccomp.filter(|f| !nnp || f.has_listener());
+    let cwd = process.cwd();
+    let cwd_as_user = match cwd::enter(cwd) {
+        Ok(()) => false,
+        Err(e) if matches!(e.cause.errno(), Some(Errno::EACCES | Errno::EPERM)) => true,
+        Err(e) => return Err(e.into()),
+    };
+    let early = setup.seccomp.filter(|f| !nnp || f.has_listener());
     if let Some(filter) = early {
         install(filter, Some(chan))?;
         trace("seccomp installed");
@@ -83,20 +118,19 @@ pub fn prepare<'a>(
         .unwrap_or_default();
     caps.drop_bounding()?;
     set_keepcaps(true)?;
-    let setgroups_allowed = crate::linux::read_pseudo_file("/proc/self/setgroups", 64)
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
+    let uid = process.user().uid();
+    stdio::hand_to_user(uid, setup.own_terminal)?;
     user::switch_user(process.user(), setgroups_allowed)?;
+    // A credential change resets dumpability to fs.suid_dumpable, which may be 1.
+    super::init::set_dumpable(false)?;
     set_keepcaps(false)?;
     caps.apply()?;
     trace("user and capabilities set");
+    if cwd_as_user {
+        cwd::enter(cwd)?;
+    }
 
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).step(|| format!("chdir to cwd {}", cwd.display()))?;
-    let env = environment(
-        process.env().as_deref().unwrap_or_default(),
-        process.user().uid(),
-    );
+    let env = environment(process.env().as_deref().unwrap_or_default(), uid);
     let args = process.args().as_deref().unwrap_or_default();
     let name = args
         .first()
@@ -107,8 +141,7 @@ pub fn prepare<'a>(
         args,
         env,
         umask: process.user().umask().unwrap_or(0o022),
-        preserve_fds,
-        late_seccomp: if early.is_none() { seccomp } else { None },
+        late_seccomp: if early.is_none() { setup.seccomp } else { None },
     })
 }
 
@@ -123,59 +156,73 @@ pub enum Route<'a> {
 }
 
 impl Prepared<'_> {
-    /// Closes what must not leak, sets the umask, installs a late seccomp filter, and executes
-    /// the program by `route`. Returns only on failure.
-    pub fn exec(self, route: Route<'_>) -> Result<Infallible, ProgramError> {
+    /// The last steps that can fail before the execve: exec.fifo left open across the exec for
+    /// the stub, the umask, and the late seccomp filter. Their failure must reach `create`
+    /// (as in runc): the caller reports `Ready` after this, or reads the channel to its end.
+    /// Nothing after this may need more than `write` and the execve (the filter may forbid
+    /// the rest).
+    pub fn finish(&self, route: Route<'_>) -> Result<(), ProgramError> {
         // Marks go before the filter, which may forbid the channel's sendmsg.
         if self.late_seccomp.is_some() {
             super::trace::mark(|| {
                 "init: installing the seccomp filter (late: no_new_privs)".into()
             });
         }
-        super::trace::mark(|| match route {
-            Route::Direct => format!("init: execve {}", self.program.display()),
-            Route::StubAfterStart(..) => format!(
-                "init: execve of the exec stub, which waits for start, then executes {}",
-                self.program.display()
-            ),
-        });
-        // Only stdio and the preserved fds reach the program (a leaked descriptor was
-        // CVE-2024-21626). Everything else is marked close-on-exec; exec.fifo stays open
-        // for the stub, which closes it before the program.
-        prepare_fds(self.preserve_fds)?;
         if let Route::StubAfterStart(_, fifo) = route {
-            // SAFETY: F_SETFD on a descriptor init holds open.
-            Errno::result(unsafe { libc::fcntl(fifo.as_raw_fd(), libc::F_SETFD, 0) })
-                .step(|| "keep exec.fifo open for the exec stub".to_string())?;
+            super::trace::mark(|| {
+                format!(
+                    "init: execve of the exec stub, which waits for start, then executes {}",
+                    self.program.display()
+                )
+            });
+            // The stub reads it, then marks it close-on-exec again before the program.
+            fds::set_cloexec(fifo.as_raw_fd(), false)?;
         }
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(self.umask));
         if let Some(filter) = self.late_seccomp {
             install(filter, None)?;
         }
+        Ok(())
+    }
+
+    /// Executes the program by `route`. Returns only on failure.
+    pub fn exec(self, route: Route<'_>) -> ProgramError {
         let cstr = |s: &[u8]| {
             CString::new(s).map_err(|_| SysError::new("exec: argument contains NUL", Errno::EINVAL))
         };
-        let path = cstr(self.program.as_os_str().as_bytes())?;
-        let argv = self
-            .args
-            .iter()
-            .map(|a| cstr(a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let envp = self
-            .env
-            .iter()
-            .map(|e| cstr(e.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let strings = || -> Result<_, SysError> {
+            let path = cstr(self.program.as_os_str().as_bytes())?;
+            let argv = self
+                .args
+                .iter()
+                .map(|a| cstr(a.as_bytes()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let envp = self
+                .env
+                .iter()
+                .map(|e| cstr(e.as_bytes()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((path, argv, envp))
+        };
+        let (path, argv, envp) = match strings() {
+            Ok(s) => s,
+            Err(e) => return e.into(),
+        };
         let err = match route {
             Route::Direct => nix::unistd::execve(&path, &argv, &envp).unwrap_err(),
             Route::StubAfterStart(stub, fifo) => {
                 super::exec_stub::exec(stub, fifo, &path, &argv, &envp)
             }
         };
-        Err(ProgramError::Exec(
+        ProgramError::Exec(
             self.program.display().to_string(),
             Cause::Errno(err).to_string(),
-        ))
+        )
+    }
+
+    /// The program's path, as found.
+    pub fn program(&self) -> &Path {
+        &self.program
     }
 }
 
@@ -245,27 +292,6 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, ProgramError> 
         "executable file not found in $PATH: no such file or directory"
     };
     Err(ProgramError::Exec(name.into(), why.into()))
-}
-
-/// Marks every fd from 3 + `preserve` upward close-on-exec, and makes sure the preserved ones
-/// are not.
-fn prepare_fds(preserve: u32) -> Result<(), SysError> {
-    let first = 3 + preserve;
-    // SAFETY: close_range only changes descriptor flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    Errno::result(r).step(|| format!("mark fds from {first} close-on-exec"))?;
-    for fd in 3..first {
-        // SAFETY: F_SETFD on a descriptor number; an unopened one just fails.
-        unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) };
-    }
-    Ok(())
 }
 
 #[cfg(test)]

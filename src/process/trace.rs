@@ -65,6 +65,11 @@ pub fn forward_to_runtime(chan: &InitEnd) {
     }
 }
 
+/// Stops [`forward_to_runtime`]: the channel is about to be closed.
+pub fn stop_forwarding() {
+    INIT_CHANNEL.store(-1, Ordering::Relaxed);
+}
+
 /// Turns tracing on, with the origin now. Returns the clock to hand to init.
 pub fn enable() -> Clock {
     let clock = Clock {

@@ -170,11 +170,9 @@ fn write_one(pid: Pid, kind: Kind, maps: &[LinuxIdMapping]) -> Result<(), SysErr
         if kind == Kind::Gid {
             // The kernel takes an unprivileged gid_map only after setgroups is denied, so that
             // no one can drop a group that a file's permissions hold against them.
-            let path = format!("/proc/{pid}/setgroups");
-            std::fs::write(&path, "deny").step(|| format!("write {path}"))?;
+            crate::linux::procfs::write_pid(pid.as_raw(), "setgroups", b"deny")?;
         }
-        let path = format!("/proc/{pid}/{file}");
-        return std::fs::write(&path, id_map_text(maps)).step(|| format!("write {path}"));
+        return crate::linux::procfs::write_pid(pid.as_raw(), file, id_map_text(maps).as_bytes());
     }
     let mut cmd = Command::new(kind.helper());
     cmd.arg(pid.to_string());

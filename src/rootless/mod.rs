@@ -32,10 +32,18 @@ use crate::cli::GlobalOpts;
 use crate::linux::namespaces::NamespacePlan;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+static UNPRIVILEGED: AtomicBool = AtomicBool::new(false);
 
 /// Whether this run of rind is rootless (decided once by [`resolve`]).
 pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Whether rind runs as an ordinary user (rootless, and not root): set by [`resolve`] in the
+/// runtime, so that a cloned init, whose own ids are those of its new user namespace, still
+/// knows who writes its maps.
+pub fn unprivileged() -> bool {
+    UNPRIVILEGED.load(Ordering::Relaxed)
 }
 
 /// Why rootless mode cannot go on, or what it refuses.
@@ -73,6 +81,7 @@ pub fn resolve(g: &mut GlobalOpts) -> Result<(), RootlessError> {
         Some(other) => return Err(RootlessError::BadFlag(other.to_string())),
     };
     ACTIVE.store(rootless, Ordering::Relaxed);
+    UNPRIVILEGED.store(rootless && euid != 0, Ordering::Relaxed);
     g.rootless_mode = rootless;
     g.root = match g.root_flag.take() {
         Some(root) => root,

@@ -50,8 +50,11 @@ pub fn run_foreground(
     if let Err(e) = finish(root, &record, code) {
         crate::logging::warn(&format!("container {}: {e}", record.id));
         eprintln!(
-            "rind: container {} exited with {code}, then: {e}",
-            record.id
+            "rind: {}",
+            crate::error::one_line(&format!(
+                "container {} exited with {code}, then: {e}",
+                record.id
+            ))
         );
     }
     Ok(code)
@@ -153,7 +156,7 @@ fn monitor(
     let code = match supervise::wait_forwarding(&set, created.pid) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rind monitor: {e}");
+            eprintln!("rind monitor: {}", crate::error::one_line(&e.to_string()));
             return 1;
         }
     };
@@ -161,8 +164,11 @@ fn monitor(
         Ok(()) => 0,
         Err(e) => {
             eprintln!(
-                "rind monitor: container {} exited with {code}, then: {e}",
-                record.id
+                "rind monitor: {}",
+                crate::error::one_line(&format!(
+                    "container {} exited with {code}, then: {e}",
+                    record.id
+                ))
             );
             1
         }

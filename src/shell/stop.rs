@@ -73,13 +73,13 @@ fn stop_loaded(root: &Path, c: Container, grace: Duration) -> Result<StopOutcome
     }
     if status != Status::Created {
         // A container that stopped since we looked is fine: the wait below sees it gone.
-        let _ = container::kill(root, &id, signal, false);
+        let _ = container::kill(root, &id, Some(signal), false);
         if wait_exit(pid, start, grace) {
             return Ok(outcome);
         }
     }
     outcome.killed = true;
-    match container::kill(root, &id, Signal::SIGKILL, true) {
+    match container::kill(root, &id, Some(Signal::SIGKILL), true) {
         Ok(()) => {}
         Err(_) if !is_alive(pid, start) => return Ok(outcome),
         Err(e) => return Err(e.into()),

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::ImageError;
 use super::digest::Digest;
 use super::reference::ImageRef;
+use crate::linux::private_dir::{self, IfMissing};
 use fsutil::{FileLock, write_atomic};
 
 pub use prune::PruneReport;
@@ -84,8 +85,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `root`.
+    /// Opens (creating if needed) the store at `root`, a private directory
+    /// ([`crate::linux::private_dir`]: 0700, ours, not a symbolic link): its layers hold the
+    /// images' setuid binaries and device nodes as the images made them, which no other user
+    /// may reach.
     pub fn open(root: &Path) -> Result<Store, ImageError> {
+        private_dir::ensure(root, "image store", IfMissing::Create)?;
         for sub in [
             "blobs/sha256",
             "layers/sha256",
