@@ -15,7 +15,8 @@
 # RIND_VM_ACCEL (kvm|tcg, default: probe), RIND_VM_MEM (MiB, 2048), RIND_VM_SMP (2),
 # RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_BOOT_TIMEOUT (launch to the suite's start, 60),
 # RIND_VM_TEST_TIMEOUT (each executable, 600),
-# RIND_VM_APPEND (extra kernel command-line flags).
+# RIND_VM_APPEND (extra kernel command-line flags), RIND_VM_EXTRA (a directory added to the
+# guest's root).
 # How the VM is built and how to debug it: docs/vm-tests.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,6 +100,9 @@ mkdir -p "$root/rind/fixtures/foreign"
 cp -a rootfs-fixtures/out/foreign/configs "$root/rind/fixtures/foreign/"
 # tests/cve's attacker runs inside containers; the guest has no C compiler to build it.
 cc -static -O2 -o "$root/rind/fixtures/cve-attacker" tests/cve/attacker.c
+# RIND_VM_EXTRA: a directory laid over the guest's root (scripts/conformance.sh --vm puts the
+# validation suite, runc and the libraries they need there).
+[ -z "${RIND_VM_EXTRA:-}" ] || cp -a "$RIND_VM_EXTRA/." "$root/"
 {
     printf 'export RIND_VM_MODE=%q\n' "$mode"
     printf 'export RIND_VM_TEST_ARGS=%q\n' "$test_args"

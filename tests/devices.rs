@@ -331,3 +331,60 @@ fn a_spec_device_path_that_climbs_out_of_dev_is_refused() {
         assert!(!rt.root.path().join(&id).exists());
     }
 }
+
+/// `linux.resources.devices` is the user's word on access: rind adds its fixed defaults after
+/// the spec's rules and nothing for the entries of `linux.devices`. Docker's
+/// `--device /dev/full:/dev/full:r` sends a deny-all, then `allow c 1:7 r`, and lists the
+/// device; the device must stay read-only, as with runc (the default `rwm` for /dev/full is
+/// left out because the spec lists the path itself).
+#[test]
+fn a_listed_device_gets_only_the_access_the_resource_rules_give() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "head -c 4 /dev/full | wc -c; { echo x > /dev/full; } 2>&1; \
+         head -c 2 /dev/zero | wc -c",
+    );
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/full", "type": "c", "major": 1, "minor": 7, "fileMode": 0o666},
+    ]);
+    b.config["linux"]["resources"]["devices"] = json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": false, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "r"},
+    ]);
+    let out = rt.output_of(&b);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "4", "read is allowed: {out}");
+    assert!(
+        lines[1].contains("Operation not permitted"),
+        "write is refused by the device cgroup (not ENOSPC from the device): {out}"
+    );
+    assert_eq!(
+        lines[2], "2",
+        "the defaults still apply to other devices: {out}"
+    );
+}
+
+/// The host's console (c 5:1) is not among the device rules every container gets: a
+/// container's /dev/console is always its pty, bound there, and a root process with CAP_MKNOD
+/// could otherwise make a node for the host's console and write to it (runc allows it no
+/// access either).
+#[test]
+fn a_node_for_the_hosts_console_cannot_be_opened() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "mknod /tmp/console c 5 1 && echo made; { head -c 0 < /tmp/console && echo opened; } 2>&1; true",
+    );
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+    }
+    let out = rt.output_of(&b);
+    assert!(out.starts_with("made\n"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && !out.contains("opened"),
+        "{out}"
+    );
+}

@@ -261,7 +261,6 @@ fn podman_default() {
 }
 
 #[test]
-#[ignore = "rind bug: tmpcopyup mounts the tmpfs with source none, fixed on branch conformance"]
 fn podman_restricted() {
     check("podman-restricted");
 }
@@ -305,13 +304,11 @@ fn docker_privileged() {
 }
 
 #[test]
-#[ignore = "rind bug: init dies marking fds close-on-exec when the profile refuses close_range, fixed on branch sec-exec"]
 fn docker_default_with_a_profile_older_than_close_range() {
     check_with_older_profile("docker-default");
 }
 
 #[test]
-#[ignore = "rind bug: init dies marking fds close-on-exec when the profile refuses close_range, fixed on branch sec-exec"]
 fn podman_default_with_a_profile_older_than_close_range() {
     check_with_older_profile("podman-default");
 }

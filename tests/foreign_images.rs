@@ -76,19 +76,16 @@ fn layout_tag(tag: &str) {
 }
 
 #[test]
-#[ignore = "rind bug: a layer entry named \"/\" is refused (absolute path), fixed on branch conformance"]
 fn umoci_insert_at_root() {
     layout_tag("umoci-insert-root");
 }
 
 #[test]
-#[ignore = "rind bug: a tar stream that ends right after the last entry's data (umoci 0.4.7's insert writes them; Go's archive/tar reads them) fails with unexpected EOF (src/image/layer/unpack, area of branch conformance; reported to the lead)"]
 fn umoci_insert_of_a_file() {
     layout_tag("umoci-insert-file");
 }
 
 #[test]
-#[ignore = "rind bug: a tar stream that ends right after the last entry's data (umoci 0.4.7's insert writes them; Go's archive/tar reads them) fails with unexpected EOF (src/image/layer/unpack, area of branch conformance; reported to the lead)"]
 fn umoci_whiteout_and_opaque() {
     layout_tag("umoci-whiteout");
 }
@@ -99,7 +96,6 @@ fn gnu_tar_dot_slash_names() {
 }
 
 #[test]
-#[ignore = "rind bug: layer entries with absolute names (/etc/motd) are refused, fixed on branch conformance"]
 fn gnu_tar_absolute_names() {
     layout_tag("tar-abs");
 }
@@ -129,7 +125,6 @@ fn skopeo_zstd_oci_archive_and_docker_archive_of_tar_xattrs() {
 }
 
 #[test]
-#[ignore = "rind bug: a layer entry named \"/\" is refused (absolute path), fixed on branch conformance"]
 fn skopeo_zstd_oci_archive_and_docker_archive_of_umoci_insert_at_root() {
     let Some(images) = ready() else { return };
     let d = images.display();

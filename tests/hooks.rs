@@ -296,3 +296,30 @@ fn a_missing_hook_binary_fails_create_with_its_path() {
     );
     assert_nothing_left(&rt, &id);
 }
+
+/// runtime-tools' poststart_fail and poststop_fail: "If any poststart hook fails, the runtime
+/// MUST log a warning, but the remaining hooks and lifecycle continue as if the hook had
+/// succeeded" (the same for poststop). The hooks after a failing one still run, each failure
+/// gets its warning, and the container's lifecycle is untouched.
+#[test]
+fn the_hooks_after_a_failing_poststart_or_poststop_hook_still_run() {
+    let rt = Runtime::new();
+    let log = TempDir::new("hookfail");
+    let l = log.path().to_str().unwrap();
+    let mut b = Bundle::sh("exit 3");
+    b.config["hooks"] = json!({
+        "poststart": [host_hook("exit 1"), host_hook(&format!("echo poststart2 >> {l}/order"))],
+        "poststop": [host_hook("exit 2"), host_hook(&format!("echo poststop2 >> {l}/order"))],
+    });
+    let out = rt.run_bundle(&b, &unique("hookfail"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(read(log.path(), "order"), "poststart2\npoststop2", "{err}");
+    for phase in ["poststart", "poststop"] {
+        assert!(
+            err.lines()
+                .any(|line| line.contains("warning") && line.contains(&format!("{phase} hook"))),
+            "{phase}: {err}"
+        );
+    }
+}

@@ -178,15 +178,32 @@ fn dotdot_path_is_refused() {
     refused(&[tar(|b| file(b, "a/../../../escape", b"x"))], "'..'", 0);
 }
 
+/// An absolute name is read as rooted (GNU tar, umoci and containerd do the same): the file
+/// lands inside the layer at the same path, and nothing is written at the absolute path.
 #[test]
-fn absolute_path_is_refused() {
+fn absolute_path_is_read_as_rooted() {
     let s = setup();
     let abs = s.path().join("abs");
     let r = layout(
         &s.path().join("layout"),
-        &[tar(|b| file(b, abs.to_str().unwrap(), b"x"))],
+        &[tar(|b| {
+            dir(b, "/");
+            file(b, abs.to_str().unwrap(), b"x");
+            hardlink(b, "/again", abs.to_str().unwrap());
+        })],
     );
-    assert_refused(&s, &r, &PullOptions::default(), "absolute path", 0);
+    let store = Store::open(&s.path().join("store")).unwrap();
+    let image = store.pull(&r, &PullOptions::default()).unwrap();
+    assert!(!abs.exists(), "wrote at the absolute path itself");
+    let diff = store.layer_diff(&image.layers[0].chain_id);
+    let inside = diff.join(abs.strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read(&inside).unwrap(), b"x");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(diff.join("again")).unwrap().ino(),
+        std::fs::metadata(&inside).unwrap().ino(),
+        "an absolute hardlink target is rooted too"
+    );
 }
 
 #[test]
@@ -258,9 +275,10 @@ fn hardlinks_out_of_the_root_are_refused() {
         "'..'",
         0,
     );
+    // Rooted: the image's /etc/passwd, which this image does not have (never the host's).
     refused(
         &[tar(|b| hardlink(b, "passwd", "/etc/passwd"))],
-        "absolute path",
+        "not a file in this image",
         0,
     );
     let t = tar(|b| {
@@ -367,4 +385,31 @@ fn wrong_diff_id_is_refused() {
         &[(gzip(&t), Digest::of(b"something else"))],
     );
     assert_refused(&s, &r, &PullOptions::default(), "diff id", 0);
+}
+
+/// A stream that ends right after the last entry's data, with neither its padding nor the
+/// end-of-archive blocks (umoci 0.4.7's `insert` writes such layers), is read to that end, as
+/// Go's archive/tar reads it.
+#[test]
+fn a_stream_ending_after_the_last_entrys_data_is_complete() {
+    let s = setup();
+    let full = tar(|b| {
+        file(b, "first", b"one");
+        file(b, "last", b"hello");
+    });
+    // Two headers, the first's padded data, then the last's 5 bytes and nothing more.
+    let cut = full[..512 * 3 + 5].to_vec();
+    let r = layout(&s.path().join("layout"), &[cut]);
+    let store = Store::open(&s.path().join("store")).unwrap();
+    let image = store.pull(&r, &PullOptions::default()).unwrap();
+    let diff = store.layer_diff(&image.layers[0].chain_id);
+    assert_eq!(std::fs::read(diff.join("first")).unwrap(), b"one");
+    assert_eq!(std::fs::read(diff.join("last")).unwrap(), b"hello");
+}
+
+/// A stream cut inside an entry's data is still truncated, whatever its digest says.
+#[test]
+fn a_stream_cut_inside_an_entrys_data_is_refused() {
+    let full = tar(|b| file(b, "last", b"hello"));
+    refused(&[full[..512 + 3].to_vec()], "layer", 0);
 }

@@ -193,3 +193,74 @@ fn local_sources_get_names_that_do_not_read_as_transports() {
         vec!["mine:v1".to_string()]
     );
 }
+
+/// `umoci insert --image L:tag DIR /` writes a layer whose first entry is `/` and whose other
+/// names are absolute (`/etc/inserted`). Made by umoci here, at test time: rind must unpack it
+/// as umoci does, inside the root.
+#[test]
+fn a_umoci_insert_at_the_root_unpacks_as_umoci_unpacks_it() {
+    require_root();
+    if !require_tool("umoci") {
+        return;
+    }
+    let s = Scratch::new();
+    let layout = s.path().join("layout");
+    let umoci = |args: &[&str]| {
+        let out = std::process::Command::new("umoci")
+            .args(args)
+            .output()
+            .expect("run umoci");
+        assert!(
+            out.status.success(),
+            "umoci {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let image = format!("{}:ins", layout.display());
+    umoci(&["init", "--layout", layout.to_str().unwrap()]);
+    umoci(&["new", "--image", &image]);
+    let add = s.path().join("add");
+    std::fs::create_dir_all(add.join("etc/inserted")).unwrap();
+    std::fs::write(add.join("etc/inserted/file"), "from umoci insert\n").unwrap();
+    std::os::unix::fs::symlink("/etc/inserted/file", add.join("link")).unwrap();
+    umoci(&["insert", "--image", &image, add.to_str().unwrap(), "/"]);
+
+    // The layer is what the issue describes: its first entry is "/".
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let blob = |digest: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&layer[..]));
+    let first = tar.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(&*first.path_bytes(), b"/", "umoci's first entry");
+
+    let store = Store::open(&s.path().join("store")).unwrap();
+    let pulled = store
+        .pull(
+            &ImageRef::parse(&format!("oci:{image}")).unwrap(),
+            &PullOptions::default(),
+        )
+        .expect("an image made by umoci insert is accepted");
+    let root = store
+        .prepare_rootfs_with(&pulled, &s.path().join("ctr"), RootMode::Copy)
+        .unwrap();
+    let ours = snapshot(&root.rootfs);
+    let theirs = snapshot(&umoci_unpack(&image, &s.path().join("bundle")));
+    root.release().unwrap();
+    let d = diff(&ours, &theirs);
+    assert!(d.is_empty(), "differs from umoci:\n{}", d.join("\n"));
+    assert!(
+        ours.contains_key("etc/inserted/file") && ours.contains_key("link"),
+        "{:?}",
+        ours.keys().collect::<Vec<_>>()
+    );
+}

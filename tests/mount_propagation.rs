@@ -96,3 +96,40 @@ fn pivot_works_when_the_bundle_is_on_a_shared_mount() {
     b.config["linux"]["rootfsPropagation"] = json!("private");
     assert_eq!(rt.output_of(&b).trim(), "ok");
 }
+
+/// A bundle whose process may mount (CAP_SYS_ADMIN, no seccomp profile) and runs `script`.
+fn mounting(script: &str, propagation: &str) -> Bundle {
+    let mut b = Bundle::sh(script);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+    b.config["linux"]["seccomp"] = json!(null);
+    b.config["linux"]["rootfsPropagation"] = json!(propagation);
+    b
+}
+
+/// runtime-tools' linux_rootfs_propagation: "shared" makes the container's root mount shared
+/// (a bind of `/` inside then sees what is mounted under `/` later), and "unbindable" makes it
+/// unbindable (binding `/` fails with EINVAL) instead of failing create.
+#[test]
+fn rootfs_propagation_shared_and_unbindable_hold_for_the_root_mount() {
+    let rt = Runtime::new();
+    let b = mounting(
+        "mkdir -p /t /m /x && touch /x/f && mount --rbind / /t && mount --bind /x /m && \
+         ls /t/m",
+        "shared",
+    );
+    assert_eq!(rt.output_of(&b).trim(), "f", "the bind of / sees /m");
+    let b = mounting(
+        "mkdir -p /t; mount --rbind / /t 2>&1 || echo refused",
+        "unbindable",
+    );
+    let out = rt.output_of(&b);
+    assert!(
+        out.contains("Invalid argument") && out.contains("refused"),
+        "{out}"
+    );
+}

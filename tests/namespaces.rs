@@ -410,3 +410,79 @@ fn a_new_time_namespace_without_offsets_is_still_new() {
     let inside = inside_namespaces(&rt, &mut b);
     assert_ne!(inside["time"], host_ns("time"));
 }
+
+/// runtime-tools' `linux_ns_itype`: a spec with no namespace at all, mounts included. The
+/// container inherits the runtime's mount namespace, so its mounts are made there (as runc
+/// makes them), beneath a private bind of the rootfs, and it is entered by chroot. The
+/// runtime runs in a mount namespace of this test's own whose `/` is shared, so that the test
+/// can see that rind left that propagation alone (runc makes it a slave) and the mounts
+/// (which outlive the container, as with runc) go away with the namespace.
+#[test]
+fn without_a_mount_namespace_mounts_are_made_in_the_runtimes_beneath_the_rootfs() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "echo mnt $(readlink /proc/self/ns/mnt); test -c /dev/null && echo dev-ok; \
+         test -r /proc/self/status && echo proc-ok; echo timer_list $(wc -c < /proc/timer_list); \
+         touch /written 2>/dev/null || echo root-read-only",
+    );
+    b.set_namespaces(&[]);
+    b.config["hostname"] = json!(null);
+    b.config["linux"]["sysctl"] = json!(null);
+    b.config["root"]["readonly"] = json!(true);
+    b.write();
+    let rootfs = b.rootfs();
+    let id = unique("nomnt");
+    let script = format!(
+        "echo runtime $(readlink /proc/self/ns/mnt); \
+         {rind} --root {root} run --bundle {bundle} {id} || echo rind failed; \
+         echo root-mount $(awk '$5 == \"/\" {{ print $7 }}' /proc/self/mountinfo); \
+         echo rootfs-mounts $(awk -v r={rootfs} 'index($5, r) == 1' /proc/self/mountinfo | wc -l); \
+         echo rootfs-shared $(awk -v r={rootfs} '$5 == r && $7 ~ /shared/' /proc/self/mountinfo | wc -l)",
+        rind = rind_bin().display(),
+        root = rt.root.path().display(),
+        bundle = b.path().display(),
+        rootfs = rootfs.display(),
+    );
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "shared",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    let out =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let field = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in: {out}"))
+            .to_string()
+    };
+    assert!(!out.contains("rind failed"), "{out}");
+    assert_eq!(
+        field("mnt"),
+        field("runtime"),
+        "the runtime's namespace: {out}"
+    );
+    for line in ["dev-ok", "proc-ok", "timer_list 0", "root-read-only"] {
+        assert!(out.lines().any(|l| l == line), "{line}: {out}");
+    }
+    assert!(
+        field("root-mount").starts_with("shared:"),
+        "the propagation of / was changed: {out}"
+    );
+    let n: usize = field("rootfs-mounts").parse().unwrap();
+    assert!(n >= 5, "the rootfs bind, /proc, /dev...: {out}");
+    assert_eq!(
+        field("rootfs-shared"),
+        "0",
+        "the rootfs bind is private: {out}"
+    );
+    // The read-only root was the bind's: the directory itself stays writable.
+    std::fs::write(rootfs.join("still-writable"), "x").unwrap();
+}

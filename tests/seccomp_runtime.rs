@@ -58,17 +58,14 @@ fn a_profile_that_fails_is_refused_every_time_and_never_cached() {
     let mut b = Bundle::sh("true");
     b.config["linux"]["seccomp"] = serde_json::json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "bogusField": 1}]
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]
     });
     b.write();
     let bundle = b.path().to_str().unwrap().to_string();
     for _ in 0..2 {
         let id = unique("badprofile");
         let err = rt.fails(&["run", "--bundle", &bundle, &id]);
-        assert!(
-            err.contains("unknown field \"linux.seccomp.syscalls.0.bogusField\""),
-            "{err}"
-        );
+        assert!(err.contains("SCMP_ACT_BOGUS"), "{err}");
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     }
     assert_eq!(cached(&rt), Vec::new());

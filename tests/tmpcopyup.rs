@@ -51,3 +51,27 @@ fn tmpcopyup_on_a_non_tmpfs_mount_is_refused() {
     let err = rt.fails(&["run", "--bundle", b.path().to_str().unwrap(), &unique("cu")]);
     assert!(err.contains("tmpcopyup applies to tmpfs only"), "{err}");
 }
+
+/// podman sends `--tmpfs /scratch` as source "tmpfs" with `tmpcopyup`; /proc/mounts must show
+/// that source, as for any other tmpfs (and as runc and crun show it), not "none".
+#[test]
+fn tmpcopyup_tmpfs_shows_the_specs_source() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("grep -E ' /srv/(a|b) ' /proc/mounts | cut -d' ' -f1-3");
+    std::fs::create_dir_all(b.rootfs().join("srv/a")).unwrap();
+    std::fs::create_dir_all(b.rootfs().join("srv/b")).unwrap();
+    b.add_mount(
+        json!({"destination": "/srv/a", "type": "tmpfs", "source": "tmpfs",
+        "options": ["tmpcopyup", "nosuid"]}),
+    );
+    b.add_mount(
+        json!({"destination": "/srv/b", "type": "tmpfs", "source": "scratch",
+        "options": ["tmpcopyup"]}),
+    );
+    let out = rt.output_of(&b);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["tmpfs /srv/a tmpfs", "scratch /srv/b tmpfs"],
+        "{out}"
+    );
+}

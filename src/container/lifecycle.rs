@@ -74,14 +74,13 @@ fn release(c: &Container, hooks: HooksFrom) -> Result<(), LifecycleError> {
         ReleaseError::Sys(s) => s.into(),
     })?;
     trace::mark(|| "start: released init, which executed its program".into());
-    // A failing poststart hook is reported, and the container keeps running.
+    // A failing poststart hook is reported, the ones after it still run, and the container
+    // keeps running.
     if let Some(h) = hooks.get(c)
         && let Some(list) = h.poststart()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Running)).unwrap_or_default();
-        if let Err(e) = hooks::run_all("poststart", list, &state) {
-            logging::warn(&e.to_string());
-        }
+        hooks::run_each_warning("poststart", list, &state);
     }
     Ok(())
 }
@@ -281,9 +280,7 @@ fn destroy(c: Container, hooks: HooksFrom, init_seen_dead: bool) -> Result<(), L
         && let Some(list) = h.poststop()
     {
         let state = serde_json::to_string(&c.state.oci(Status::Stopped)).unwrap_or_default();
-        if let Err(e) = hooks::run_all("poststop", list, &state) {
-            logging::warn(&e.to_string());
-        }
+        hooks::run_each_warning("poststop", list, &state);
     }
     c.remove_dir()?;
     Ok(())

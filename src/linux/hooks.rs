@@ -19,6 +19,18 @@ pub struct HookError {
     pub reason: String,
 }
 
+/// Runs every hook in order, each whatever the ones before did, and logs a warning for each
+/// that fails: for poststart and poststop, "If any poststart hook fails, the runtime MUST log a
+/// warning, but the remaining hooks and lifecycle continue as if the hook had succeeded" (the
+/// runtime spec's lifecycle; the same words for poststop).
+pub fn run_each_warning(phase: &'static str, hooks: &[Hook], state_json: &str) {
+    for hook in hooks {
+        if let Err(e) = run(phase, hook, state_json, None) {
+            crate::logging::warn(&e.to_string());
+        }
+    }
+}
+
 /// Runs each hook in order, stopping at the first failure.
 pub fn run_all(phase: &'static str, hooks: &[Hook], state_json: &str) -> Result<(), HookError> {
     for hook in hooks {

@@ -1,4 +1,5 @@
-//! The container's filesystem view, built inside its new mount namespace.
+//! The container's filesystem view, built inside its new mount namespace (or, for a spec
+//! without one, beneath a private bind of the rootfs in the runtime's: see [`prepare`]).
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
 //!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
@@ -26,7 +27,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
 use nix::sys::statvfs::{FsFlags, fstatvfs};
-use nix::unistd::fchdir;
+use nix::unistd::{chdir, chroot, fchdir};
 use oci_spec::runtime::{Mount, Spec};
 
 use super::cgroup_mount;
@@ -54,6 +55,9 @@ pub struct RootfsContext<'a> {
     /// The container has its own user namespace (mknod is not allowed there, and its root may
     /// not reach a bind mount's source).
     pub in_userns: bool,
+    /// The container has its own mount namespace. Without one, the mounts are made in the
+    /// runtime's (as runc makes them), beneath the rootfs's own bind.
+    pub own_mount_ns: bool,
     /// The container has its own cgroup namespace.
     pub cgroupns: bool,
     /// The container's cgroup, for cgroup mounts without a cgroup namespace.
@@ -69,6 +73,15 @@ pub struct RootfsContext<'a> {
 }
 
 /// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
+///
+/// Without a mount namespace of the container's own (runtime-tools' `linux_ns_itype` removes
+/// them all), the spec says the container inherits the runtime's, so the mounts are made
+/// there, as runc makes them, and [`chroot_into`] enters the root. Unlike runc, rind leaves the
+/// propagation of the runtime namespace's `/` alone (runc makes it rslave: a change to every
+/// mount of the host). The rootfs is bound onto itself and that bind alone gets the
+/// propagation (`rootfsPropagation`, else private), so that nothing mounted beneath it reaches
+/// another namespace, and one lazy unmount of the rootfs takes all of it away. As with runc,
+/// the mounts outlive the container.
 pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     // Mounts are made on "." after entering their targets (`paths::mount_at`): put the
     // working directory back for what runs before pivot_root (createContainer hooks).
@@ -85,23 +98,40 @@ pub fn prepare(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     Ok(root)
 }
 
-fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
-    let linux = ctx.spec.linux().as_ref();
-    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+/// The spec's `rootfsPropagation` as mount flags, if it has one.
+fn requested_propagation(spec: &Spec) -> Result<Option<MsFlags>, SysError> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
         Some(name) => mount_options::parse(&[name.to_string()])
             .propagation
             .first()
             .copied()
-            .ok_or_else(|| SysError::new(format!("rootfsPropagation {name:?}"), Errno::EINVAL))?,
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            .map(Some)
+            .ok_or_else(|| SysError::new(format!("rootfsPropagation {name:?}"), Errno::EINVAL)),
+        None => Ok(None),
+    }
+}
+
+fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
+    let linux = ctx.spec.linux().as_ref();
+    // An unbindable `/` could not give the rootfs its bind: that one waits for the new root
+    // ([`set_root_propagation`]), and `/` becomes rslave as by default.
+    let propagation = match requested_propagation(ctx.spec)? {
+        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
-        .step(|| format!("set propagation of / to {propagation:?}"))?;
-    // After a recursive slave or private, no mount of this namespace is shared any more.
-    let none_shared = propagation.contains(MsFlags::MS_REC)
-        && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE);
-    if !none_shared {
-        super::pivot::make_parent_mount_private(ctx.rootfs)?;
+    if ctx.own_mount_ns {
+        mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+            .step(|| format!("set propagation of / to {propagation:?}"))?;
+        // After a recursive slave or private, no mount of this namespace is shared any more.
+        let none_shared = propagation.contains(MsFlags::MS_REC)
+            && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE);
+        if !none_shared {
+            super::pivot::make_parent_mount_private(ctx.rootfs)?;
+        }
     }
     mount(
         Some(ctx.rootfs),
@@ -111,6 +141,16 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         None::<&str>,
     )
     .step(|| format!("bind rootfs {} onto itself", ctx.rootfs.display()))?;
+    if !ctx.own_mount_ns {
+        // In the runtime's namespace (see `prepare`): only the rootfs's own bind changes.
+        let own = requested_propagation(ctx.spec)?.unwrap_or(MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+        mount(None::<&str>, ctx.rootfs, None::<&str>, own, None::<&str>).step(|| {
+            format!(
+                "set propagation of the rootfs bind {} to {own:?}",
+                ctx.rootfs.display()
+            )
+        })?;
+    }
     let root = RootDir::open(ctx.rootfs)?;
     crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
@@ -271,7 +311,8 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
                 Errno::EINVAL,
             ));
         }
-        tmpcopyup::mount(&target, &dest, &opts)?;
+        let source = m.source().as_deref().unwrap_or(Path::new("tmpfs"));
+        tmpcopyup::mount(&target, &source.to_string_lossy(), &dest, &opts)?;
         return finish_mount(root, &dest, &opts);
     }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
@@ -430,6 +471,34 @@ pub fn finish_readonly(spec: &Spec) -> Result<(), SysError> {
         fsmount::mount_setattr(&fd, false, ro).step(step)?;
     }
     Ok(())
+}
+
+/// After [`pivot`]: a `rootfsPropagation` of shared or unbindable is given to the new root
+/// mount itself ("sets the rootfs's mount propagation", config-linux.md). Before, it applies
+/// to `/` of the new namespace, whose rootfs bind then comes out private (its parent mount must
+/// be private for pivot_root), so a shared rootfs was not shared and an unbindable one could
+/// not even be bound (runc 1.1.5 has both faults; runtime-tools' linux_rootfs_propagation
+/// checks them). Only the root mount changes: the spec's mounts keep their own propagation.
+/// Slave and private need nothing more: the root has no master and no peer.
+pub fn set_root_propagation(spec: &Spec) -> Result<(), SysError> {
+    let Some(requested) = requested_propagation(spec)? else {
+        return Ok(());
+    };
+    for flag in [MsFlags::MS_SHARED, MsFlags::MS_UNBINDABLE] {
+        if requested.contains(flag) {
+            mount(None::<&str>, "/", None::<&str>, flag, None::<&str>)
+                .step(|| format!("set propagation of the root to {flag:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Enters the root without a mount namespace of the container's own: `chroot`, since
+/// pivot_root (and `--no-pivot`'s move onto `/`) would change the runtime's own root.
+pub fn chroot_into(root: &RootDir) -> Result<(), SysError> {
+    fchdir(root.fd()).step(|| format!("chdir {}", root.path().display()))?;
+    chroot(".").step(|| format!("chroot {}", root.path().display()))?;
+    chdir("/").step(|| "chdir /".to_string())
 }
 
 /// Remounts `/` read-only (`root.readonly`).

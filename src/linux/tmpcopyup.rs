@@ -29,8 +29,14 @@ use crate::error::{StepContext, SysError};
 const MAX_DEPTH: usize = 256;
 
 /// Mounts a tmpfs on `target` (the directory `dest`, resolved in the rootfs) holding a copy of
-/// what was there.
-pub fn mount(target: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
+/// what was there. `fs_source` is the mount's source, as `/proc/mounts` shows it (the spec's
+/// `source`, podman's "tmpfs"; a mount made with `fsopen` is "none" unless it is set).
+pub fn mount(
+    target: &OwnedFd,
+    fs_source: &str,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), SysError> {
     let show = dest.display();
     let source = openat(
         target,
@@ -40,6 +46,8 @@ pub fn mount(target: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), S
     )
     .step(|| format!("open {show} to copy up"))?;
     let fs = fsopen("tmpfs").step(|| "fsopen tmpfs".to_string())?;
+    fsconfig(&fs, "source", Some(fs_source))
+        .step(|| format!("tmpfs source {fs_source:?} for {show}"))?;
     for opt in &opts.data {
         let (key, value) = match opt.split_once('=') {
             Some((k, v)) => (k, Some(v)),

@@ -215,22 +215,20 @@ fn run(
         request_idmapped_mount(chan, index, in_userns)
     };
     let enter_cgroup = || cgroup.enter();
-    let root = if plan.is_private(LinuxNamespaceType::Mount) {
-        let ctx = RootfsContext {
-            spec,
-            rootfs: cfg.rootfs,
-            bundle: cfg.bundle,
-            in_userns,
-            cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
-            cgroup: &cfg.cgroup,
-            cgroup_mounts: &cfg.cgroup_mounts,
-            detached_mount: &detached_mount,
-            enter_cgroup: &enter_cgroup,
-        };
-        Some(rootfs::prepare(&ctx)?)
-    } else {
-        None
+    let own_mount_ns = plan.is_private(LinuxNamespaceType::Mount);
+    let ctx = RootfsContext {
+        spec,
+        rootfs: cfg.rootfs,
+        bundle: cfg.bundle,
+        in_userns,
+        own_mount_ns,
+        cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
+        cgroup: &cfg.cgroup,
+        cgroup_mounts: &cfg.cgroup_mounts,
+        detached_mount: &detached_mount,
+        enter_cgroup: &enter_cgroup,
     };
+    let root = rootfs::prepare(&ctx)?;
     cgroup.enter()?;
     trace("init: mounts done");
     // Without hooks there is nothing to wait for (and no state to pass on).
@@ -255,12 +253,11 @@ fn run(
     }
 
     // 6. Enter the new root. Without a mount namespace, chroot is all that is possible.
-    match &root {
-        Some(root) => rootfs::pivot(root, cfg.no_pivot)?,
-        None => {
-            nix::unistd::chroot(cfg.rootfs).step(|| format!("chroot {}", cfg.rootfs.display()))?;
-            nix::unistd::chdir("/").step(|| "chdir /".to_string())?;
-        }
+    if own_mount_ns {
+        rootfs::pivot(&root, cfg.no_pivot)?;
+        rootfs::set_root_propagation(spec)?;
+    } else {
+        rootfs::chroot_into(&root)?;
     }
     drop(root);
     trace("init: pivot_root done");
@@ -308,9 +305,7 @@ fn run(
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply(s)?;
     }
-    if plan.is_private(LinuxNamespaceType::Mount) {
-        rootfs::mask_and_protect(spec)?;
-    }
+    rootfs::mask_and_protect(spec)?;
     trace("init: rootfs finalized");
 
     // 9. Limits, privileges, working directory and the program: checked now so that a

@@ -31,10 +31,6 @@ pub enum SpecError {
     Unsupported(String),
 }
 
-/// Fields outside the OCI runtime spec that engines send in practice and rind accepts
-/// (without acting on them). Any other unknown field is an error.
-pub const ACCEPTED_EXTENSIONS: &[&str] = &[];
-
 /// `config.json` read for a new container: the spec, and its `linux.seccomp` apart, as text.
 pub struct Loaded {
     /// The spec, with `linux.seccomp` unset when [`Loaded::seccomp`] holds it.
@@ -58,20 +54,22 @@ impl SeccompText {
         &self.file[self.range.clone()]
     }
 
-    /// The profile, parsed as [`load`] parses the whole file: a field rind does not know is an
-    /// error. Anything short of a clean parse is decided by parsing the whole file again, so
-    /// that the error (with the file's own line numbers) is the one it would be unsplit.
+    /// The profile, parsed as [`load`] parses the whole file: a property rind does not know is
+    /// ignored (named under `--debug`). A parse that fails is decided by parsing the whole
+    /// file again, so that the error (with the file's own line numbers) is the one it would be
+    /// unsplit.
     pub fn parse(&self) -> Result<LinuxSeccomp, SpecError> {
-        let mut clean = true;
+        let mut unknown = Vec::new();
         let mut de = serde_json::Deserializer::from_slice(self.text());
         let parsed: Result<LinuxSeccomp, _> =
-            serde_ignored::deserialize(&mut de, |_| clean = false);
-        if let Ok(profile) = parsed.and_then(|p| de.end().map(|()| p))
-            && clean
-        {
+            serde_ignored::deserialize(&mut de, |path| unknown.push(property_name(&path)));
+        if let Ok(profile) = parsed.and_then(|p| de.end().map(|()| p)) {
+            for name in unknown {
+                log_unknown(&format!("linux.seccomp.{name}"));
+            }
             return Ok(profile);
         }
-        let whole = parse_strict(&self.file).map_err(|message| SpecError::Parse {
+        let whole = parse_config(&self.file).map_err(|message| SpecError::Parse {
             path: self.path.clone(),
             message,
         })?;
@@ -86,10 +84,10 @@ impl SeccompText {
     }
 }
 
-/// Reads and parses `<bundle>/config.json` for a new container. A field rind does not know is
-/// an error that names it: a spec is never half-understood. `linux.seccomp` is cut out before
-/// the parse and returned as text (see [`SeccompText`]); the rest is parsed with `null` in its
-/// place.
+/// Reads and parses `<bundle>/config.json` for a new container. A property rind does not know
+/// is ignored, as the runtime spec requires (see [`parse_config`]). `linux.seccomp` is cut out
+/// before the parse and returned as text (see [`SeccompText`]); the rest is parsed with `null`
+/// in its place.
 pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
     let path = bundle.join("config.json");
     let bytes = std::fs::read(&path).map_err(|e| SpecError::Read {
@@ -97,7 +95,7 @@ pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
         cause: e.into(),
     })?;
     let Some(range) = seccomp_range(&bytes) else {
-        let spec = parse_strict(&bytes).map_err(|message| SpecError::Parse { path, message })?;
+        let spec = parse_config(&bytes).map_err(|message| SpecError::Parse { path, message })?;
         return Ok(Loaded {
             spec,
             seccomp: None,
@@ -107,7 +105,7 @@ pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
     rest.extend_from_slice(&bytes[..range.start]);
     rest.extend_from_slice(b"null");
     rest.extend_from_slice(&bytes[range.end..]);
-    match parse_strict(&rest) {
+    match parse_config(&rest) {
         Ok(spec) => Ok(Loaded {
             spec,
             seccomp: Some(SeccompText {
@@ -118,7 +116,7 @@ pub fn load(bundle: &Path) -> Result<Loaded, SpecError> {
         }),
         // The whole file's error: its line numbers are the file's.
         Err(message) => Err(SpecError::Parse {
-            message: parse_strict(&bytes).err().unwrap_or(message),
+            message: parse_config(&bytes).err().unwrap_or(message),
             path,
         }),
     }
@@ -146,40 +144,63 @@ fn seccomp_range(bytes: &[u8]) -> Option<Range<usize>> {
     (end <= bytes.len()).then_some(start..end)
 }
 
-/// Parses spec JSON, refusing fields the spec types do not know (apart from
-/// [`ACCEPTED_EXTENSIONS`]). One pass: serde reports each field it would have ignored.
-pub fn parse_strict(bytes: &[u8]) -> Result<Spec, String> {
-    let mut unknown: Option<String> = None;
+/// Parses the JSON of a config.json. A property rind does not know is ignored: "Runtimes that
+/// are reading or processing this configuration file MUST NOT generate an error if they
+/// encounter an unknown property" (runtime spec, config.md, Extensibility), and engines add
+/// properties before runtimes know them. With `--debug` each ignored property is named. A
+/// known property with a value rind cannot use is still an error (here, or in `validate`).
+pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
+    let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<Spec, _> = serde_ignored::deserialize(&mut de, |path| {
-        // serde_ignored marks each Option it passes through with a `?` segment.
-        let p = path
-            .to_string()
-            .split('.')
-            .filter(|seg| *seg != "?")
-            .collect::<Vec<_>>()
-            .join(".");
-        if unknown.is_none() && !ACCEPTED_EXTENSIONS.contains(&p.as_str()) {
-            unknown = Some(p);
-        }
-    });
+    let parsed: Result<Spec, _> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(property_name(&path)));
     let spec = match parsed.and_then(|s| de.end().map(|()| s)) {
         Ok(spec) => spec,
         Err(_) => return parse(bytes),
     };
     // runc reads resource keys ignoring case (Go's encoding/json): `linux.resources.CPU`.
-    if let Some(field) = &unknown
-        && field.starts_with("linux.resources.")
+    // Folded once: a key still unknown after folding is ignored like any other.
+    if unknown
+        .iter()
+        .any(|name| name.starts_with("linux.resources."))
         && let Some(folded) = crate::cgroups::keys::fold_spec(bytes)
+        && let Ok(spec) = parse_config_folded(&folded)
     {
-        return parse_strict(&folded);
+        return Ok(spec);
     }
-    match unknown {
-        Some(field) => Err(format!(
-            "unknown field {field:?}: rind does not know it, and will not run a spec it does not fully understand"
-        )),
-        None => Ok(spec),
+    for name in unknown {
+        log_unknown(&name);
     }
+    Ok(spec)
+}
+
+/// [`parse_config`] of a text whose resource keys are already folded.
+fn parse_config_folded(bytes: &[u8]) -> Result<Spec, String> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<Spec, _> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(property_name(&path)));
+    let spec = parsed
+        .and_then(|s| de.end().map(|()| s))
+        .map_err(|e| e.to_string())?;
+    for name in unknown {
+        log_unknown(&name);
+    }
+    Ok(spec)
+}
+
+/// An ignored property's path as the file spells it: `process.frobnicate`, `mounts.2.extra`.
+/// (serde_ignored marks each Option it passes through with a `?` segment.)
+fn property_name(path: &serde_ignored::Path) -> String {
+    path.to_string()
+        .split('.')
+        .filter(|seg| *seg != "?")
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn log_unknown(name: &str) {
+    crate::logging::debug(|| format!("config.json: unknown property {name:?} ignored"));
 }
 
 /// Parses spec JSON. serde's "unknown variant `X`, expected one of ..." lists every variant;
@@ -296,13 +317,17 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_named() {
-        let json = br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
-            "frobnicate":true},"linux":{"namespaces":[{"type":"pid","extra":1}]}}"#;
-        let msg = parse_strict(json).unwrap_err();
-        assert!(msg.contains("\"process.frobnicate\""), "{msg}");
-        let ok = br#"{"ociVersion":"1.0.2","annotations":{"any.key":"v"}}"#;
-        assert!(parse_strict(ok).is_ok());
+    fn unknown_properties_are_ignored_and_known_ones_still_read() {
+        let json = br#"{"ociVersion":"1.0.2","process":{"cwd":"/w","user":{"uid":0,"gid":0},
+            "frobnicate":true},"linux":{"namespaces":[{"type":"pid","extra":1}]},
+            "vendorThing":{"a":[1,2]}}"#;
+        let spec = parse_config(json).unwrap();
+        assert_eq!(spec.process().as_ref().unwrap().cwd(), Path::new("/w"));
+        let ns = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        assert_eq!(ns.len(), 1);
+        // A known property with a value of the wrong kind is still an error.
+        let bad = br#"{"ociVersion":"1.0.2","process":{"cwd":7}}"#;
+        assert!(parse_config(bad).is_err());
     }
 
     /// A bundle directory holding `config` as config.json, removed when dropped.
@@ -331,7 +356,7 @@ mod tests {
         let bytes = serde_json::to_vec_pretty(&config).unwrap();
         let bundle = TempBundle::new(&bytes);
         let loaded = load(&bundle.0).unwrap();
-        let whole = parse_strict(&bytes).unwrap();
+        let whole = parse_config(&bytes).unwrap();
         let text = loaded
             .seccomp
             .as_ref()
@@ -369,13 +394,24 @@ mod tests {
         // In the profile: the rest loads, and parsing the profile fails as the whole file does.
         let bad_profile = br#"{"ociVersion":"1.0.2","linux":{"seccomp":
             {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],
-            "action":"SCMP_ACT_ERRNO","bogus":1}]}}}"#;
+            "action":"SCMP_ACT_BOGUS"}]}}}"#;
         let bundle = TempBundle::new(bad_profile);
         let loaded = load(&bundle.0).unwrap();
         let err = loaded.seccomp.unwrap().parse().unwrap_err().to_string();
-        let whole = parse_strict(bad_profile).unwrap_err();
+        let whole = parse_config(bad_profile).unwrap_err();
         assert!(err.ends_with(&whole), "{err} / {whole}");
-        assert!(err.contains("\"linux.seccomp.syscalls.0.bogus\""), "{err}");
+        assert!(err.contains("SCMP_ACT_BOGUS"), "{err}");
+        // An unknown property in the profile is ignored, as anywhere else.
+        let extra = br#"{"ociVersion":"1.0.2","linux":{"seccomp":
+            {"defaultAction":"SCMP_ACT_ALLOW","futureField":{"x":1},"syscalls":[{"names":["mkdir"],
+            "action":"SCMP_ACT_ERRNO","bogus":1}]}}}"#;
+        let profile = load(&TempBundle::new(extra).0)
+            .unwrap()
+            .seccomp
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(profile.syscalls().as_ref().unwrap()[0].names(), &["mkdir"]);
         // A wrong type in the profile.
         let wrong_type =
             br#"{"ociVersion":"1.0.2","linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":7}}}"#;
@@ -387,18 +423,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.ends_with(&parse_strict(wrong_type).unwrap_err()),
+            err.ends_with(&parse_config(wrong_type).unwrap_err()),
             "{err}"
         );
         // After the profile, on a later line: the line number is the file's.
-        let bad_rest = b"{\"ociVersion\":\"1.0.2\",\"linux\":{\"seccomp\":\n{\"defaultAction\":\n\"SCMP_ACT_ALLOW\"},\n\"frob\":1}}";
+        let bad_rest = b"{\"ociVersion\":\"1.0.2\",\"linux\":{\"seccomp\":\n{\"defaultAction\":\n\"SCMP_ACT_ALLOW\"},\n\"namespaces\":1}}";
         let err = load(&TempBundle::new(bad_rest).0)
             .err()
             .unwrap()
             .to_string();
-        let whole = parse_strict(bad_rest).unwrap_err();
+        let whole = parse_config(bad_rest).unwrap_err();
         assert!(err.ends_with(&whole), "{err} / {whole}");
-        assert!(err.contains("linux.frob"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
     }
 
     #[test]
@@ -452,5 +488,25 @@ mod tests {
         // A listed device gets its node, not access: the deny-all rule holds for it (runc).
         assert!(!text.iter().any(|t| t.contains("10:229")), "{text:?}");
         assert!(text.contains(&"c 136:* rwm".to_string()), "{text:?}");
+    }
+
+    #[test]
+    fn a_device_the_spec_allows_read_only_stays_read_only() {
+        // Docker's `--device /dev/fuse:/dev/fuse:r`: the spec's rules, in its order, and no
+        // default after them that would widen the access.
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "linux": {
+                "resources": {"devices": [
+                    {"allow": false, "access": "rwm"},
+                    {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}
+                ]},
+                "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+            }
+        }))
+        .unwrap();
+        let text: Vec<String> = device_rules(&spec).iter().map(|r| r.to_string()).collect();
+        let fuse: Vec<&String> = text.iter().filter(|t| t.contains("10:229")).collect();
+        assert_eq!(fuse, [&"c 10:229 r".to_string()], "{text:?}");
     }
 }

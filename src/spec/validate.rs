@@ -1,5 +1,6 @@
-//! Checks made on a spec before anything is created. Every field rind cannot honour is refused
-//! here with a clear error: nothing in a spec is silently ignored.
+//! Checks made on a spec before anything is created. Every known property rind cannot honour
+//! is refused here with a clear error (unknown properties are ignored when the file is parsed,
+//! as the runtime spec requires: see `spec::parse_config`).
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -84,11 +85,6 @@ pub fn validate(spec: &Spec) -> Result<NamespacePlan, SpecError> {
         && !plan.is_private(LinuxNamespaceType::Uts)
     {
         return invalid("domainname needs a private UTS namespace");
-    }
-    if spec.mounts().iter().flatten().next().is_some()
-        && !plan.is_private(LinuxNamespaceType::Mount)
-    {
-        return invalid("mounts need a private mount namespace");
     }
     idmap::validate(spec, &plan).map_err(SpecError::Invalid)?;
     Ok(plan)

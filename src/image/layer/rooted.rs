@@ -26,7 +26,6 @@ pub struct RelPath(Vec<OsString>);
 /// Why a tar path was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathRefusal {
-    Absolute,
     DotDot,
     Nul,
 }
@@ -34,20 +33,19 @@ pub enum PathRefusal {
 impl std::fmt::Display for PathRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            PathRefusal::Absolute => "absolute path",
             PathRefusal::DotDot => "path contains a '..' component",
             PathRefusal::Nul => "path contains a NUL byte",
         })
     }
 }
 
-/// Splits a tar path into clean components. `./a//b/` gives `a/b`; `.` and `./` give the root
-/// (no components). Absolute paths and `..` anywhere are refused rather than rewritten: a
-/// layer that contains them was made to attack whoever unpacks it.
+/// Splits a tar path into clean components. `./a//b/` gives `a/b`; `.`, `./` and `/` give the
+/// root (no components). An absolute name is read as rooted, `/etc/x` as `etc/x`, as GNU tar,
+/// umoci, containerd and docker read it: real producers write such names (`umoci insert ...
+/// /` makes a layer whose first entry is `/`), and the components stay below the root either
+/// way. `..` anywhere is refused rather than rewritten: a layer that contains it was made to
+/// attack whoever unpacks it.
 pub fn clean_path(raw: &[u8]) -> Result<RelPath, PathRefusal> {
-    if raw.first() == Some(&b'/') {
-        return Err(PathRefusal::Absolute);
-    }
     if raw.contains(&0) {
         return Err(PathRefusal::Nul);
     }
@@ -317,8 +315,15 @@ mod tests {
     }
 
     #[test]
+    fn clean_path_reads_absolute_names_as_rooted() {
+        assert_eq!(clean_path(b"/etc/passwd"), clean_path(b"etc/passwd"));
+        assert_eq!(clean_path(b"//etc/./passwd"), clean_path(b"etc/passwd"));
+        assert!(clean_path(b"/").unwrap().is_root());
+        assert_eq!(clean_path(b"/../etc"), Err(PathRefusal::DotDot));
+    }
+
+    #[test]
     fn clean_path_refuses_escapes() {
-        assert_eq!(clean_path(b"/etc/passwd"), Err(PathRefusal::Absolute));
         assert_eq!(clean_path(b"a/../../etc"), Err(PathRefusal::DotDot));
         assert_eq!(clean_path(b".."), Err(PathRefusal::DotDot));
     }

@@ -110,10 +110,27 @@ pub fn config_to_spec(config: &ImageConfiguration, o: &SpecOverrides) -> Result<
             .or_else(|| c.cmd().clone())
             .unwrap_or_default(),
     );
-    if args.is_empty() {
+    match args.first().map(String::as_str) {
+        None => {
+            return Err(ImageError::malformed(
+                "image config",
+                "no Entrypoint or Cmd; give a command after --",
+            ));
+        }
+        Some("") => {
+            return Err(ImageError::malformed(
+                "image config",
+                "the program to run (the first word of Entrypoint, else of Cmd) is empty",
+            ));
+        }
+        Some(_) => {}
+    }
+    // The runtime spec wants KEY=VALUE (rind's `create` refuses anything else, as runc does):
+    // say so here, naming the image's field, rather than in a config.json the user never wrote.
+    if let Some(e) = c.env().iter().flatten().find(|e| !e.contains('=')) {
         return Err(ImageError::malformed(
-            "image config",
-            "no Entrypoint or Cmd; give a command after --",
+            "image config Env",
+            format!("entry {e:?} is not KEY=VALUE"),
         ));
     }
     let user_spec = o
@@ -283,6 +300,23 @@ mod tests {
         assert!(config_to_spec(&config("{}"), &o).is_err());
         let e = config_to_spec(&config(r#"{"Cmd":["x"],"User":"ghost"}"#), &o).unwrap_err();
         assert!(e.to_string().contains("ghost"), "{e}");
+    }
+
+    #[test]
+    fn an_env_entry_without_a_value_or_an_empty_program_is_an_error_naming_the_image_field() {
+        // Found by the image fuzz target: these made a spec that `create` refused with an
+        // error about config.json.
+        let r = rootfs();
+        let o = SpecOverrides {
+            rootfs: r.path().into(),
+            ..Default::default()
+        };
+        let e = config_to_spec(&config(r#"{"Cmd":["sh"],"Env":["A=1","A"]}"#), &o).unwrap_err();
+        assert!(e.to_string().contains("image config Env: entry \"A\""), "{e}");
+        let e = config_to_spec(&config(r#"{"Entrypoint":[""],"Cmd":["x"]}"#), &o).unwrap_err();
+        assert!(e.to_string().contains("Entrypoint"), "{e}");
+        let s = config_to_spec(&config(r#"{"Cmd":["sh"],"Env":["A="]}"#), &o).unwrap();
+        crate::spec::validate(&s).unwrap();
     }
 
     #[test]

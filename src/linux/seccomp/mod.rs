@@ -25,7 +25,7 @@ mod codegen;
 #[cfg(test)]
 mod differential_tests;
 mod error;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod interp;
 mod notify;
 mod parse;
@@ -46,6 +46,19 @@ pub use parse::{check_profile_value, parse_profile};
 pub use profile::{default_profile, default_profile_for};
 pub use program::Program;
 pub use rules::BAD_ARCH_ACTION;
+
+/// What the fuzz crate needs to check a compiled filter against its profile: the filter
+/// interpreter, the kernel's load checks, the syscall tables and the return values.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use super::bpf::check;
+    pub use super::interp::{Data, run};
+    pub use super::rules::{
+        RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS, RET_KILL_THREAD, RET_LOG, RET_TRACE, RET_TRAP,
+        RET_USER_NOTIF,
+    };
+    pub use super::syscalls::{Abi, X32_SYSCALL_BIT, all_names};
+}
 
 /// The actions `compile` accepts, for `rind features` (the runtime spec's `linux.seccomp`
 /// features object): all of the spec's.

@@ -1,7 +1,8 @@
 //! Applies one layer's tar stream to an empty directory, in the overlayfs form the store keeps.
 //!
 //! Rules (image-spec layer.md), and the attacks each entry is checked against:
-//! - paths are cleaned; an absolute path or a `..` component refuses the layer;
+//! - paths are cleaned; an absolute name is read as rooted (`/etc/x` is `etc/x`, `/` the root,
+//!   as GNU tar and umoci read it), and a `..` component refuses the layer;
 //! - every parent directory is opened with `RESOLVE_NO_SYMLINKS` (see [`super::rooted`]), so a
 //!   symlink planted by an earlier entry, or a directory later replaced by a symlink, cannot be
 //!   written through. A parent missing in this layer is looked up in the lower layers: a
@@ -106,14 +107,41 @@ impl<'a> Unpacker<'a> {
         stream: impl Read,
         compressed_so_far: &dyn Fn() -> u64,
     ) -> Result<UnpackStats, ImageError> {
-        let mut archive = tar::Archive::new(stream);
+        let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let ended = std::rc::Rc::new(std::cell::Cell::new(false));
+        let mut archive = tar::Archive::new(Counted {
+            inner: stream,
+            read: read.clone(),
+            ended: ended.clone(),
+        });
         let entries = archive
             .entries()
             .map_err(|e| ImageError::malformed(format!("layer {}", self.layer), e))?;
+        // Where the last entry's data ends in the stream (its padding follows).
+        let mut data_end = None;
         for entry in entries {
-            let entry = entry.map_err(|e| {
-                ImageError::malformed(format!("layer {}: read tar entry", self.layer), e)
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // The stream ended in the last entry's padding, without the end-of-archive
+                // blocks: Go's archive/tar reads that as the end (umoci 0.4.7's `insert` writes
+                // such layers, and umoci, containerd and Docker unpack them). A stream cut in
+                // an entry's data or header is still an error.
+                Err(_)
+                    if ended.get()
+                        && data_end.is_some_and(|end| {
+                            read.get() >= end && read.get() - end < TAR_BLOCK
+                        }) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    return Err(ImageError::malformed(
+                        format!("layer {}: read tar entry", self.layer),
+                        e,
+                    ));
+                }
+            };
+            data_end = Some(entry.raw_file_position() + entry.header().entry_size().unwrap_or(0));
             self.stats.entries += 1;
             if self.stats.entries > self.limits.max_entries {
                 return Err(ImageError::Limit {
@@ -444,6 +472,28 @@ fn parse_pax_time(s: &str) -> Option<TimeSpec> {
         nanos += c.to_digit(10)? as i64 * 10i64.pow(8 - i as u32);
     }
     Some(TimeSpec::new(secs, nanos))
+}
+
+/// The size of a tar block: an entry's data is padded to a multiple of it.
+const TAR_BLOCK: u64 = 512;
+
+/// A reader that counts the bytes read through it and notes a clean end of the stream (a
+/// decoder's error is no end), for where a stream ended.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+    ended: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        if n == 0 && !buf.is_empty() {
+            self.ended.set(true);
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ impl Abi {
 }
 
 /// Every name of every table, for tests that pick syscalls at random.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn all_names() -> impl Iterator<Item = &'static str> {
     [x86_64::TABLE, x86::TABLE, x32::TABLE]
         .into_iter()
