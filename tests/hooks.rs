@@ -323,3 +323,21 @@ fn the_hooks_after_a_failing_poststart_or_poststop_hook_still_run() {
         );
     }
 }
+
+/// A hook killed by a signal is reported in runc's words, which runc's own tests match:
+/// "error running hook" and Go's "signal: <description>".
+#[test]
+fn a_hook_killed_by_a_signal_is_named_as_runc_names_it() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.config["hooks"] = json!({"prestart": [host_hook("kill -SYS $$")]});
+    b.write();
+    let id = unique("hooksig");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("prestart hook /bin/sh: error running hook"),
+        "{err}"
+    );
+    assert!(err.contains("signal: bad system call"), "{err}");
+    assert_nothing_left(&rt, &id);
+}

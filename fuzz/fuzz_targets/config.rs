@@ -3,7 +3,7 @@
 //! parses, its compilation (`rind_fuzz::check_seccomp`).
 //!
 //! The property beyond "no panic": the split parse means what the whole file means. `load`
-//! plus `SeccompText::parse` succeed exactly when `parse_strict` of the whole file does, and
+//! plus `SeccompText::parse` succeed exactly when `parse_config` of the whole file does, and
 //! give the same spec.
 #![no_main]
 
@@ -15,16 +15,16 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::create_dir(&bundle);
     std::fs::write(bundle.join("config.json"), data).expect("write config.json");
 
-    let whole = spec::parse_strict(data);
+    let whole = spec::parse_config(data);
     let split = spec::load(&bundle).map(|loaded| {
         let profile = loaded.seccomp.as_ref().map(|t| t.parse());
         (loaded.spec, profile)
     });
     let spec = match (whole, split) {
         (Err(_), Err(_)) => return,
-        (Ok(_), Err(e)) => panic!("load refuses a file parse_strict accepts: {e}"),
+        (Ok(_), Err(e)) => panic!("load refuses a file parse_config accepts: {e}"),
         (Err(_), Ok((_, Some(Err(_))))) => return,
-        (Err(w), Ok(_)) => panic!("load accepts a file parse_strict refuses: {w}"),
+        (Err(w), Ok(_)) => panic!("load accepts a file parse_config refuses: {w}"),
         (Ok(_), Ok((_, Some(Err(e))))) => {
             panic!("the profile cut out does not parse, the whole file does: {e}")
         }

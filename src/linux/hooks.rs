@@ -12,7 +12,9 @@ use oci_spec::runtime::Hook;
 
 /// A hook that failed to run, failed, or ran out of time.
 #[derive(Debug, thiserror::Error)]
-#[error("{phase} hook {path}: {reason}")]
+/// The text carries runc's words ("error running hook", "signal: bad system call"), which
+/// runc's tests and engines' logs match.
+#[error("{phase} hook {path}: error running hook: {reason}")]
 pub struct HookError {
     pub phase: &'static str,
     pub path: String,
@@ -136,7 +138,8 @@ pub fn run(
         .unwrap_or("");
     let how = match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
-        (_, Some(s)) => format!("killed by signal {s}"),
+        // Go's words for a signal (ExitError): "signal: bad system call", "signal: killed".
+        (_, Some(s)) => format!("signal: {}", signal_description(s)),
         _ => "failed".into(),
     };
     Err(fail(if last.is_empty() {
@@ -144,6 +147,20 @@ pub fn run(
     } else {
         format!("{how}: {}", last.trim())
     }))
+}
+
+/// The C library's description of signal `sig`, in lower case ("bad system call"), or its
+/// number when it has none.
+fn signal_description(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a string that stays valid until the next call on
+    // this thread; it is copied at once.
+    let text = unsafe { libc::strsignal(sig) };
+    if text.is_null() {
+        return sig.to_string();
+    }
+    // SAFETY: a non-null result of strsignal is a NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(text) };
+    text.to_string_lossy().to_lowercase()
 }
 
 /// An anonymous in-memory file (memfd) for a hook's output.

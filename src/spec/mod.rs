@@ -256,6 +256,32 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     }
 }
 
+/// A device rule every container gets: type, major, minor (`None` is `*`), access, and the
+/// path of the device it is for, when it has a fixed one.
+type DefaultDeviceRule = (
+    LinuxDeviceType,
+    Option<i64>,
+    Option<i64>,
+    &'static str,
+    &'static str,
+);
+
+/// runc's `AllowedDevices`, in its order (no `/dev/console`, 5:1: a terminal's is the pty,
+/// which `136:*` covers).
+const DEFAULT_DEVICE_RULES: &[DefaultDeviceRule] = &[
+    (LinuxDeviceType::C, None, None, "m", ""),
+    (LinuxDeviceType::B, None, None, "m", ""),
+    (LinuxDeviceType::C, Some(1), Some(3), "rwm", "/dev/null"),
+    (LinuxDeviceType::C, Some(1), Some(8), "rwm", "/dev/random"),
+    (LinuxDeviceType::C, Some(1), Some(7), "rwm", "/dev/full"),
+    (LinuxDeviceType::C, Some(5), Some(0), "rwm", "/dev/tty"),
+    (LinuxDeviceType::C, Some(1), Some(5), "rwm", "/dev/zero"),
+    (LinuxDeviceType::C, Some(1), Some(9), "rwm", "/dev/urandom"),
+    (LinuxDeviceType::C, Some(136), None, "rwm", ""), // /dev/pts/*
+    (LinuxDeviceType::C, Some(5), Some(2), "rwm", ""), // /dev/ptmx
+    (LinuxDeviceType::C, Some(10), Some(200), "rwm", ""), // /dev/net/tun
+];
+
 /// The device rules to apply to the container's cgroup: every device denied, then the spec's
 /// own rules, then (as runc does) access to the devices every container gets and mknod of any
 /// device.
@@ -268,8 +294,10 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
 ///
 /// A device listed in `linux.devices` gets its node, not access: that is
 /// `linux.resources.devices`' to grant, as with runc (engines add a rule for each device they
-/// pass), so a deny-all rule holds for it. `/dev/console` (5:1) is not in the defaults either:
-/// with a terminal it is the pty, which `136:*` covers, as in runc.
+/// pass), so a deny-all rule holds for it. A default whose device `linux.devices` lists by
+/// path is left out too, as runc leaves it out, so that the spec's rules alone decide about it:
+/// Docker's `--device /dev/full:/dev/full:r` stays read-only. `/dev/console` (5:1) is not in
+/// the defaults either: with a terminal it is the pty, which `136:*` covers, as in runc.
 pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     let linux = spec.linux().as_ref();
     let mut deny_all = LinuxDeviceCgroup::default();
@@ -282,23 +310,25 @@ pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
             .and_then(|r| r.devices().clone())
             .unwrap_or_default(),
     );
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+    let listed = |path: &str| {
+        linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+            .any(|d| d.path() == Path::new(path))
+    };
+    for &(typ, major, minor, access, path) in DEFAULT_DEVICE_RULES {
+        if !path.is_empty() && listed(path) {
+            continue;
+        }
         let mut r = LinuxDeviceCgroup::default();
         r.set_allow(true);
         r.set_typ(Some(typ));
         r.set_major(major);
         r.set_minor(minor);
         r.set_access(Some(access.to_string()));
-        r
-    };
-    use LinuxDeviceType::{B, C};
-    rules.push(rule(C, None, None, "m"));
-    rules.push(rule(B, None, None, "m"));
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
-        rules.push(rule(C, Some(major), Some(minor), "rwm"));
+        rules.push(r);
     }
-    rules.push(rule(C, Some(136), None, "rwm")); // /dev/pts/*
-    rules.push(rule(C, Some(10), Some(200), "rwm")); // /dev/net/tun
     rules
 }
 
@@ -508,5 +538,21 @@ mod tests {
         let text: Vec<String> = device_rules(&spec).iter().map(|r| r.to_string()).collect();
         let fuse: Vec<&String> = text.iter().filter(|t| t.contains("10:229")).collect();
         assert_eq!(fuse, [&"c 10:229 r".to_string()], "{text:?}");
+    }
+
+    #[test]
+    fn a_default_device_the_spec_lists_by_path_is_left_to_the_spec_s_rules() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "linux": {
+                "resources": {"devices": [{"allow": true, "type": "c", "major": 1, "minor": 7, "access": "r"}]},
+                "devices": [{"path": "/dev/full", "type": "c", "major": 1, "minor": 7}]
+            }
+        }))
+        .unwrap();
+        let text: Vec<String> = device_rules(&spec).iter().map(|r| r.to_string()).collect();
+        let full: Vec<&String> = text.iter().filter(|t| t.contains(" 1:7 ")).collect();
+        assert_eq!(full, [&"c 1:7 r".to_string()], "{text:?}");
+        assert!(text.contains(&"c 1:3 rwm".to_string()), "{text:?}");
     }
 }

@@ -312,7 +312,10 @@ mod tests {
             ..Default::default()
         };
         let e = config_to_spec(&config(r#"{"Cmd":["sh"],"Env":["A=1","A"]}"#), &o).unwrap_err();
-        assert!(e.to_string().contains("image config Env: entry \"A\""), "{e}");
+        assert!(
+            e.to_string().contains("image config Env: entry \"A\""),
+            "{e}"
+        );
         let e = config_to_spec(&config(r#"{"Entrypoint":[""],"Cmd":["x"]}"#), &o).unwrap_err();
         assert!(e.to_string().contains("Entrypoint"), "{e}");
         let s = config_to_spec(&config(r#"{"Cmd":["sh"],"Env":["A="]}"#), &o).unwrap();
