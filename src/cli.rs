@@ -47,8 +47,19 @@ pub struct CliOf<V: Subcommand> {
 /// Flags accepted before or after the verb.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalOpts {
-    /// Directory that holds container state
-    #[arg(long, global = true, default_value = "/run/rind", env = "RIND_ROOT")]
+    /// Directory that holds container state [default: /run/rind; rootless:
+    /// $XDG_RUNTIME_DIR/rind]
+    #[arg(
+        long = "root",
+        id = "root",
+        global = true,
+        env = "RIND_ROOT",
+        value_name = "ROOT"
+    )]
+    pub root_flag: Option<PathBuf>,
+    /// The state directory in effect: `--root`, or the default for the mode (set by
+    /// `commands::dispatch`, see `rootless::resolve`).
+    #[arg(skip)]
     pub root: PathBuf,
     /// Also write errors (and debug lines with --debug) to this file
     #[arg(long, global = true, value_name = "FILE")]
@@ -62,17 +73,27 @@ pub struct GlobalOpts {
     /// Make each container's cgroup a systemd scope unit (cgroupsPath is "slice:prefix:name")
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: only "false" and "auto" (as root) are supported
-    #[arg(long, global = true, value_name = "true|false|auto")]
+    /// Rootless mode: "auto" (the default) is rootless when not run as root [possible
+    /// values: true, false, auto]. Before the verb only, as runc takes it (`spec --rootless`
+    /// is spec's own flag)
+    #[arg(long, value_name = "true|false|auto")]
     pub rootless: Option<String>,
-    /// Directory of the image store (rind image, run --image)
+    /// Directory of the image store (rind image, run --image) [default: /var/lib/rind;
+    /// rootless: $XDG_DATA_HOME/rind or ~/.local/share/rind]
     #[arg(
-        long,
+        long = "store",
+        id = "store",
         global = true,
-        default_value = "/var/lib/rind",
-        env = "RIND_STORE"
+        env = "RIND_STORE",
+        value_name = "STORE"
     )]
+    pub store_flag: Option<PathBuf>,
+    /// The image store in effect (see `root`).
+    #[arg(skip)]
     pub store: PathBuf,
+    /// Whether this run is rootless (`--rootless`, or auto-detected; see `rootless::resolve`).
+    #[arg(skip)]
+    pub rootless_mode: bool,
     /// Print a timeline of the runtime's steps on stderr (create, start, run)
     #[arg(long, global = true)]
     pub trace: bool,
@@ -139,6 +160,10 @@ pub enum Command {
         /// Set process.terminal to false (runc's default is true)
         #[arg(long)]
         no_terminal: bool,
+        /// Write a config for a rootless container: a user namespace mapping the caller's
+        /// uid and gid to root, no network namespace, no cgroup limits (as runc's)
+        #[arg(long)]
+        rootless: bool,
     },
     /// Print the OCI features document: what this runtime supports
     Features,
@@ -398,7 +423,7 @@ mod tests {
             "c1",
         ])
         .unwrap();
-        assert_eq!(cli.global.root, PathBuf::from("/tmp/r"));
+        assert_eq!(cli.global.root_flag, Some(PathBuf::from("/tmp/r")));
         assert_eq!(cli.global.log_format, LogFormat::Json);
         match cli.command {
             Command::Create(a) => {

@@ -12,5 +12,6 @@ pub mod image;
 pub mod linux;
 pub mod logging;
 pub mod process;
+pub mod rootless;
 pub mod shell;
 pub mod spec;

@@ -141,11 +141,11 @@ mod tests {
     #[test]
     fn a_global_flag_after_the_verb_is_honoured() {
         let cli = Cli::try_parse_one_verb_from(argv("state --root /x --debug c1")).unwrap();
-        assert_eq!(cli.global.root, PathBuf::from("/x"));
+        assert_eq!(cli.global.root_flag, Some(PathBuf::from("/x")));
         assert!(cli.global.debug);
         assert!(matches!(cli.command, Command::State { id } if id == "c1"));
         let cli = Cli::try_parse_one_verb_from(argv("image ls --store /s -q")).unwrap();
-        assert_eq!(cli.global.store, PathBuf::from("/s"));
+        assert_eq!(cli.global.store_flag, Some(PathBuf::from("/s")));
     }
 
     #[test]

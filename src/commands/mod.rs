@@ -22,14 +22,14 @@ mod state;
 mod stop;
 mod update;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
-use crate::cli::{Cli, Command, GlobalOpts, TraceFormat};
+use crate::cli::{Cli, Command, TraceFormat};
 use crate::process::{sealed_exe, trace};
 
 /// Runs the parsed command line.
-pub fn dispatch(cli: Cli) -> Result<i32> {
-    check_global(&cli.global)?;
+pub fn dispatch(mut cli: Cli) -> Result<i32> {
+    crate::rootless::resolve(&mut cli.global)?;
     // CVE-2019-5736: `exec`, and `run --image` (which sets up its bundle before `create`),
     // make sure their processes cannot reach the rind binary by re-executing rind sealed
     // first; this starts over in main. A bundle's `create` and `run` decide in
@@ -45,7 +45,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let code = match cli.command {
         Command::Create(a) => create::run(g, a),
         Command::Start { id } => start::run(g, &id),
-        Command::Run(a) if a.image.image.is_some() => run_image::run(g, *a),
+        Command::Run(a) if a.image.image.is_some() => {
+            if g.rootless_mode {
+                crate::rootless::dirs::ensure_private_store(&g.store)?;
+            }
+            run_image::run(g, *a)
+        }
         Command::Run(a) => run::run(g, a.bundle_run()),
         Command::State { id } => state::run(g, &id),
         Command::Kill { all, id, signal } => kill::run(g, &id, &signal, all),
@@ -54,7 +59,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Spec {
             bundle,
             no_terminal,
-        } => spec::run(&bundle, no_terminal),
+            rootless,
+        } => spec::run(&bundle, no_terminal, rootless),
         Command::Features => features::run(),
         Command::Pause { id } => pause::pause(g, &id),
         Command::Resume { id } => pause::resume(g, &id),
@@ -79,21 +85,26 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm { force, names } => rm::run(g, &names, force),
         Command::Logs { follow, name } => logs::run(g, &name, follow),
         Command::Inspect { name } => inspect::run(g, &name),
-        Command::Image { cmd } => image::run(cmd, &g.store, g.debug).map(|()| 0),
+        Command::Image { cmd } => {
+            if g.rootless_mode {
+                crate::rootless::dirs::ensure_private_store(&g.store)?;
+                if matches!(
+                    cmd,
+                    image::ImageCommand::Pull(_) | image::ImageCommand::Import(_)
+                ) && !nix::unistd::geteuid().is_root()
+                {
+                    crate::logging::warn(
+                        "rootless: layer files are unpacked owned by you (their owners in the image are not kept); containers see them owned by root",
+                    );
+                }
+            }
+            image::run(cmd, &g.store, g.debug).map(|()| 0)
+        }
     };
     if g.trace {
         print_trace(g.trace_format);
     }
     code
-}
-
-/// Refuses global flags that rind does not implement, rather than ignoring them.
-fn check_global(g: &GlobalOpts) -> Result<()> {
-    match g.rootless.as_deref() {
-        None | Some("false") | Some("auto") => Ok(()),
-        Some("true") => bail!("--rootless=true is not supported: rind runs as root"),
-        Some(other) => bail!("--rootless {other:?}: want true, false or auto"),
-    }
 }
 
 /// Prints and logs a failed command's error as `main` does, for a verb that exits with a code

@@ -88,6 +88,9 @@ pub fn create_locked(
         seccomp: seccomp_text,
     } = spec::load(&bundle)?;
     let plan = spec::validate(&spec)?;
+    if crate::rootless::active() {
+        crate::rootless::validate(&spec, &plan)?;
+    }
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     check_preserved_fds(opts.preserve_fds)?;
     trace::mark(|| "read and validated config.json".into());
@@ -140,7 +143,21 @@ pub fn create_locked(
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cgroup_mounts = cgroups::MountInfo::read_self()?;
     let resources = resources_with_devices(&spec);
-    let (cgroup, systemd_unit) = resolve_cgroup(&cgroup_mounts, cgroups_path, opts, &resources)?;
+    // Rootless without the systemd driver: a delegated cgroup, or none (rootless/cgroup.rs).
+    let (cgroup, systemd_unit) = if crate::rootless::active() && opts.systemd_cgroup.is_none() {
+        let cgroup =
+            crate::rootless::cgroup::resolve(&cgroup_mounts, cgroups_path, &opts.id, &resources)?;
+        (cgroup, None)
+    } else {
+        resolve_cgroup(&cgroup_mounts, cgroups_path, opts, &resources)?
+    };
+    // Without a cgroup of its own there is nothing to apply the device rules to: a rootless
+    // container binds the host's nodes, whose permissions still hold.
+    let resources = if crate::rootless::cgroup::is_none(&cgroup.paths()) {
+        LinuxResources::default()
+    } else {
+        resources
+    };
     check_existing_cgroup(cgroup.as_ref())?;
     let mut state = State {
         oci_version: spec.version().clone(),

@@ -271,7 +271,21 @@ pub fn find_init(state: &State, mark: &Mark) -> Init {
         return Init::Gone;
     }
     let not_ours = |why: String| Init::NotOurs { pid, why };
+    // A rootless container without a cgroup of its own has no mark to check. Its state is
+    // the user's own (a 0700 directory under the user's runtime directory) and the kernel
+    // lets the user signal only its own processes: the start time and the pidfd suffice.
     let Some(dir) = membership_dir(&state.cgroup) else {
+        if crate::rootless::cgroup::is_none(&state.cgroup) && !nix::unistd::geteuid().is_root() {
+            if let Some(fd) = &pidfd
+                && pidfd_send_signal(fd, 0) == Err(Errno::ESRCH)
+            {
+                return Init::Gone;
+            }
+            return Init::Alive(InitProcess {
+                pid: Pid::from_raw(pid),
+                pidfd,
+            });
+        }
         return not_ours("the container has no cgroup directory to find it in".into());
     };
     match mark.state_of(dir) {

@@ -113,7 +113,10 @@ pub fn kill(
     let c = Container::load(root, id)?;
     let init = c.init();
     let status = c.status_with(&init);
-    if all {
+    // A rootless container without a cgroup of its own: init stands for all of it (with a
+    // private PID namespace, its death ends the rest), and `all` of a stopped one succeeds.
+    let no_cgroup = crate::rootless::cgroup::is_none(&c.state.cgroup);
+    if all && !no_cgroup {
         if !identity::cgroup_dirs(&c.state.cgroup)
             .iter()
             .any(|d| d.exists())
@@ -136,6 +139,7 @@ pub fn kill(
             }
             Ok(())
         }
+        Init::Gone if all => Ok(()),
         Init::Gone => Err(LifecycleError::State(format!(
             "cannot kill container {id}: {NOT_RUNNING}"
         ))),
@@ -304,6 +308,11 @@ fn set_frozen(
     verb: &str,
 ) -> Result<(), LifecycleError> {
     let c = Container::load(root, id)?;
+    if crate::rootless::cgroup::is_none(&c.state.cgroup) {
+        return Err(LifecycleError::State(format!(
+            "cannot {verb} container {id}: it has no cgroup of its own (rootless, without a delegated cgroup), so no freezer"
+        )));
+    }
     let status = c.status();
     if status != from {
         return Err(LifecycleError::State(format!(

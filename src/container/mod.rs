@@ -83,6 +83,8 @@ pub enum LifecycleError {
     Sys(#[from] crate::error::SysError),
     #[error("linux.seccomp: {0}")]
     Seccomp(#[from] crate::linux::seccomp::SeccompError),
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
     /// The operation does not fit the container's current status.
     #[error("{0}")]
     State(String),

@@ -193,7 +193,17 @@ pub fn open_joins(plan: &NamespacePlan) -> Result<Vec<(LinuxNamespaceType, Owned
 }
 
 /// Joins each opened namespace, in order.
-pub fn join(fds: Vec<(LinuxNamespaceType, OwnedFd)>) -> Result<(), SysError> {
+///
+/// Root joins the user namespace last, keeping its host privilege for namespaces that user
+/// namespace does not own. An ordinary user (rootless) has no privilege over the others until
+/// it is in the user namespace that owns them, so it joins that one first, as runc always does.
+pub fn join(mut fds: Vec<(LinuxNamespaceType, OwnedFd)>) -> Result<(), SysError> {
+    if !nix::unistd::geteuid().is_root()
+        && let Some(i) = fds.iter().position(|(t, _)| *t == LinuxNamespaceType::User)
+    {
+        let user = fds.remove(i);
+        fds.insert(0, user);
+    }
     for (t, fd) in fds {
         setns(&fd, CloneFlags::from_bits_retain(flag(t) as i32))
             .step(|| format!("join {} namespace", proc_name(t)))?;
@@ -230,8 +240,12 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
 }
 
 /// Writes the child's uid and gid maps from the runtime side, through the runtime's procfs
-/// handle ([`procfs`](super::procfs)).
+/// handle ([`procfs`](super::procfs)). A runtime that is not root writes them the rootless way
+/// (`rootless/idmap.rs`).
 pub fn write_id_maps(pid: nix::unistd::Pid, plan: &NamespacePlan) -> Result<(), SysError> {
+    if !nix::unistd::geteuid().is_root() {
+        return crate::rootless::idmap::write(pid, &plan.uid_mappings, &plan.gid_mappings);
+    }
     let pid = pid.as_raw();
     super::procfs::write_pid(pid, "uid_map", id_map_text(&plan.uid_mappings).as_bytes())?;
     super::procfs::write_pid(pid, "gid_map", id_map_text(&plan.gid_mappings).as_bytes())

@@ -249,8 +249,11 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
     let dest = clean(m.destination());
     // The runtime makes every id-mapped mount, and the bind mounts of a container with its
     // own user namespace, whose root may not be able to reach the source (runc opens those
-    // sources before init enters the namespace too).
-    let detached = if idmap::requested(m, &opts).is_some() || (bind && ctx.in_userns) {
+    // sources before init enters the namespace too). A rootless runtime cannot: cloning a
+    // tree of the host's mount namespace needs CAP_SYS_ADMIN there. Its init, mapped to the
+    // same user, reaches what the runtime would, and binds the source itself.
+    let runtime_binds = bind && ctx.in_userns && !crate::rootless::active();
+    let detached = if idmap::requested(m, &opts).is_some() || runtime_binds {
         Some((ctx.detached_mount)(index)?)
     } else {
         None

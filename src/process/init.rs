@@ -116,7 +116,16 @@ fn run(
         crate::linux::procfs::write_self("oom_score_adj", adj.to_string().as_bytes())
             .map_err(|e| SysError::new(format!("write oom_score_adj {adj}"), e.cause))?;
     }
-    set_dumpable(false)?;
+    // Rootless: an ordinary user's runtime may open this process's uid_map and gid_map only
+    // while it is dumpable (the files of a non-dumpable process belong to the host's root), so
+    // init turns non-dumpable once its maps are written. Until then it runs nothing of the
+    // container and has joined nothing; the only processes that could reach it are the
+    // user's own, which could ptrace the runtime itself.
+    let defer_nondumpable =
+        crate::rootless::unprivileged() && (plan.user_in_clone() || plan.user_in_child);
+    if !defer_nondumpable {
+        set_dumpable(false)?;
+    }
 
     // 1. Wait until, if the clone made a user namespace, our id maps are written. The cgroup
     //    is still being completed by the runtime: we enter it (`cgroup.enter()`) as late as
@@ -142,6 +151,9 @@ fn run(
         namespaces::unshare_flags(user_flag)?;
         chan.send(&ToRuntime::IdMapRequest)?;
         expect(chan, ToInit::IdMapsWritten)?;
+    }
+    if defer_nondumpable {
+        set_dumpable(false)?;
     }
     if plan.is_private(LinuxNamespaceType::User) {
         become_root_in_userns()?;

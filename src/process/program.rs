@@ -72,9 +72,15 @@ pub fn prepare<'a>(
     trace: &dyn Fn(&str),
 ) -> Result<Prepared<'a>, ProgramError> {
     let process = setup.process;
+    // Read while the procfs handle is still open (the next step closes it): a user namespace
+    // whose maps an ordinary user wrote has setgroups denied (rootless), and a setgroups call
+    // there fails.
+    let setgroups_allowed = crate::linux::procfs::read_self("setgroups", 64)
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
     let first = 3 + setup.preserve_fds as RawFd;
     // The procfs handle goes with the rest (for `exec` it may be the host's procfs); the
-    // AppArmor attribute and `setgroups` below reopen the container's.
+    // AppArmor attribute below reopens the container's, and lets it go again.
     crate::linux::procfs::forget();
     fds::close_from_except(first, setup.keep)?;
     for fd in 3..first {
@@ -87,6 +93,9 @@ pub fn prepare<'a>(
         .filter(|p| !p.is_empty())
     {
         crate::linux::security::apparmor_on_exec(profile)?;
+        // The last procfs access before the program: a process waiting for `start` holds no
+        // directory.
+        crate::linux::procfs::forget();
     }
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
@@ -115,12 +124,6 @@ pub fn prepare<'a>(
         .unwrap_or_default();
     caps.drop_bounding()?;
     set_keepcaps(true)?;
-    let setgroups_allowed = crate::linux::procfs::read_self("setgroups", 64)
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    // The last procfs access before the program: a process waiting for `start` holds no
-    // directory.
-    crate::linux::procfs::forget();
     let uid = process.user().uid();
     stdio::hand_to_user(uid, setup.own_terminal)?;
     user::switch_user(process.user(), setgroups_allowed)?;

@@ -60,6 +60,16 @@ pub fn ensure() -> Result<(), SysError> {
 /// True when writes through `exe` are impossible: a read-only mount (which includes rind's
 /// own overlay view), or a memfd sealed against writing.
 fn is_safe(exe: &OwnedFd) -> bool {
+    // Rootless: container processes run as the caller or as ids of its subordinate ranges,
+    // privileged only in their own user namespace. A binary the caller cannot write (root's
+    // /usr/bin/rind), they cannot write either, and the re-execution would only cost time
+    // (a memfd copy: an ordinary user cannot mount the overlayfs view).
+    if crate::rootless::active()
+        && nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_err()
+        && !nix::unistd::geteuid().is_root()
+    {
+        return true;
+    }
     if let Ok(st) = fstatfs(exe)
         && st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
     {

@@ -222,6 +222,18 @@ pub fn build_spec(
             .expect("the base spec has namespaces");
         ns.retain(|n| n["type"] != "network");
     }
+    if crate::rootless::active() {
+        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+        crate::rootless::spec::to_rootless(&mut v, uid.as_raw(), gid.as_raw());
+        use crate::rootless::idmap::{Kind, default_mappings};
+        let as_json = |maps: Vec<(u32, u32, u32)>| -> serde_json::Value {
+            maps.into_iter()
+                .map(|(c, h, n)| json!({"containerID": c, "hostID": h, "size": n}))
+                .collect()
+        };
+        v["linux"]["uidMappings"] = as_json(default_mappings(Kind::Uid));
+        v["linux"]["gidMappings"] = as_json(default_mappings(Kind::Gid));
+    }
     serde_json::from_value::<Spec>(v).map_err(|e| ShellError::Invalid(format!("runtime spec: {e}")))
 }
 

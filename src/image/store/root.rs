@@ -161,7 +161,10 @@ impl PreparedRoot {
     /// Unmounts the root (lazily if it is busy), removes `rootfs`, `upper`, `work` and the
     /// saved state, and drops the lease on the image's layers. Safe to call again.
     pub fn release(self) -> Result<(), ImageError> {
+        // A copy was never mounted (an ordinary user may not even try to unmount it).
+        let mounted = self.mode != RootMode::Copy;
         match umount2(&self.rootfs, MntFlags::empty()) {
+            _ if !mounted => {}
             Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
             Err(Errno::EBUSY) => {
                 umount2(&self.rootfs, MntFlags::MNT_DETACH).map_err(|e| {
