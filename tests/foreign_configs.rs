@@ -250,7 +250,6 @@ fn runc_spec() {
 }
 
 #[test]
-#[ignore = "rind bug: /dev binds of a user-namespace container come in another order than runc's (src/linux/devices.rs)"]
 fn runc_spec_rootless() {
     check("runc-spec-rootless");
 }

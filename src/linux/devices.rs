@@ -28,13 +28,15 @@ pub struct DeviceNode {
 
 /// The devices every container gets (as in runc): null, zero, full, random, urandom, tty.
 pub fn default_devices() -> Vec<DeviceNode> {
+    // runc's order (its AllowedDevices): in a user namespace each is a bind mount, and
+    // /proc/self/mountinfo shows them in this order, as tools comparing with runc expect.
     [
         ("/dev/null", 1, 3),
-        ("/dev/zero", 1, 5),
-        ("/dev/full", 1, 7),
         ("/dev/random", 1, 8),
-        ("/dev/urandom", 1, 9),
+        ("/dev/full", 1, 7),
         ("/dev/tty", 5, 0),
+        ("/dev/zero", 1, 5),
+        ("/dev/urandom", 1, 9),
     ]
     .into_iter()
     .map(|(p, major, minor)| DeviceNode {
