@@ -35,7 +35,7 @@ fi
 
 snapshot=runtime-tools-5e639034
 top=$(git rev-parse --show-toplevel 2>/dev/null || echo "$repo")
-dir=${RIND_CONFORMANCE_DIR:-$top/../shared/conformance}
+dir=$("$repo/scripts/conformance-dir.sh")
 tarball=$dir/$snapshot.tar.gz
 if [ ! -f "$tarball" ]; then
     echo "conformance: $tarball not found; set RIND_CONFORMANCE_DIR to the directory that holds $snapshot.tar.gz" >&2

@@ -24,7 +24,7 @@ cd "$repo"
 filter=${1:-}
 [ "$(id -u)" = 0 ] || { echo "runc-suite: run as root" >&2; exit 1; }
 
-conf=${RIND_CONFORMANCE_DIR:-"$(git rev-parse --show-toplevel)/../shared/conformance"}
+conf=$("$repo/scripts/conformance-dir.sh")
 tarball=$conf/runc-v1.1.5.tar.gz
 if [ ! -f "$tarball" ]; then
     echo "runc-suite: $tarball is missing (set RIND_CONFORMANCE_DIR to the folder that holds runc-v1.1.5.tar.gz)" >&2

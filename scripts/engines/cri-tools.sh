@@ -36,7 +36,7 @@ if [ -x "$out/crictl" ] && [ -x "$out/critest" ]; then
     echo "$out"
     exit 0
 fi
-conf=${RIND_CONFORMANCE_DIR:-"$(git rev-parse --show-toplevel)/../shared/conformance"}
+conf=$(scripts/conformance-dir.sh)
 tarball=$conf/cri-tools-v1.26.1.tar.gz
 [ -f "$tarball" ] || { echo "cri-tools.sh: $tarball is missing (set RIND_CONFORMANCE_DIR to the folder that holds it)" >&2; exit 1; }
 go=$(scripts/install-go.sh)
