@@ -3,11 +3,12 @@
 //! and the interpreter that runs the filter; it follows the semantics `docs/seccomp.md` and
 //! `src/linux/seccomp/rules.rs` state (runc's with libseccomp):
 //!
-//! - the architectures are the native one plus those listed; a syscall of another gets
-//!   KILL_THREAD; on x86_64 without x32, an x32 number does too, except -1 (default action);
+//! - the architectures are the native one plus those listed of the x86 family (others cannot
+//!   occur on this host and are left out); a syscall of another gets KILL_THREAD; on x86_64 without x32, an x32 number does too, except -1 (default action);
 //! - rules whose action is the default action do not count; among the others that name the
 //!   syscall, the first unconditional one wins; else the first whose conditions all hold
-//!   (compared on the low 32 bits on x86 and x32); else the default action;
+//!   (any of them, when two name the same argument, as runc ORs them; compared on the low 32
+//!   bits on x86 and x32); else the default action;
 //! - with a default action other than ALLOW, LOG or TRACE, a syscall number above the highest
 //!   the profile names for that ABI (any rule) gets ERRNO(ENOSYS), except -1.
 
@@ -69,7 +70,9 @@ pub fn model(p: &LinuxSeccomp) -> Result<Model<'_>, String> {
             Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
             Arch::ScmpArchX86 => Abi::X86,
             Arch::ScmpArchX32 => Abi::X32,
-            other => return Err(format!("unsupported architecture {other}")),
+            // An architecture outside the x86 family cannot occur on this host: left out,
+            // as rind (and libseccomp) leave it, so a syscall of it meets the bad-arch check.
+            _ => continue,
         };
         if !abis.contains(&abi) {
             abis.push(abi);
@@ -89,6 +92,10 @@ pub fn model(p: &LinuxSeccomp) -> Result<Model<'_>, String> {
         }
         if r.names().iter().any(String::is_empty) {
             return Err("empty syscall name".into());
+        }
+        // The runtime writes after the filter is in place (runc refuses this too).
+        if a == RET_USER_NOTIF && r.names().iter().any(|n| n == "write") {
+            return Err("NOTIFY for write".into());
         }
         notifies |= a == RET_USER_NOTIF && !r.names().is_empty();
         rules.push((r, a));
@@ -171,7 +178,8 @@ impl Model<'_> {
             return *a;
         }
         for (r, a) in counted() {
-            let all = r.args().as_deref().unwrap_or(&[]).iter().all(|c| {
+            let conds = r.args().as_deref().unwrap_or(&[]);
+            let one = |c: &oci_spec::runtime::LinuxSeccompArg| {
                 holds(
                     c.op(),
                     d.args[c.index()],
@@ -179,8 +187,19 @@ impl Model<'_> {
                     c.value_two().unwrap_or(0),
                     matches!(abi, Abi::X86 | Abi::X32),
                 )
-            });
-            if all {
+            };
+            // Conditions are ANDed, unless two name the same argument: then each is a rule of
+            // its own and they are ORed, as runc makes them (and profiles are written for it).
+            let repeated = conds
+                .iter()
+                .enumerate()
+                .any(|(i, c)| conds[..i].iter().any(|e| e.index() == c.index()));
+            let matched = if repeated {
+                conds.iter().any(one)
+            } else {
+                conds.iter().all(one)
+            };
+            if matched {
                 return *a;
             }
         }
