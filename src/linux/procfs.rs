@@ -84,9 +84,9 @@ pub fn adopt(fd: OwnedFd) -> Result<(), SysError> {
     }
 }
 
-/// Closes the handle, before a process closes every descriptor it does not pass on: a number
-/// kept here after that close would name whatever is opened next under it. The next procfs
-/// access opens `/proc` again and checks it (by then the container's own procfs).
+/// Closes the handle (`process::fds::close_from_except` does, before it closes every descriptor
+/// a process does not pass on): a number kept here after that close would name whatever is
+/// opened next under it. The next procfs access opens `/proc` again and checks it.
 pub fn forget() {
     // try_lock: a child of a clone must not wait for a lock another thread of its parent held
     // at the clone (that thread is not in the child). Nothing else in this process can hold it.

@@ -20,6 +20,9 @@ use crate::error::SysError;
 
 /// Closes every descriptor from `first` upward except those in `keep`.
 pub fn close_from_except(first: RawFd, keep: &[RawFd]) -> Result<(), SysError> {
+    // The procfs handle is one of them: let go of it first, or its number would stay in the
+    // handle after the close and name whatever is opened next under it.
+    crate::linux::procfs::forget();
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= first).collect();
     keep.sort_unstable();
     keep.dedup();

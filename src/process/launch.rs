@@ -158,7 +158,6 @@ pub fn spawn(
             // directory's lock, the cgroup directory, the caller's leaked ones.
             let mut keep = fds.keep.to_vec();
             keep.push(init_end.as_fd().as_raw_fd());
-            crate::linux::procfs::forget();
             if let Err(e) = fds::close_from_except(3 + fds.preserve as RawFd, &keep) {
                 let message = e.to_string();
                 let _ = init_end.write_message(&ToRuntime::Failed { message });

@@ -81,7 +81,6 @@ pub fn prepare<'a>(
     let first = 3 + setup.preserve_fds as RawFd;
     // The procfs handle goes with the rest (for `exec` it may be the host's procfs); the
     // AppArmor attribute below reopens the container's, and lets it go again.
-    crate::linux::procfs::forget();
     fds::close_from_except(first, setup.keep)?;
     for fd in 3..first {
         // The preserved ones reach the program: never close-on-exec (one not open just fails).
