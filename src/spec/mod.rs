@@ -150,13 +150,8 @@ fn seccomp_range(bytes: &[u8]) -> Option<Range<usize>> {
 /// properties before runtimes know them. With `--debug` each ignored property is named. A
 /// known property with a value rind cannot use is still an error (here, or in `validate`).
 pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
-    let mut unknown = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<Spec, _> =
-        serde_ignored::deserialize(&mut de, |path| unknown.push(property_name(&path)));
-    let spec = match parsed.and_then(|s| de.end().map(|()| s)) {
-        Ok(spec) => spec,
-        Err(_) => return parse(bytes),
+    let Ok((mut spec, mut unknown)) = parse_collecting(bytes) else {
+        return parse(bytes);
     };
     // runc reads resource keys ignoring case (Go's encoding/json): `linux.resources.CPU`.
     // Folded once: a key still unknown after folding is ignored like any other.
@@ -164,9 +159,9 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
         .iter()
         .any(|name| name.starts_with("linux.resources."))
         && let Some(folded) = crate::cgroups::keys::fold_spec(bytes)
-        && let Ok(spec) = parse_config_folded(&folded)
+        && let Ok(again) = parse_collecting(&folded)
     {
-        return Ok(spec);
+        (spec, unknown) = again;
     }
     for name in unknown {
         log_unknown(&name);
@@ -174,19 +169,14 @@ pub fn parse_config(bytes: &[u8]) -> Result<Spec, String> {
     Ok(spec)
 }
 
-/// [`parse_config`] of a text whose resource keys are already folded.
-fn parse_config_folded(bytes: &[u8]) -> Result<Spec, String> {
+/// The spec, and the properties it does not know (ignored).
+fn parse_collecting(bytes: &[u8]) -> Result<(Spec, Vec<String>), serde_json::Error> {
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<Spec, _> =
         serde_ignored::deserialize(&mut de, |path| unknown.push(property_name(&path)));
-    let spec = parsed
-        .and_then(|s| de.end().map(|()| s))
-        .map_err(|e| e.to_string())?;
-    for name in unknown {
-        log_unknown(&name);
-    }
-    Ok(spec)
+    let spec = parsed.and_then(|s| de.end().map(|()| s))?;
+    Ok((spec, unknown))
 }
 
 /// An ignored property's path as the file spells it: `process.frobnicate`, `mounts.2.extra`.
@@ -256,32 +246,6 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf, SpecError> {
     }
 }
 
-/// A device rule every container gets: type, major, minor (`None` is `*`), access, and the
-/// path of the device it is for, when it has a fixed one.
-type DefaultDeviceRule = (
-    LinuxDeviceType,
-    Option<i64>,
-    Option<i64>,
-    &'static str,
-    &'static str,
-);
-
-/// runc's `AllowedDevices`, in its order (no `/dev/console`, 5:1: a terminal's is the pty,
-/// which `136:*` covers).
-const DEFAULT_DEVICE_RULES: &[DefaultDeviceRule] = &[
-    (LinuxDeviceType::C, None, None, "m", ""),
-    (LinuxDeviceType::B, None, None, "m", ""),
-    (LinuxDeviceType::C, Some(1), Some(3), "rwm", "/dev/null"),
-    (LinuxDeviceType::C, Some(1), Some(8), "rwm", "/dev/random"),
-    (LinuxDeviceType::C, Some(1), Some(7), "rwm", "/dev/full"),
-    (LinuxDeviceType::C, Some(5), Some(0), "rwm", "/dev/tty"),
-    (LinuxDeviceType::C, Some(1), Some(5), "rwm", "/dev/zero"),
-    (LinuxDeviceType::C, Some(1), Some(9), "rwm", "/dev/urandom"),
-    (LinuxDeviceType::C, Some(136), None, "rwm", ""), // /dev/pts/*
-    (LinuxDeviceType::C, Some(5), Some(2), "rwm", ""), // /dev/ptmx
-    (LinuxDeviceType::C, Some(10), Some(200), "rwm", ""), // /dev/net/tun
-];
-
 /// The device rules to apply to the container's cgroup: every device denied, then the spec's
 /// own rules, then (as runc does) access to the devices every container gets and mknod of any
 /// device.
@@ -310,25 +274,40 @@ pub fn device_rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
             .and_then(|r| r.devices().clone())
             .unwrap_or_default(),
     );
-    let listed = |path: &str| {
+    let listed = |path: &Path| {
         linux
             .and_then(|l| l.devices().as_ref())
             .into_iter()
             .flatten()
-            .any(|d| d.path() == Path::new(path))
+            .any(|d| d.path() == path)
     };
-    for &(typ, major, minor, access, path) in DEFAULT_DEVICE_RULES {
-        if !path.is_empty() && listed(path) {
-            continue;
-        }
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
         r.set_allow(true);
         r.set_typ(Some(typ));
         r.set_major(major);
         r.set_minor(minor);
         r.set_access(Some(access.to_string()));
-        rules.push(r);
+        r
+    };
+    // runc's AllowedDevices, in its order: mknod of anything, the default nodes (those the spec
+    // does not list), /dev/pts/*, /dev/ptmx, /dev/net/tun.
+    use LinuxDeviceType::{B, C};
+    rules.push(rule(C, None, None, "m"));
+    rules.push(rule(B, None, None, "m"));
+    for node in crate::linux::devices::default_devices() {
+        if !listed(&node.path) {
+            rules.push(rule(
+                C,
+                Some(node.major as i64),
+                Some(node.minor as i64),
+                "rwm",
+            ));
+        }
     }
+    rules.push(rule(C, Some(136), None, "rwm"));
+    rules.push(rule(C, Some(5), Some(2), "rwm"));
+    rules.push(rule(C, Some(10), Some(200), "rwm"));
     rules
 }
 
