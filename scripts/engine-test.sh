@@ -1,11 +1,14 @@
 #!/bin/sh
-# Runs real container engines with rind as their OCI runtime: podman (through conmon),
+# Runs real container engines with rind as their OCI runtime: podman (through conmon; as root,
+# and rootless as an ordinary user),
 # containerd (through ctr and the io.containerd.runc.v2 shim), Docker (dockerd, its own
 # containerd and the same shim) and pods through containerd's CRI plugin (crictl; each CRI
 # scenario also runs with runc as the shim's binary, for comparison).
 #
 #   scripts/engine-test.sh              all four groups
 #   scripts/engine-test.sh podman       only podman
+#   scripts/engine-test.sh podman-rootless  rootless podman as a throwaway user, with runc and
+#                                       with rind (scripts/engines/podman-rootless.sh)
 #   scripts/engine-test.sh containerd   only containerd
 #   scripts/engine-test.sh docker       only docker
 #   scripts/engine-test.sh cri          only the CRI scenarios (scripts/engines/cri.sh)
@@ -35,8 +38,8 @@ ENGINE_TIMEOUT=${ENGINE_TIMEOUT:-60}
 
 what=${1:-all}
 case $what in
-    all | podman | containerd | docker | cri) ;;
-    *) echo "scripts/engine-test.sh: unknown engine '$what' (want: all, podman, containerd, docker, cri)" >&2; exit 2 ;;
+    all | podman | podman-rootless | containerd | docker | cri) ;;
+    *) echo "scripts/engine-test.sh: unknown engine '$what' (want: all, podman, podman-rootless, containerd, docker, cri)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "scripts/engine-test.sh: run as root (the engines create namespaces, mounts and cgroups)" >&2; exit 1; }
 
@@ -59,6 +62,7 @@ cd "$T" || exit 1
 . "$ENGINES_DIR/lib.sh"
 . "$ENGINES_DIR/podman.sh"
 . "$ENGINES_DIR/podman-scenarios.sh"
+. "$ENGINES_DIR/podman-rootless.sh"
 . "$ENGINES_DIR/containerd.sh"
 . "$ENGINES_DIR/docker.sh"
 . "$ENGINES_DIR/docker-scenarios.sh"
@@ -74,6 +78,7 @@ cleanup() {
     trap - EXIT INT TERM
     cd /
     podman_cleanup
+    podman_rootless_cleanup
     containerd_cleanup
     docker_cleanup
     cri_cleanup
@@ -111,6 +116,21 @@ if [ "$what" = all ] || [ "$what" = podman ]; then
         sed 's/^/      | /' "$T/setup.out"
     fi
     podman_cleanup
+fi
+
+if [ "$what" = all ] || [ "$what" = podman-rootless ]; then
+    ENGINE=podman-rootless
+    echo "== rootless podman $(podman --version | awk '{ print $3 }'), $(slirp4netns --version | head -n 1), runc and rind as an ordinary user"
+    if prl_setup >"$T/setup.out" 2>&1; then
+        podman_rootless_scenarios
+    else
+        failed=$((failed + 1))
+        failures="$failures
+  podman-rootless setup"
+        echo "FAIL  podman-rootless setup"
+        sed 's/^/      | /' "$T/setup.out"
+    fi
+    podman_rootless_cleanup
 fi
 
 if [ "$what" = all ] || [ "$what" = containerd ]; then

@@ -14,7 +14,8 @@
 # failed", and the suite's wall time. Environment:
 # RIND_VM_ACCEL (kvm|tcg, default: probe), RIND_VM_MEM (MiB, 2048), RIND_VM_SMP (2),
 # RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_BOOT_TIMEOUT (launch to the suite's start, 60),
-# RIND_VM_TEST_TIMEOUT (each executable, 600),
+# RIND_VM_TEST_TIMEOUT (each executable, 600), RIND_VM_TESTS (names of the test executables to
+# run, space-separated, e.g. "rootless rootless_cgroup"; default: all),
 # RIND_VM_APPEND (extra kernel command-line flags), RIND_VM_EXTRA (a directory added to the
 # guest's root).
 # How the VM is built and how to debug it: docs/vm-tests.md.
@@ -88,16 +89,33 @@ cp "$static_dir/$triple/release/rind" "$root/rind/bin/rind"
 while read -r kind name path; do
     label=$name
     [ "$kind" = test ] || label=$kind-$name
+    # RIND_VM_TESTS: only the named executables (while iterating on a few tests).
+    if [ -n "${RIND_VM_TESTS:-}" ] && ! printf ' %s ' "$RIND_VM_TESTS" | grep -qF " $label "; then
+        continue
+    fi
     cp "$path" "$root/rind/tests/$label"
     echo "$label /rind/tests/$label" >>"$root/rind/tests.list"
 done <"$VM_CACHE/tests.txt"
 for bin in "$root/rind/bin/rind" "$root"/rind/tests/*; do
+    [ -e "$bin" ] || continue # RIND_VM_TESTS named none
     file -b "$bin" | grep -qE 'static(-pie)? linked|statically linked' ||
         vm_die "$bin is not statically linked: $(file -b "$bin")"
 done
 cp -a rootfs-fixtures/out/busybox rootfs-fixtures/out/images "$root/rind/fixtures/"
 mkdir -p "$root/rind/fixtures/foreign"
 cp -a rootfs-fixtures/out/foreign/configs "$root/rind/fixtures/foreign/"
+# The rootless tests run rind as an ordinary user with subordinate ranges: newuidmap and
+# newgidmap (Debian's uidmap), setuid root as installed, with the libraries they load at their
+# own paths (the guest's busybox has no dynamic programs of its own).
+for bin in /usr/bin/newuidmap /usr/bin/newgidmap; do
+    [ -u "$bin" ] || vm_die "$bin is missing or not setuid (scripts/install-deps.sh installs uidmap)"
+    mkdir -p "$root/usr/bin"
+    cp -p "$bin" "$root/usr/bin/"
+    ldd "$bin" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }' | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+done
 # tests/cve's attacker runs inside containers; the guest has no C compiler to build it.
 cc -static -O2 -o "$root/rind/fixtures/cve-attacker" tests/cve/attacker.c
 # RIND_VM_EXTRA: a directory laid over the guest's root (scripts/conformance.sh --vm puts the

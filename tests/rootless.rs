@@ -16,6 +16,9 @@ fn text(out: &std::process::Output) -> String {
 
 #[test]
 fn spec_rootless_writes_what_runc_writes() {
+    if !common::require_tool("runc") {
+        return;
+    }
     let Some(u) = TestUser::new() else {
         return;
     };
@@ -83,6 +86,9 @@ fn run_maps_the_callers_own_ids_and_matches_runc() {
     assert!(u.state_root().is_dir());
     assert!(!u.state_root().join(&id).exists());
     // runc, as the same user on the same bundle, prints the same.
+    if !common::require_tool("runc") {
+        return;
+    }
     let runc_root = u.xdg.join("runc-test");
     let c = u.command(
         std::path::Path::new("runc"),
@@ -451,6 +457,9 @@ fn image_store_defaults_to_the_users_data_home_and_is_private() {
 
 #[test]
 fn a_terminal_works_as_a_user() {
+    if !common::require_tool("script") {
+        return;
+    }
     let Some(u) = TestUser::new() else {
         return;
     };

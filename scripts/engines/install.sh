@@ -2,11 +2,12 @@
 # Installs the container engines that scripts/engine-test.sh drives, when missing: podman (with
 # conmon and catatonit for --init), containerd (with ctr), Debian's docker.io (dockerd and its
 # CLI), skopeo (to make the docker-archive `docker load` reads), and util-linux's script for
-# ptys; for the CRI scenarios, the CNI plugins, jq, iproute2 and runc (the comparison runtime).
+# ptys; for the CRI scenarios, the CNI plugins, jq, iproute2 and runc (the comparison runtime);
+# for rootless podman, uidmap (newuidmap/newgidmap) and slirp4netns (its default network).
 # Only the engine suite needs these, so scripts/install-deps.sh does not install them.
 set -eu
 need=""
-for pkg in podman conmon catatonit containerd docker.io skopeo util-linux containernetworking-plugins jq iproute2 runc; do
+for pkg in podman conmon catatonit containerd docker.io skopeo util-linux containernetworking-plugins jq iproute2 runc uidmap slirp4netns; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 # script(1) moved to bsdutils in some releases.
@@ -23,7 +24,7 @@ if [ -n "$need" ]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 755 "$policy"
     fi
-    # No recommends: they pull in buildah, slirp4netns, fuse-overlayfs and a D-Bus session.
+    # No recommends: they pull in buildah, fuse-overlayfs and a D-Bus session.
     rc=0
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null || rc=$?
     [ -z "$policy" ] || rm -f "$policy"

@@ -151,10 +151,10 @@ pub fn create_locked(
     } else {
         resolve_cgroup(&cgroup_mounts, cgroups_path, opts, &resources)?
     };
-    // Without a cgroup of its own there is nothing to apply the device rules to: a rootless
-    // container binds the host's nodes, whose permissions still hold.
-    let resources = if crate::rootless::cgroup::is_none(&cgroup.paths()) {
-        LinuxResources::default()
+    // A rootless container binds the host's nodes, whose permissions still hold: device
+    // rules are applied only by a runtime privileged on the host (rootless/cgroup.rs).
+    let resources = if crate::rootless::active() {
+        crate::rootless::cgroup::applicable(&cgroup.paths(), resources)?
     } else {
         resources
     };

@@ -14,6 +14,18 @@
 //!   without it is never signalled, frozen, updated or emptied; `delete` only removes it when
 //!   it is empty (the one such directory rind can leave is the one a runtime killed between
 //!   its `mkdir` and its mark made, with nothing in it yet).
+//! - **The rootless mark.** A runtime without privilege in the host's user namespace (an
+//!   ordinary user, or root in rootless podman's user namespace) cannot set `trusted.`
+//!   attributes. It marks the cgroups it makes in its delegated subtree with
+//!   `user.rind.<dev>-<ino>` (cgroup2 has user attributes from Linux 5.7), and a directory
+//!   counts as marked only when it is also owned by the runtime's effective uid. Such a runtime
+//!   acts with the user's own credentials, so a rewritten state gains nothing the user did not
+//!   have; the ownership check keeps it from acting on cgroups the user does not own (another
+//!   user's, or the host's), and the mark from acting on the user's other cgroups (another
+//!   container's, the session's). A container cannot move the mark to a cgroup outside its
+//!   own (it sees only its own subtree); one with a writable cgroup mount whose root is the
+//!   user can remove its own mark, which makes rind treat it as gone, not anything else as it
+//!   (docs/security.md).
 //! - **The init process, held by a pidfd.** The recorded pid is opened as a pidfd, and then
 //!   must have the recorded start time, not be a zombie, and be listed in the marked cgroup
 //!   (or a cgroup below it). A pid that passes is signalled through that pidfd
@@ -45,6 +57,8 @@ use crate::error::SysError;
 pub struct Mark {
     name: CString,
     id: String,
+    /// The uid a marked directory must be owned by: the rootless mark's second half.
+    owner: Option<u32>,
 }
 
 /// Whether a cgroup directory carries a container's mark.
@@ -59,16 +73,33 @@ pub enum MarkState {
 
 impl Mark {
     /// The mark of the container whose state directory is `state_dir`.
+    /// A runtime without privilege in the host's user namespace gets the rootless mark.
     pub fn of(state_dir: &Path, id: &str) -> Result<Mark, SysError> {
         let st = std::fs::symlink_metadata(state_dir)
             .map_err(|e| SysError::new(format!("stat {}", state_dir.display()), e))?;
-        Ok(Mark::from_inode(st.dev(), st.ino(), id))
+        let mark = Mark::from_inode(st.dev(), st.ino(), id);
+        Ok(if crate::rootless::without_host_privilege() {
+            mark.rootless(nix::unistd::geteuid().as_raw())
+        } else {
+            mark
+        })
     }
 
     fn from_inode(dev: u64, ino: u64, id: &str) -> Mark {
         Mark {
             name: CString::new(format!("trusted.rind.{dev}-{ino}")).unwrap_or_default(),
             id: id.to_string(),
+            owner: None,
+        }
+    }
+
+    /// The same mark as a `user.` attribute, valid only on directories `uid` owns.
+    fn rootless(self, uid: u32) -> Mark {
+        let name = self.name.to_string_lossy().replacen("trusted.", "user.", 1);
+        Mark {
+            name: CString::new(name).unwrap_or_default(),
+            id: self.id,
+            owner: Some(uid),
         }
     }
 
@@ -108,8 +139,13 @@ impl Mark {
                 buf.len(),
             )
         };
+        let owned = |dir: &Path| {
+            self.owner.is_none_or(|uid| {
+                std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == uid)
+            })
+        };
         match Errno::result(n) {
-            Ok(n) if &buf[..n as usize] == self.id.as_bytes() => MarkState::Marked,
+            Ok(n) if &buf[..n as usize] == self.id.as_bytes() && owned(dir) => MarkState::Marked,
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) if !dir.exists() => MarkState::Missing,
             _ => MarkState::Unmarked,
         }
@@ -273,9 +309,12 @@ pub fn find_init(state: &State, mark: &Mark) -> Init {
     let not_ours = |why: String| Init::NotOurs { pid, why };
     // A rootless container without a cgroup of its own has no mark to check. Its state is
     // the user's own (a 0700 directory under the user's runtime directory) and the kernel
-    // lets the user signal only its own processes: the start time and the pidfd suffice.
+    // lets the user signal only its own processes (root in rootless podman's user namespace:
+    // only those of the user and its subordinate ids): the start time and the pidfd suffice.
     let Some(dir) = membership_dir(&state.cgroup) else {
-        if crate::rootless::cgroup::is_none(&state.cgroup) && !nix::unistd::geteuid().is_root() {
+        if crate::rootless::cgroup::is_none(&state.cgroup)
+            && crate::rootless::without_host_privilege()
+        {
             if let Some(fd) = &pidfd
                 && pidfd_send_signal(fd, 0) == Err(Errno::ESRCH)
             {
@@ -369,6 +408,9 @@ mod tests {
         assert_eq!(a.name.to_str().unwrap(), "trusted.rind.1-2");
         assert_ne!(a, Mark::from_inode(1, 3, "c1"));
         assert_ne!(a, Mark::from_inode(1, 2, "c2"));
+        let r = a.clone().rootless(1000);
+        assert_eq!(r.name.to_str().unwrap(), "user.rind.1-2");
+        assert_eq!(r.owner, Some(1000));
     }
 
     #[test]

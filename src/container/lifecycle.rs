@@ -340,6 +340,13 @@ pub fn update(
             "{ignored} is ignored (the kernel no longer has it)"
         ));
     }
+    let rootless;
+    let resources = if crate::rootless::active() {
+        rootless = crate::rootless::cgroup::applicable(&c.state.cgroup, resources.clone())?;
+        &rootless
+    } else {
+        resources
+    };
     if let Some(unit) = &c.state.systemd {
         cgroups::systemd::set_unit_properties(&c.state.cgroup, unit, resources)?;
     }

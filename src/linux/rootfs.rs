@@ -171,7 +171,11 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
     // A /dev bound from the host is the host's: creating nodes there (which replaces what is
     // at the path) would change the host's /dev. runc skips `linux.devices` then too.
     if !dev_from_host {
-        let mut nodes = devices::NodeMaker::new(&root, ctx.in_userns);
+        // mknod needs CAP_MKNOD in the host's user namespace: a container with a user
+        // namespace of its own, or any container of a runtime that itself runs inside one
+        // (rootless podman gives its runtime no other), gets the host's nodes bound.
+        let bind_nodes = ctx.in_userns || crate::rootless::without_host_privilege();
+        let mut nodes = devices::NodeMaker::new(&root, bind_nodes);
         for dev in devices::default_devices() {
             nodes.create(&dev)?;
         }

@@ -63,10 +63,11 @@ fn is_safe(exe: &OwnedFd) -> bool {
     // Rootless: container processes run as the caller or as ids of its subordinate ranges,
     // privileged only in their own user namespace. A binary the caller cannot write (root's
     // /usr/bin/rind), they cannot write either, and the re-execution would only cost time
-    // (a memfd copy: an ordinary user cannot mount the overlayfs view).
+    // (a memfd copy: an ordinary user cannot mount the overlayfs view). The same holds for
+    // root in rootless podman's user namespace, whose ids are the user's and its ranges.
     if crate::rootless::active()
         && nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_err()
-        && !nix::unistd::geteuid().is_root()
+        && crate::rootless::without_host_privilege()
     {
         return true;
     }

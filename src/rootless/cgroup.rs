@@ -62,6 +62,34 @@ pub fn limits_set(r: &LinuxResources) -> Vec<&'static str> {
     out
 }
 
+/// The part of `r` that applies to a rootless container's cgroup `paths`:
+///
+/// - without a cgroup of its own, nothing; limits are refused, naming them (`create` refuses
+///   them earlier, in [`resolve`]; this is for `update`);
+/// - without privilege in the host's user namespace, no device rules: loading the eBPF
+///   program that enforces them needs `CAP_SYS_ADMIN` (or `CAP_BPF`) there, and the device
+///   nodes such a container gets are the host's, bound with their permissions (runc ignores
+///   the device controller's errors in rootless mode for the same reason).
+pub fn applicable(
+    paths: &CgroupPaths,
+    mut r: LinuxResources,
+) -> Result<LinuxResources, RootlessError> {
+    if is_none(paths) {
+        let set = limits_set(&r);
+        if !set.is_empty() {
+            return Err(RootlessError::Refused(format!(
+                "{} cannot be applied: the container has no cgroup of its own (rootless, without a delegated cgroup)",
+                set.join(", ")
+            )));
+        }
+        return Ok(LinuxResources::default());
+    }
+    if super::without_host_privilege() {
+        r.set_devices(None);
+    }
+    Ok(r)
+}
+
 /// Where a rootless container's cgroup goes: a delegated v2 directory, or none.
 pub fn resolve(
     mounts: &MountInfo,
@@ -79,8 +107,9 @@ pub fn resolve(
             set.join(", ")
         )))
     };
-    // Root may write every cgroup: `--rootless true` as root changes nothing here.
-    if nix::unistd::geteuid().is_root() {
+    // Root of the host may write every cgroup: `--rootless true` as root changes nothing here.
+    // Root inside a user namespace (rootless podman's runtime) is treated as the user it is.
+    if !super::without_host_privilege() {
         return cgroups::resolve_in(mounts, cgroups_path, id)
             .map_err(|e| RootlessError::Refused(format!("linux.cgroupsPath: {e}")));
     }

@@ -33,6 +33,7 @@ use crate::linux::namespaces::NamespacePlan;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static UNPRIVILEGED: AtomicBool = AtomicBool::new(false);
+static NO_HOST_PRIVILEGE: AtomicBool = AtomicBool::new(false);
 
 /// Whether this run of rind is rootless (decided once by [`resolve`]).
 pub fn active() -> bool {
@@ -44,6 +45,14 @@ pub fn active() -> bool {
 /// knows who writes its maps.
 pub fn unprivileged() -> bool {
     UNPRIVILEGED.load(Ordering::Relaxed)
+}
+
+/// Whether this run of rind lacks privilege in the host's user namespace: rootless, and
+/// either an ordinary user or root inside a user namespace other than the initial one
+/// (rootless podman's runtime). Such a runtime cannot set `trusted.` extended attributes nor
+/// write cgroups it does not own; `container/identity.rs` marks cgroups the rootless way then.
+pub fn without_host_privilege() -> bool {
+    NO_HOST_PRIVILEGE.load(Ordering::Relaxed)
 }
 
 /// Why rootless mode cannot go on, or what it refuses.
@@ -82,6 +91,10 @@ pub fn resolve(g: &mut GlobalOpts) -> Result<(), RootlessError> {
     };
     ACTIVE.store(rootless, Ordering::Relaxed);
     UNPRIVILEGED.store(rootless && euid != 0, Ordering::Relaxed);
+    NO_HOST_PRIVILEGE.store(
+        rootless && (euid != 0 || in_user_namespace()),
+        Ordering::Relaxed,
+    );
     g.rootless_mode = rootless;
     g.root = match g.root_flag.take() {
         Some(root) => root,
