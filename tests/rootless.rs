@@ -306,6 +306,14 @@ fn what_needs_privilege_is_refused_naming_the_field() {
             }),
         ),
         (
+            "(/mnt): an id-mapped mount",
+            Box::new(|c| {
+                c["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/mnt", "type": "bind", "source": "/tmp",
+                    "options": ["rbind", "idmap"]}))
+            }),
+        ),
+        (
             "linux.namespaces: a rootless container needs a user namespace",
             Box::new(|c| {
                 let ns = c["linux"]["namespaces"].as_array_mut().unwrap();

@@ -148,14 +148,23 @@ fn one_hierarchy(
 ) -> Result<(), SysError> {
     let dest = place.dest;
     if cgroupns {
-        return mount_at(
+        match mount_at(
             Some(fstype),
             place.target,
             Some(fstype),
             flags,
             (!data.is_empty()).then_some(data),
-        )
-        .step(|| format!("mount {fstype} {data} on {}", dest.display()));
+        ) {
+            Ok(()) => return Ok(()),
+            // The kernel refuses a cgroup2 mount on the root of a cgroup2 mount (EBUSY): the
+            // host's, brought along by a `/sys` bound with `rbind` (`spec --rootless` writes
+            // one). Without privilege over the cgroup namespace, EPERM. runc binds the
+            // container's own cgroup directory then, which is the same view.
+            Err(nix::errno::Errno::EBUSY | nix::errno::Errno::EPERM) if fstype == "cgroup2" => {}
+            Err(e) => {
+                return Err(e).step(|| format!("mount {fstype} {data} on {}", dest.display()));
+            }
+        }
     }
     mount_at(
         Some(host_dir),

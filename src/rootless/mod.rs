@@ -141,6 +141,9 @@ pub fn validate(spec: &Spec, plan: &NamespacePlan) -> Result<(), RootlessError> 
     if new_user {
         check_mount_ids(spec, plan)?;
     }
+    if without_host_privilege() {
+        check_no_idmapped_mounts(spec)?;
+    }
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         check_oom_score_adj(adj)?;
     }
@@ -152,6 +155,22 @@ pub fn validate(spec: &Spec, plan: &NamespacePlan) -> Result<(), RootlessError> 
                     "linux.sysctl {key:?}: the kernel lets only host root write it; set \"hostname\" or \"domainname\" in config.json instead"
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// An id-mapped mount is made with `mount_setattr(MOUNT_ATTR_IDMAP)` on a clone of a mount of
+/// the host's, which needs `CAP_SYS_ADMIN` in the user namespace that owns the filesystem (the
+/// host's): refused by name, as it would fail at that mount.
+fn check_no_idmapped_mounts(spec: &Spec) -> Result<(), RootlessError> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let opts = crate::linux::mount_options::parse(m.options().as_deref().unwrap_or_default());
+        if crate::linux::idmap::requested(m, &opts).is_some() {
+            return Err(RootlessError::Refused(format!(
+                "mounts[{i}] ({}): an id-mapped mount (idmap, ridmap or uidMappings/gidMappings on a mount) needs CAP_SYS_ADMIN in the host's user namespace, which a rootless runtime does not have; map the files' owners with the container's own uidMappings instead",
+                m.destination().display()
+            )));
         }
     }
     Ok(())
