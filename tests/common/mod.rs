@@ -15,10 +15,13 @@ use serde_json::{Value, json};
 
 mod mountinfo;
 mod skip;
+mod tree;
 #[allow(unused_imports)] // not every test file uses the mount helpers
 pub use mountinfo::*;
 #[allow(unused_imports)]
 pub use skip::*;
+#[allow(unused_imports)] // only the comparison tests walk trees
+pub use tree::*;
 
 /// The rind binary under test: `RIND_BIN`, else the one cargo built for these tests.
 pub fn rind_bin() -> PathBuf {
