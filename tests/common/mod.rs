@@ -173,6 +173,16 @@ impl Bundle {
     }
 
     /// Removes a namespace type from the spec.
+    /// Grants `cap` (bounding, effective and permitted) beside the default ones.
+    pub fn add_capability(&mut self, cap: &str) {
+        for set in ["bounding", "effective", "permitted"] {
+            self.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(cap));
+        }
+    }
+
     pub fn drop_namespace(&mut self, typ: &str) {
         let ns = self.config["linux"]["namespaces"].as_array_mut().unwrap();
         ns.retain(|n| n["type"] != typ);
