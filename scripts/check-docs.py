@@ -37,6 +37,10 @@ external by a "(external)" right after it, by another project's name right befor
 ("image-spec `layer.md`", "runc's `sync.go`", "the kernel's `cgroup_procs_write_start`"), or by
 a `.go`/`.c` suffix.
 
+Before the documents, the check runs on planted citations (a missing file, flag, verb, test,
+function, module and method) and on true ones: each planted one must fail and each true one
+pass, or the check itself counts as a failure.
+
 Ends with "docs: N passed, M failed" (N citations that resolve, M that do not), the form
 scripts/test.sh counts, and exits 1 when M > 0.
 """
@@ -283,7 +287,8 @@ def script_texts():
     if _scripts is None:
         _scripts = []
         for f in TRACKED:
-            if f.startswith("scripts/") and os.path.isfile(f):
+            # Not this script: the self-test's planted names stand in it.
+            if f.startswith("scripts/") and os.path.isfile(f) and f != "scripts/check-docs.py":
                 with open(f, encoding="utf-8", errors="replace") as fh:
                     _scripts.append(fh.read())
     return _scripts
@@ -499,6 +504,62 @@ def citations(path, text):
                     yield n, "file", target, line
 
 
+# The check checks itself first: each planted citation must fail and each true one pass, so a
+# change that made the check blind would fail the run.
+SELF_TEST_BAD = """\
+`scripts/no-such-script.sh` and [a link](no/such/file.md)
+`rind run --no-such-flag ID` and `rind frobnicate ID` and `rind image pull --quietly REF`
+the test `tests/errors.rs`: `a_test_that_was_renamed_long_ago`
+`spec::no_such_function`, `linux::nosuchmodule::prepare`, `RootDir::no_such_method`
+```sh
+rind list --no-such-flag
+```
+"""
+SELF_TEST_GOOD = """\
+`scripts/test.sh` and [a link](docs/security.md)
+`rind run --image REF --rm -- true` and `rind --root DIR list -q` and `rind image pull -q REF`
+the test `tests/errors.rs`: `a_missing_config_json_is_named`
+`spec::parse_config`, `linux::rootfs::prepare`, `RootDir::create`, `container::id::validate`
+```sh
+rind list --format json
+```
+"""
+
+
+def check(doc, text, citing_dir):
+    """(citation, problem or None) for each citation in `text`."""
+    for n, kind, word, line in citations(doc, text):
+        problem = None
+        if kind == "file":
+            if not exists(word, citing_dir):
+                problem = "no such file or folder"
+        elif kind == "name":
+            if not rust_item_exists(word, doc):
+                problem = "no such module or item in src/ or tests/"
+        elif kind == "test":
+            if not test_name_exists(word, line):
+                files = CITED_TEST_FILE.findall(line)
+                problem = f"no such test in {', '.join(files)}" if files else "no such function in src/ or tests/"
+        elif kind == "cli":
+            problem = cli_problem(word)
+        yield n, word, problem
+
+
+def self_test():
+    """What is wrong with the check itself, if anything."""
+    wrong = []
+    # Every citation planted there is false but the test file the test name is looked up in.
+    bad = [c for c in check("README.md", SELF_TEST_BAD, "") if c[1] != "tests/errors.rs"]
+    if len(bad) != 10:
+        wrong.append(f"found {len(bad)} of the 10 planted bad citations")
+    wrong += [f"planted `{w}` passed" for _, w, problem in bad if problem is None]
+    good = list(check("README.md", SELF_TEST_GOOD, ""))
+    if len(good) != 12:
+        wrong.append(f"found {len(good)} of the 12 true citations")
+    wrong += [f"true `{w}` failed: {problem}" for _, w, problem in good if problem is not None]
+    return wrong
+
+
 def main():
     verbose = "-v" in sys.argv[1:]
     docs = ["README.md"] + sorted(f for f in TRACKED if f.startswith("docs/") and f.endswith(".md"))
@@ -510,20 +571,7 @@ def main():
         with open(doc, encoding="utf-8", errors="replace") as fh:
             text = fh.read()
         citing_dir = os.path.dirname(doc)
-        for n, kind, word, line in citations(doc, text):
-            problem = None
-            if kind == "file":
-                if not exists(word, citing_dir):
-                    problem = "no such file or folder"
-            elif kind == "name":
-                if not rust_item_exists(word, doc):
-                    problem = "no such module or item in src/ or tests/"
-            elif kind == "test":
-                if not test_name_exists(word, line):
-                    files = CITED_TEST_FILE.findall(line)
-                    problem = f"no such test in {', '.join(files)}" if files else "no such function in src/ or tests/"
-            elif kind == "cli":
-                problem = cli_problem(word)
+        for n, word, problem in check(doc, text, citing_dir):
             if problem is None:
                 passed += 1
                 if verbose:
@@ -531,6 +579,9 @@ def main():
             else:
                 failed += 1
                 print(f"docs: {doc}:{n}: `{word}`: {problem}")
+    for problem in self_test():
+        failed += 1
+        print(f"docs: the check's self-test: {problem}")
     print(f"docs: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
