@@ -87,6 +87,15 @@ if [ "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)" = tmpfs ]; then
 fi
 check "cgroup2 only" cgroup2 "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)"
 
+# 0. Pods through containerd's CRI with SystemdCgroup = true (scripts/vm/systemd-cri.sh).
+if grep -qwE 'cri|critest' /rind/parts; then
+    t0=$(ms)
+    /rind/systemd-cri.sh
+    failed=$((failed + $?))
+    echo "guest: the CRI part took $((($(ms) - t0) / 1000)) s"
+fi
+grep -qw base /rind/parts || { power_off; exit 0; }
+
 # 1. A container with every resource systemd owns.
 t0=$(ms)
 R run -d --bundle $B/limits limits >/tmp/out 2>&1 || bad "run limits: $(cat /tmp/out)"
@@ -192,6 +201,51 @@ R run --bundle $B/true sdtrue >/tmp/out 2>&1 || bad "systemd run true: $(cat /tm
 t2=$(ms)
 echo "guest: rind run true: $((t1 - t0)) ms without the flag, $((t2 - t1)) ms with --systemd-cgroup (TCG)"
 check "after runs: unit" "" "$(units)"
+
+# 9a. A cgroupsPath whose name is a slice: runc makes a slice unit (Wants= its parent slice)
+# instead of a scope. Both runtimes, side by side, when the CRI layer brought runc.
+if command -v runc >/dev/null; then
+    for rt in runc rind; do
+        out=$(timeout 60 $rt --systemd-cgroup run -d --bundle $B/slice "$rt-slice" 2>&1 </dev/null)
+        echo "guest: $rt with a .slice name: exit $?: $(echo "$out" | tail -n 1)"
+        echo "guest: $rt: $(systemctl show -p ActiveState -p Wants -p ControlGroup in.slice 2>&1 | tr '\n' ' ')"
+        pid=$($rt state "$rt-slice" 2>/dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+        [ -n "$pid" ] && echo "guest: $rt: init's cgroup: $(cat /proc/"$pid"/cgroup)"
+        $rt --systemd-cgroup delete -f "$rt-slice" >/dev/null 2>&1
+        echo "guest: $rt after delete: $(systemctl show -P ActiveState in.slice 2>&1)"
+    done
+fi
+
+# 9b. A user's own manager (user@1000.service, Delegate=pids memory cpu): rind --systemd-cgroup
+# run by that user, rootless, talks to it on $XDG_RUNTIME_DIR/systemd/private, as runc does.
+user_checks() {
+    echo 'tester:x:1000:1000:tester:/home/tester:/bin/sh' >>/etc/passwd
+    echo 'tester:x:1000:' >>/etc/group
+    mkdir -p /home/tester /etc/pam.d
+    chown 1000:1000 /home/tester
+    # No logind or PAM stack in this guest: user@.service's PAMName needs a permissive one.
+    printf '%s required pam_permit.so\n' auth account session >/etc/pam.d/systemd-user
+    systemctl start user@1000.service >/tmp/out 2>&1 || bad "start user@1000.service: $(cat /tmp/out)"
+    check "user manager active" active "$(prop user@1000.service ActiveState)"
+    AS="setpriv --reuid 1000 --regid 1000 --clear-groups env XDG_RUNTIME_DIR=/run/user/1000 HOME=/home/tester PATH=$PATH"
+    UU=rind-user1.scope
+    UD=$CG/user.slice/user-1000.slice/user@1000.service/user.slice/$UU
+    $AS rind --systemd-cgroup run -d --bundle $B/user user1 >/tmp/out 2>&1 </dev/null || bad "rootless run with the user's manager: $(cat /tmp/out)"
+    check "user unit active (systemctl --user)" active "$($AS systemctl --user show -P ActiveState $UU 2>&1)"
+    check "user unit Delegate" yes "$($AS systemctl --user show -P Delegate $UU 2>&1)"
+    check "user unit TasksMax" 16 "$($AS systemctl --user show -P TasksMax $UU 2>&1)"
+    check "user unit's directory" present "$([ -d $UD ] && echo present || echo absent)"
+    check "user unit pids.max" 16 "$(cat $UD/pids.max 2>&1)"
+    check "user unit memory.max" 67108864 "$(cat $UD/memory.max 2>&1)"
+    pid=$($AS rind state user1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    check "user container's init's cgroup" "0::/user.slice/user-1000.slice/user@1000.service/user.slice/$UU" "$(cat /proc/"$pid"/cgroup 2>&1)"
+    check "user container's uid" "$(printf '0 1000 1')" "$(awk '{ print $1, $2, $3 }' /proc/"$pid"/uid_map 2>&1)"
+    $AS rind --systemd-cgroup delete -f user1 >/tmp/out 2>&1 || bad "rootless delete: $(cat /tmp/out)"
+    check "after delete: user unit" "" "$($AS systemctl --user list-units --all --plain --no-legend 'rind-*' 2>&1 | grep -v '^$')"
+    check "after delete: user unit's directory" absent "$([ -d $UD ] && echo present || echo absent)"
+    systemctl stop user@1000.service
+}
+user_checks
 
 # 9. podman with its default systemd cgroup manager and rind as its runtime, when the host had
 # podman to copy in.
