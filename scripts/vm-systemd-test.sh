@@ -87,8 +87,9 @@ stage_libraries() {
 systemd_layer() {
     local kver=$1 dir=$VM_CACHE/$1 key root f lib pkgs
     # podman, when the host has it (scripts/engines/install.sh), goes in too.
-    # util-linux: setpriv, to run the user manager's checks as that user.
-    pkgs="systemd util-linux"
+    # util-linux: setpriv, to run the user manager's checks as that user; runc: the reference
+    # the checks compare with.
+    pkgs="systemd util-linux runc"
     dpkg -s podman >/dev/null 2>&1 && pkgs="$pkgs podman conmon golang-github-containers-common"
     key="pkgs=$(dpkg-query -W -f='${Package}=${Version} ' $pkgs) busybox=$(dpkg-query -W -f='${Version}' busybox-static) script=$(cksum <"$0")"
     if [ -s "$dir/systemd.cpio" ] && [ "$(cat "$dir/systemd.key" 2>/dev/null)" = "$key" ]; then
@@ -130,14 +131,14 @@ systemd_layer() {
 }
 
 # The cached CRI layer, appended after the systemd layer: containerd 1.6 with its runc shim and
-# ctr, runc, the CNI plugins the scenarios use, the tools cri.sh calls (jq, ip, coreutils'
+# ctr, the CNI plugins the scenarios use, the tools cri.sh calls (jq, ip, coreutils'
 # timeout and date over busybox's; dash, the host's sh, runs the scenarios: busybox's sh would
 # run its own applets instead of coreutils'), crictl stripped, the overlay, veth and
 # bridge modules with /lib/modules/load-order; with critest, critest and docker-registry too.
 cri_layer() {
     local kver=$1 dir=$VM_CACHE/$1 key root tools pkgs name m rel
     tools=$(scripts/engines/cri-tools.sh)
-    pkgs="containerd runc jq iproute2 coreutils dash"
+    pkgs="containerd jq iproute2 coreutils dash"
     name=cri
     if want critest; then
         pkgs="$pkgs docker-registry"

@@ -19,6 +19,8 @@ ENGINE=cri-systemd
 # TCG runs everything 10-30 times slower than the host.
 ENGINE_TIMEOUT=180
 CRI_SLOW=4
+# critest takes 90 s a handler on the host; under TCG 10 to 30 times that.
+CRITEST_TIMEOUT=2400
 CRI_CGROUP_DRIVER=systemd
 # The handlers: rind (and runc) as vm-systemd-test.sh was asked (RIND_VM_SYSTEMD_CRI_HANDLERS).
 CRI_HANDLERS=$(cat /rind/cri-handlers)
