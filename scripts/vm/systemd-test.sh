@@ -241,9 +241,18 @@ user_checks() {
     check "user manager active" active "$(prop user@1000.service ActiveState)"
     # The full path: busybox's sh runs its own setpriv applet, which cannot change ids.
     AS="/usr/bin/setpriv --reuid 1000 --regid 1000 --clear-groups env XDG_RUNTIME_DIR=/run/user/1000 HOME=/home/tester PATH=$PATH"
+    # The bundle is rind spec --rootless as root wrote it on the host: map this user's id.
+    sed -i 's/"hostID": 0,/"hostID": 1000,/' $B/user/config.json
     UU=rind-user1.scope
     UD=$CG/user.slice/user-1000.slice/user@1000.service/user.slice/$UU
-    $AS rind --systemd-cgroup run -d --bundle $B/user user1 >/tmp/out 2>&1 </dev/null || bad "rootless run with the user's manager: $(cat /tmp/out)"
+    # rind runs in a service of the user's manager (systemd-run --user, a oneshot: systemd-run
+    # returns when it has exited): the manager moves init into the new scope, which it may do
+    # only within its own delegated tree. From a login session outside that tree systemd
+    # --user asks the system manager over the system bus (AttachProcessesToUnit), and this
+    # guest has no D-Bus daemon (nor can systemd-run --wait or --pipe work without one).
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/user-run.out \
+        -p StandardError=file:/tmp/user-run.out /rind/bin/rind --systemd-cgroup run -d --bundle $B/user user1 \
+        >/tmp/out 2>&1 </dev/null || bad "rootless run with the user's manager: $(cat /tmp/out /tmp/user-run.out)"
     check "user unit active (systemctl --user)" active "$($AS systemctl --user show -P ActiveState $UU 2>&1)"
     check "user unit Delegate" yes "$($AS systemctl --user show -P Delegate $UU 2>&1)"
     check "user unit TasksMax" 16 "$($AS systemctl --user show -P TasksMax $UU 2>&1)"
