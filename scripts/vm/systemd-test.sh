@@ -253,6 +253,13 @@ user_checks() {
     $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/user-run.out \
         -p StandardError=file:/tmp/user-run.out /rind/bin/rind --systemd-cgroup run -d --bundle $B/user user1 \
         >/tmp/out 2>&1 </dev/null || bad "rootless run with the user's manager: $(cat /tmp/out /tmp/user-run.out)"
+    # runc 1.1.5 the same way, for comparison (its result is shown, not checked).
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/runc-user.out \
+        -p StandardError=file:/tmp/runc-user.out /usr/sbin/runc --systemd-cgroup --root /run/user/1000/runc run -d \
+        --bundle $B/user runc-user1 >/dev/null 2>&1 </dev/null
+    echo "guest: runc as uid 1000 with the user's manager: $(cat /tmp/runc-user.out 2>&1 | tail -n 2 | cut -c1-300);" \
+        "its unit: $($AS systemctl --user show -P ActiveState runc-runc-user1.scope 2>&1)"
+    $AS /usr/sbin/runc --root /run/user/1000/runc delete -f runc-user1 >/dev/null 2>&1
     check "user unit active (systemctl --user)" active "$($AS systemctl --user show -P ActiveState $UU 2>&1)"
     check "user unit Delegate" yes "$($AS systemctl --user show -P Delegate $UU 2>&1)"
     check "user unit TasksMax" 16 "$($AS systemctl --user show -P TasksMax $UU 2>&1)"
