@@ -243,6 +243,8 @@ user_checks() {
     AS="/usr/bin/setpriv --reuid 1000 --regid 1000 --clear-groups env XDG_RUNTIME_DIR=/run/user/1000 HOME=/home/tester PATH=$PATH"
     # The bundle is rind spec --rootless as root wrote it on the host: map this user's id.
     sed -i 's/"hostID": 0,/"hostID": 1000,/' $B/user/config.json
+    mkdir -p $B/user-true
+    sed 's/"sleep",/"echo", "rootless-ok",/' $B/user/config.json >$B/user-true/config.json
     UU=rind-user1.scope
     UD=$CG/user.slice/user-1000.slice/user@1000.service/user.slice/$UU
     # rind runs in a service of the user's manager (systemd-run --user, a oneshot: systemd-run
@@ -253,6 +255,11 @@ user_checks() {
     $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/user-run.out \
         -p StandardError=file:/tmp/user-run.out /rind/bin/rind --systemd-cgroup run -d --bundle $B/user user1 \
         >/tmp/out 2>&1 </dev/null || bad "rootless run with the user's manager: $(cat /tmp/out /tmp/user-run.out)"
+    # The same bundle and user without --systemd-cgroup (rootless, no cgroup of its own), to
+    # tell a rootless failure from the driver's (shown, not checked).
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/plain-user.out \
+        -p StandardError=file:/tmp/plain-user.out /rind/bin/rind run --bundle $B/user-true plain-user1 >/dev/null 2>&1 </dev/null
+    echo "guest: rind rootless as uid 1000 without --systemd-cgroup: $(cat /tmp/plain-user.out 2>&1 | tail -n 2 | cut -c1-300)"
     # runc 1.1.5 the same way, for comparison (its result is shown, not checked).
     $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/runc-user.out \
         -p StandardError=file:/tmp/runc-user.out /usr/sbin/runc --systemd-cgroup --root /run/user/1000/runc run -d \
