@@ -48,6 +48,10 @@ if want cri || want critest; then
     scripts/engines/install.sh
     rootfs-fixtures/images/build.sh
 fi
+if want critest && ! command -v docker-registry >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+fi
 echo "vm-systemd: building a static rind in target/static" >&2
 RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --release --locked --target "$triple" --target-dir "$static_dir"
@@ -262,14 +266,22 @@ bundle v1 '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slic
     .linux.resources += {memory: {limit: 67108864},
         cpu: {shares: 512, quota: 50000, period: 100000, cpus: "0", mems: "0"}, pids: {limit: 32}}'
 bundle slice '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:x:in.slice"'
-# A rootless bundle for the user manager's checks (rind spec --rootless: a user namespace
-# mapping the user's own id to root).
-mkdir -p "$run/root/rind/bundles/user"
-(cd "$run/root/rind/bundles/user" && "$rind" spec --rootless)
-jq --arg root /rind/rootfs '.root.path = $root | .process.terminal = false | .process.args = ["sleep", "1000"] |
-    .linux.resources = {pids: {limit: 16}, memory: {limit: 67108864}}' \
-    "$run/root/rind/bundles/user/config.json" >"$run/root/rind/bundles/user/c.json"
-mv "$run/root/rind/bundles/user/c.json" "$run/root/rind/bundles/user/config.json"
+# Rootless bundles for the user manager's checks: rind spec --rootless (a user namespace
+# mapping one id to root) for the guest's uid 1000. "user" leaves out the cgroup2 mount, which
+# fails for a rootless container in this guest with or without --systemd-cgroup
+# (docs/systemd.md): the driver's checks need the container running; "user-plain" keeps it.
+userbundle() {
+    local dir=$run/root/rind/bundles/$1
+    mkdir -p "$dir"
+    (cd "$dir" && "$rind" spec --rootless)
+    jq --arg root /rind/rootfs '.root.path = $root | .process.terminal = false |
+        .linux.uidMappings[0].hostID = 1000 | .linux.gidMappings[0].hostID = 1000 | '"$2" \
+        "$dir/config.json" >"$dir/config.json.new"
+    mv "$dir/config.json.new" "$dir/config.json"
+}
+userbundle user '.process.args = ["sleep", "1000"] | .linux.resources = {pids: {limit: 16}, memory: {limit: 67108864}} |
+    .mounts |= map(select(.destination != "/sys/fs/cgroup"))'
+userbundle user-plain '.process.args = ["echo", "rootless-ok"]'
 vm_cpio "$run/root" "$run/run.cpio"
 # shellcheck disable=SC2086 # a list of paths without spaces
 cat $layers "$run/run.cpio" >"$run/initramfs.cpio"
