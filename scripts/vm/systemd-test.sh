@@ -259,7 +259,7 @@ user_checks() {
     # only within its own delegated tree. From a login session outside that tree systemd
     # --user asks the system manager over the system bus (AttachProcessesToUnit), and this
     # guest has no D-Bus daemon (nor can systemd-run --wait or --pipe work without one).
-    : >/tmp/user-run.out
+    rm -f /tmp/user-run.out # made by the user's manager, as uid 1000
     $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/user-run.out \
         -p StandardError=file:/tmp/user-run.out /rind/bin/rind --systemd-cgroup run -d --bundle $B/user user1 \
         >/tmp/out 2>&1 </dev/null
