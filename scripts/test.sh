@@ -6,7 +6,8 @@
 #   scripts/test.sh docs       only the check that every file and name the docs cite exists
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
-#   scripts/test.sh systemd    only --systemd-cgroup in a guest whose PID 1 is systemd
+#   scripts/test.sh systemd    only --systemd-cgroup in a guest whose PID 1 is systemd, and
+#                              pods through containerd with SystemdCgroup = true there
 #                              (scripts/vm-systemd-test.sh)
 #   scripts/test.sh engines    only podman, containerd, docker and CRI pods with rind as runtime (scripts/engine-test.sh)
 #   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
