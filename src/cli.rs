@@ -383,6 +383,16 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
+    fn version_names_the_spec_version_as_runc_does() {
+        let cmd = Cli::command();
+        let version = cmd.get_version().unwrap();
+        let lines: Vec<&str> = version.lines().collect();
+        assert!(lines[0].starts_with("version "), "{version}");
+        assert!(lines[1].starts_with("commit: "), "{version}");
+        assert_eq!(lines[2], format!("spec: {}", crate::spec::SPEC_VERSION));
+    }
+
+    #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }

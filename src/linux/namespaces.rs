@@ -239,18 +239,6 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// Writes the child's uid and gid maps from the runtime side, through the runtime's procfs
-/// handle ([`procfs`](super::procfs)). A runtime that is not root writes them the rootless way
-/// (`rootless/idmap.rs`).
-pub fn write_id_maps(pid: nix::unistd::Pid, plan: &NamespacePlan) -> Result<(), SysError> {
-    if !nix::unistd::geteuid().is_root() {
-        return crate::rootless::idmap::write(pid, &plan.uid_mappings, &plan.gid_mappings);
-    }
-    let pid = pid.as_raw();
-    super::procfs::write_pid(pid, "uid_map", id_map_text(&plan.uid_mappings).as_bytes())?;
-    super::procfs::write_pid(pid, "gid_map", id_map_text(&plan.gid_mappings).as_bytes())
-}
-
 /// Namespace flags as names, for messages and traces.
 pub fn describe(flags: u64) -> String {
     use LinuxNamespaceType::*;

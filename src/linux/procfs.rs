@@ -229,7 +229,7 @@ pub fn write_pid(pid: i32, rel: &str, data: &[u8]) -> Result<(), SysError> {
 }
 
 /// Reads `/proc/self/<rel>` whole (`capacity`: what it usually needs, see
-/// [`read_pseudo_file`](super::read_pseudo_file)).
+/// [`read_pseudo_file`](crate::sys::read_pseudo_file)).
 pub fn read_self(rel: &str, capacity: usize) -> Result<String, SysError> {
     use std::io::Read;
     let step = || format!("read {}", shown(Base::Myself, rel));

@@ -55,6 +55,8 @@ pub struct RootfsContext<'a> {
     /// The container has its own user namespace (mknod is not allowed there, and its root may
     /// not reach a bind mount's source).
     pub in_userns: bool,
+    /// rind runs rootless: it cannot clone a tree of the host's mounts for init.
+    pub rootless: bool,
     /// The container has its own mount namespace. Without one, the mounts are made in the
     /// runtime's (as runc makes them), beneath the rootfs's own bind.
     pub own_mount_ns: bool,
@@ -152,12 +154,12 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         })?;
     }
     let root = RootDir::open(ctx.rootfs)?;
-    crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
+    crate::sys::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
     let mut dev_from_host = false;
     for (index, m) in ctx.spec.mounts().iter().flatten().enumerate() {
         mount_one(&root, index, m, ctx)?;
-        crate::process::trace::mark(|| format!("init: mounted {}", m.destination().display()));
+        crate::sys::trace::mark(|| format!("init: mounted {}", m.destination().display()));
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
             dev_from_host = true;
@@ -175,7 +177,7 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         for dev in devices::default_devices() {
             nodes.create(&dev)?;
         }
-        crate::process::trace::mark(|| "init: default devices created".into());
+        crate::sys::trace::mark(|| "init: default devices created".into());
         for d in linux
             .and_then(|l| l.devices().as_ref())
             .into_iter()
@@ -252,7 +254,7 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
     // sources before init enters the namespace too). A rootless runtime cannot: cloning a
     // tree of the host's mount namespace needs CAP_SYS_ADMIN there. Its init, mapped to the
     // same user, reaches what the runtime would, and binds the source itself.
-    let runtime_binds = bind && ctx.in_userns && !crate::rootless::active();
+    let runtime_binds = bind && ctx.in_userns && !ctx.rootless;
     let detached = if idmap::requested(m, &opts).is_some() || runtime_binds {
         Some((ctx.detached_mount)(index)?)
     } else {

@@ -156,7 +156,7 @@ fn run(
         keep: &keep,
         own_terminal: terminal,
     };
-    let prepared = program::prepare(&setup, chan, &|_| {})?;
+    let prepared = program::prepare(&setup, chan)?;
     // The runtime reads on to the channel's end (the execve): what fails from here on
     // arrives as `Failed`.
     chan.write_message(&ToRuntime::Ready)?;

@@ -21,6 +21,7 @@ use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
 use crate::linux::rootfs::{self, RootfsContext};
 use crate::linux::{network, sysctl, terminal};
+use crate::sys::trace;
 
 /// A step of init that failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,14 +89,6 @@ fn run(
     chan: &InitEnd,
     listener: &Cell<Listener>,
 ) -> Result<Infallible, InitError> {
-    let trace = |step: &str| {
-        if let Some(clock) = cfg.trace {
-            let _ = chan.send(&ToRuntime::Trace {
-                nanos: clock.nanos(),
-                step: step.to_string(),
-            });
-        }
-    };
     let spec = cfg.spec;
     let plan = cfg.plan;
     let process = spec
@@ -136,7 +129,6 @@ fn run(
         chan,
         new_namespace: plan.is_new(LinuxNamespaceType::Cgroup),
         entered: Cell::new(false),
-        trace: &trace,
     };
 
     // 2. Namespaces. Join by path first, while still privileged in the runtime's user
@@ -178,10 +170,12 @@ fn run(
     if plan.is_new(LinuxNamespaceType::Network) {
         network::loopback_up()?;
     }
-    trace(&format!(
-        "init: namespaces ready ({})",
-        namespaces::describe(plan.clone_flags | plan.unshare_flags)
-    ));
+    trace::mark(|| {
+        format!(
+            "init: namespaces ready ({})",
+            namespaces::describe(plan.clone_flags | plan.unshare_flags)
+        )
+    });
 
     // 3. A joined or unshared PID (or time) namespace applies to children only: fork once so
     //    that init is inside it. The forking process reports the pid and leaves.
@@ -221,6 +215,7 @@ fn run(
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
         in_userns,
+        rootless: crate::rootless::active(),
         own_mount_ns,
         cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
         cgroup: &cfg.cgroup,
@@ -230,7 +225,7 @@ fn run(
     };
     let root = rootfs::prepare(&ctx)?;
     cgroup.enter()?;
-    trace("init: mounts done");
+    trace::mark(|| "init: mounts done".into());
     // Without hooks there is nothing to wait for (and no state to pass on).
     let mut hook_state = if has_setup_hooks(spec) {
         chan.send(&ToRuntime::MountsReady)?;
@@ -260,7 +255,7 @@ fn run(
         rootfs::chroot_into(&root)?;
     }
     drop(root);
-    trace("init: pivot_root done");
+    trace::mark(|| "init: pivot_root done".into());
 
     // 7. The terminal, once the container's devpts is at /dev/pts.
     if process.terminal().unwrap_or(false) {
@@ -306,7 +301,7 @@ fn run(
         sysctl::apply(s)?;
     }
     rootfs::mask_and_protect(spec)?;
-    trace("init: rootfs finalized");
+    trace::mark(|| "init: rootfs finalized".into());
 
     // 9. Limits, privileges, working directory and the program: checked now so that a
     //    missing or non-executable binary fails `create`, not `start`. `prepare` closes
@@ -316,7 +311,6 @@ fn run(
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         crate::linux::security::set_personality(p)?;
     }
-    let step = |s: &str| trace(&format!("init: {s}"));
     let keep: Vec<RawFd> = [Some(chan.as_fd()), Some(cfg.fifo.as_fd())]
         .into_iter()
         .chain(std::iter::once(cfg.exec_stub.as_ref().map(AsFd::as_fd)))
@@ -330,7 +324,7 @@ fn run(
         keep: &keep,
         own_terminal: process.terminal().unwrap_or(false),
     };
-    let prepared = program::prepare(&setup, chan, &step)?;
+    let prepared = program::prepare(&setup, chan)?;
 
     // 10. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
     //     among them). From here on nothing may fail silently: `create` fails with what
@@ -359,7 +353,7 @@ fn run(
     //     goes to `start`, through exec.fifo.
     fifo::wait(&cfg.fifo)?;
     listener.set(Listener::Start);
-    trace("init: released by start");
+    trace::mark(|| "init: released by start".into());
 
     // 12. startContainer hooks run in the container, after start, before the program, under
     //     the seccomp filter (as in runc). They inherit only stdio.
@@ -375,8 +369,8 @@ fn run(
     // 13. The program. The channel goes first: only stdio, the preserved fds and exec.fifo
     //     (close-on-exec, kept to report a failed execve to `start`) are open while the
     //     kernel resolves the program's path.
-    trace(&format!("init: execve {}", prepared.program().display()));
-    super::trace::stop_forwarding();
+    trace::mark(|| format!("init: execve {}", prepared.program().display()));
+    trace::stop_forwarding();
     // SAFETY: the channel is never used again by this process, which executes or exits next
     // (its owner is never dropped: nothing returns from `main`).
     unsafe { libc::close(chan.as_fd().as_raw_fd()) };
@@ -406,7 +400,6 @@ struct CgroupEntry<'a> {
     /// cgroup.
     new_namespace: bool,
     entered: Cell<bool>,
-    trace: &'a dyn Fn(&str),
 }
 
 impl CgroupEntry<'_> {
@@ -436,7 +429,7 @@ impl CgroupEntry<'_> {
             namespaces::unshare_flags(CGROUP_FLAG)?;
         }
         self.entered.set(true);
-        (self.trace)("init: in cgroup");
+        trace::mark(|| "init: in cgroup".into());
         Ok(())
     }
 }
