@@ -24,7 +24,7 @@ pub const LAYERS: &[&[&str]] = &[
 pub const KNOWN_UPWARD: &[(&str, &str, &str)] = &[(
     "rootless",
     "cli",
-    "rootless::resolve fills in cli::GlobalOpts; it belongs to the command layer and moves with the rootless work",
+    "rootless::resolve fills cli::GlobalOpts: command-layer work, left to the rootless branch",
 )];
 
 #[cfg(test)]
@@ -142,7 +142,12 @@ mod tests {
 
     #[test]
     fn grouped_and_nested_imports_are_all_seen() {
-        let text = "use crate::{logging, spec::{self, x}};\n// crate::shell\nlet a = crate::cli::Cli;\nuse crate::{\n    image,\n};\n";
+        let text = concat!(
+            "use crate::{logging, spec::{self, x}};\n",
+            "// crate::shell\n",
+            "let a = crate::cli::Cli;\n",
+            "use crate::{\n    image,\n};\n",
+        );
         let got: Vec<(usize, String)> = imports(text);
         let want = [(1, "logging"), (1, "spec"), (3, "cli"), (4, "image")];
         assert_eq!(got, want.map(|(n, m)| (n, m.to_string())).to_vec());

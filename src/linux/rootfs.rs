@@ -66,12 +66,21 @@ pub struct RootfsContext<'a> {
     pub cgroup: &'a CgroupPaths,
     /// The host's cgroup mounts (which hierarchies to show in a cgroup mount).
     pub cgroup_mounts: &'a crate::cgroups::MountInfo,
-    /// Asks the runtime for the detached mount of spec mount `index`: an id-mapped one, or a
-    /// bind mount of a container with its own user namespace (see [`idmap`](super::idmap)).
-    pub detached_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
+    /// What only init's side of the channel can do for the mounts.
+    pub runtime: &'a dyn RootfsRequests,
+}
+
+/// What building the rootfs needs from outside init's own process: the cgroup, and mounts
+/// only the runtime can make. Init implements it over the sync channel, where entering the
+/// cgroup comes before any request by construction.
+pub trait RootfsRequests {
     /// Puts init into its cgroup (and cgroup namespace), if it is not yet there; a cgroup
     /// mount needs it.
-    pub enter_cgroup: &'a dyn Fn() -> Result<(), SysError>,
+    fn enter_cgroup(&self) -> Result<(), SysError>;
+    /// The detached mount of spec mount `index`, from the runtime: an id-mapped one, or a bind
+    /// mount of a container with its own user namespace (see [`idmap`](super::idmap));
+    /// `own_userns`: the container has one.
+    fn detached_mount(&self, index: usize, own_userns: bool) -> Result<OwnedFd, SysError>;
 }
 
 /// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
@@ -256,7 +265,7 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
     // same user, reaches what the runtime would, and binds the source itself.
     let runtime_binds = bind && ctx.in_userns && !ctx.rootless;
     let detached = if idmap::requested(m, &opts).is_some() || runtime_binds {
-        Some((ctx.detached_mount)(index)?)
+        Some(ctx.runtime.detached_mount(index, ctx.in_userns)?)
     } else {
         None
     };

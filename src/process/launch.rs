@@ -163,7 +163,7 @@ pub fn spawn(
             keep.push(init_end.as_fd().as_raw_fd());
             if let Err(e) = fds::close_from_except(3 + fds.preserve as RawFd, &keep) {
                 let message = e.to_string();
-                let _ = init_end.write_message(&ToRuntime::Failed { message });
+                let _ = init_end.report_failure(message);
                 // SAFETY: the child must never return into the runtime's code.
                 unsafe { libc::_exit(1) }
             }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use oci_spec::runtime::Process;
 
-use super::channel::{InitEnd, ToRuntime};
+use super::channel::{InCgroup, ToRuntime};
 use super::{cwd, fds, stdio};
 use crate::error::{Cause, StepContext, SysError};
 use crate::linux::capabilities::CapabilitySets;
@@ -67,7 +67,7 @@ pub struct Setup<'a> {
 /// `chan` while it still listens. The bounding set is cut while CAP_SETPCAP is held; stdio is
 /// handed to the user ([`super::stdio`]); keepcaps carries the permitted set across setuid;
 /// then the exact sets are applied.
-pub fn prepare<'a>(setup: &Setup<'a>, chan: &InitEnd) -> Result<Prepared<'a>, ProgramError> {
+pub fn prepare<'a>(setup: &Setup<'a>, chan: &InCgroup) -> Result<Prepared<'a>, ProgramError> {
     let process = setup.process;
     // Read while the procfs handle is still open (the next step closes it): a user namespace
     // whose maps an ordinary user wrote has setgroups denied (rootless), and a setgroups call
@@ -227,7 +227,7 @@ impl Prepared<'_> {
 }
 
 /// Installs the filter; a notify listener goes to the runtime over `chan`.
-fn install(filter: &Filter, chan: Option<&InitEnd>) -> Result<(), SysError> {
+fn install(filter: &Filter, chan: Option<&InCgroup>) -> Result<(), SysError> {
     let listener = filter
         .install()
         .map_err(|e| SysError::new("install seccomp filter", Cause::Other(e.to_string())))?;
