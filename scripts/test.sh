@@ -13,8 +13,7 @@
 #                              (scripts/runc-suite.sh)
 #   scripts/test.sh conformance  only the OCI runtime spec's validation suite, rind against runc
 #                              (scripts/conformance.sh)
-#   scripts/test.sh fuzz       only the fuzz targets, FUZZ_SECONDS each (scripts/fuzz.sh; skipped
-#                              without a nightly toolchain)
+#   scripts/test.sh fuzz       only the fuzz targets, FUZZ_SECONDS each (scripts/fuzz.sh)
 #   scripts/test.sh critest    only Kubernetes' CRI validation suite through containerd, with
 #                              rind and with runc (scripts/critest.sh)
 #
@@ -67,8 +66,8 @@ run_part() {
         f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
     fi
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
-    # A skipped test ran to its end, so libtest counted it as passed: move it. (A part that
-    # reports no libtest results, like fuzz without a nightly toolchain, counted none.)
+    # A skipped test ran to its end, so libtest counted it as passed: move it. (A part with a
+    # summary line of its own, like fuzz, reports no libtest results: none to move.)
     s=$(grep -c . "$RIND_SKIP_LOG" || true)
     if [ "$s" -gt 0 ]; then
         if grep -q '^test result:' "$log"; then p=$((p - s)); fi
