@@ -21,9 +21,9 @@
 //!   that fails the cgroup test is "not ours": the container is reported stopped, and no verb
 //!   sends it anything.
 //!
-//! The checks cost about 20 µs (a pidfd, `/proc/<pid>/stat`, one `getxattr`, one
-//! `cgroup.procs` read), on the verbs that act on a container; `run` pays only the marks
-//! (one `setxattr` per cgroup directory) in `create`.
+//! The checks are a pidfd, `/proc/<pid>/stat`, one `getxattr` and one `cgroup.procs` read
+//! (their cost: docs/benchmarks.md, "Measurements the code cites"), on the verbs that act on
+//! a container; `run` pays only the marks (one `setxattr` per cgroup directory) in `create`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

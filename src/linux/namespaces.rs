@@ -3,8 +3,8 @@
 //! The cheapest way into new namespaces is the clone itself: `clone3` with `CLONE_NEW*` flags
 //! puts the child straight into them, including a new PID namespace, so no extra fork is
 //! needed. That is the plan whenever the spec joins nothing by path, with one exception: a new
-//! network namespace is the costliest to make (about 0.85 ms on the development machines, most
-//! of the clone), so the child unshares it first thing, while the runtime completes the cgroup
+//! network namespace is the costliest to make (most of the clone: docs/benchmarks.md, cut 7),
+//! so the child unshares it first thing, while the runtime completes the cgroup
 //! in parallel, instead of the runtime making it inside the clone before either can go on (as
 //! runc's init unshares its namespaces itself). Joining (`setns`) must
 //! happen before new namespaces are created (so that they are owned by the right user

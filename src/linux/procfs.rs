@@ -27,8 +27,9 @@
 //!
 //! Cost: opening and checking the root is three system calls, once per process; each file is
 //! two `openat2` (one for `self`) and one `fstatfs`. A private procfs (`fsopen`) or a clone of
-//! `/proc` (`open_tree`) would be as safe, but creating one took 0.1 to 0.7 ms here and tearing
-//! a detached mount down waits for an RCU grace period.
+//! `/proc` (`open_tree`) would be as safe, but creating one costs more than the whole of this
+//! per process (docs/benchmarks.md, "Measurements the code cites") and tearing a detached
+//! mount down waits for an RCU grace period.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
