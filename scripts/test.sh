@@ -19,7 +19,8 @@
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines, the
 # tests that skipped themselves because they cannot apply on this host (each with its reason;
-# tests/common/skip.rs), and a final "N passed, M failed, K skipped" line for the whole run.
+# tests/common/skip.rs) or are marked #[ignore = "reason"], and a final "N passed, M failed,
+# K skipped" line for the whole run.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -54,8 +55,9 @@ run_part() {
     : > "$RIND_SKIP_LOG"
     { rc=0; "$@" 2>&1 || rc=$?; echo "$rc" > "$logdir/rc"; } | tee "$log"
     rc=$(cat "$logdir/rc")
-    # The VM suite reports its guest's skips as RIND-VM-SKIP lines.
-    sed -n 's/^.*RIND-VM-SKIP //p' "$log" | tr -d '\r' >> "$RIND_SKIP_LOG"
+    # The VM suite reports its guest's skips as RIND-VM-SKIP lines: once in the guest's console
+    # as it runs and once more in scripts/vm-test.sh's recap, so each distinct line counts once.
+    sed -n 's/^.*RIND-VM-SKIP //p' "$log" | tr -d '\r' | awk '!seen[$0]++' >> "$RIND_SKIP_LOG"
     # A part's own summary line wins; otherwise cargo's lines are summed.
     summary=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
     if [ -n "$summary" ]; then
@@ -66,6 +68,23 @@ run_part() {
         f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
     fi
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    # A test marked #[ignore = "reason"] did not run: libtest counts it as ignored, neither
+    # passed nor failed. It is a skip too, listed with its binary and reason.
+    ignored=$(awk '
+        /^ *Running / { bin = $NF; sub(/^.*\//, "", bin); sub(/-[0-9a-f]+\)$/, "", bin) }
+        /^test .* \.\.\. ignored/ {
+            name = $2; why = $0; sub(/^.* \.\.\. ignored,? */, "", why)
+            if (why == "") why = "ignored, no reason given"
+            print bin "::" name ": " why " (#[ignore])"
+        }' "$log")
+    i=0
+    if [ -n "$ignored" ]; then
+        i=$(echo "$ignored" | grep -c .)
+        skipped=$((skipped + i))
+        skip_lines="$skip_lines$(echo "$ignored" | sed "s/^/  $name: /")
+"
+        echo "==> $name: $i ignored (counted as skipped)"
+    fi
     # A skipped test ran to its end, so libtest counted it as passed: move it. (A part with a
     # summary line of its own, like fuzz, reports no libtest results: none to move.)
     s=$(grep -c . "$RIND_SKIP_LOG" || true)
