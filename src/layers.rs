@@ -1,6 +1,6 @@
 //! Which module may import which: the layers of docs/architecture.md, checked.
 //!
-//! A module may name (`crate::x`) a module on its own line of [`LAYERS`] or on a lower one,
+//! A module may name (through a `crate::` path) a module on its own line of [`LAYERS`] or on a lower one,
 //! never one above it, so that every arrow points down and a module can be read, tested and
 //! changed knowing only what lies below it. The test walks `src/` and fails on an upward
 //! import, naming the file and line.
