@@ -335,9 +335,7 @@ impl SystemdCgroup {
         )
         .map_err(|e| CgroupError::Systemd(format!("start unit {}: {e}", self.unit.unit)))?;
         self.started.set(true);
-        crate::process::trace::mark(|| {
-            format!("systemd started {} with init in it", self.unit.unit)
-        });
+        crate::sys::trace::mark(|| format!("systemd started {} with init in it", self.unit.unit));
         Ok(())
     }
 
