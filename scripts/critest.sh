@@ -10,21 +10,17 @@
 # CRITEST_FOCUS / CRITEST_SKIP (ginkgo regexes), CRITEST_KEEP=DIR (copy the reports and logs).
 #
 # The setup is the engine suite's CRI group (scripts/engines/cri.sh: containerd, the CNI
-# bridge and the streaming server in a private network namespace). critest pulls fixed images
-# by name; there is no network, so a Debian docker-registry on 127.0.0.1:5000 in that namespace
-# serves images built here from the busybox fixture, with the users, groups, tags and web
-# servers the specs expect; containerd has it as the mirror of registry.k8s.io, gcr.io and
-# docker.io (critest's -registry-prefix would drop every tag). One image cannot be made:
-# test-image-digest is pulled by a fixed upstream digest.
+# bridge and the streaming server in a private network namespace); the images, the registry,
+# the runs and the comparison are scripts/engines/critest-lib.sh's, which the systemd guest
+# shares (RIND_VM_SYSTEMD_PARTS=critest scripts/vm-systemd-test.sh).
 #
 # The HostIpc specs make System V shared memory segments with ipcmk where critest runs:
 # critest and containerd share a private IPC namespace (cri.sh), and the segments die with it.
 # Host ports (portmap, iptables) are set up in the private network namespace.
 #
 # critest sets no cgroup parent on its pods, so containerd gives each container the cgroup
-# /k8s.io/<id>, at the root of every hierarchy. The runtime wrapper used here (for both
-# runtimes alike) moves such a path below this run's own cgroup before the runtime reads the
-# bundle, so that nothing is made outside it.
+# /k8s.io/<id>, at the root of every hierarchy; critest_wrap_cgroups (for both runtimes alike)
+# moves it below this run's own cgroup.
 #
 # Ends with "critest: N passed, M failed", where a failure is a spec that passes with runc and
 # fails with rind; per handler, the counts ginkgo reports.
@@ -54,6 +50,7 @@ mkdir -p "$T/bin"
 cd "$T" || exit 1
 . "$ENGINES_DIR/lib.sh"
 . "$ENGINES_DIR/cri.sh"
+. "$ENGINES_DIR/critest-lib.sh"
 write_runtime_wrapper "$T/bin/rind"
 
 base=$(own_cgroup_base)
@@ -78,183 +75,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wrap_cgroups WRAPPER: puts a wrapper in front of the runtime wrapper that rewrites a
-# bundle's cgroupsPath /k8s.io/ID to $CGROUP_PARENT/k8s.io/ID before the runtime reads it.
-wrap_cgroups() {
-    mv "$1" "$1.inner"
-    cat >"$1" <<EOF
-#!/bin/sh
-prev=
-for a in "\$@"; do
-    case \$prev in
-    --bundle | -b)
-        f=\$a/config.json
-        case \$(jq -r '.linux.cgroupsPath // ""' "\$f") in
-        /k8s.io/*) jq --arg p "$CGROUP_PARENT" '.linux.cgroupsPath = \$p + .linux.cgroupsPath' "\$f" >"\$f.new" && mv "\$f.new" "\$f" ;;
-        esac
-        ;;
-    esac
-    prev=\$a
-done
-exec "$1.inner" "\$@"
-EOF
-    chmod 755 "$1"
-}
-
-# build_images: an OCI layout with every tag critest pulls, made from the busybox rootfs with
-# umoci, then pushed to the registry with skopeo.
-build_images() {
-    L=$T/images/oci
-    mkdir -p "$T/images"
-    umoci init --layout "$L" && umoci new --image "$L:base" &&
-        umoci unpack --image "$L:base" "$T/images/b" >/dev/null || return 1
-    cp -a "$FIXTURES/busybox/rootfs/." "$T/images/b/rootfs/"
-    rm -f "$T/images/b/rootfs/.complete"
-    r=$T/images/b/rootfs
-    cat >"$r/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/bin/sh
-www-data:x:33:33:www-data:/var/www:/bin/sh
-default-user:x:1000:1000:default-user:/home/default-user:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/sh
-EOF
-    cat >"$r/etc/group" <<'EOF'
-root:x:0:
-www-data:x:33:
-default-user:x:1000:
-group-defined-in-image:x:50000:default-user
-nogroup:x:65534:
-EOF
-    mkdir -p "$r/www" "$r/root" "$r/var/www" "$r/var/run" "$r/home/default-user"
-    echo '<html><body>Welcome to rind test web server</body></html>' >"$r/www/index.html"
-    # Hard links, as in Docker's busybox, not symlinks: masking /bin/ls (MaskedPaths) must not
-    # mask the busybox binary it points to.
-    for f in "$r"/bin/* "$r"/sbin/* "$r"/usr/bin/* "$r"/usr/sbin/*; do
-        [ -L "$f" ] && [ "$(basename "$(readlink "$f")")" = busybox ] && ln -f "$r/bin/busybox" "$f"
-    done
-    # Tools the specs call that Debian's busybox lacks.
-    printf '#!/bin/sh\nfor p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = "$1" ] && echo ${p#/proc/} && f=1; done\n[ -n "$f" ]\n' >"$r/bin/pgrep"
-    printf '#!/bin/sh\ncat /proc/sysvipc/shm\n' >"$r/bin/ipcs"
-    # The "nginx" the namespace specs look for: a process named nginx (pidof), whose command
-    # line says "master process", that writes /var/run/nginx.pid and serves port 80.
-    printf '#!/bin/sh\necho $$ >/var/run/nginx.pid\nexec 0</dev/null\nhttpd -f -p 80 -h /www\n' >"$r/usr/sbin/nginx"
-    chmod 755 "$r/bin/pgrep" "$r/bin/ipcs" "$r/usr/sbin/nginx"
-    # nonewprivs: a setuid-root program that prints its effective uid.
-    mkdir -p "$T/images/nnp"
-    cat >"$T/images/nnp/main.go" <<'EOF'
-package main
-
-import (
-	"fmt"
-	"os"
-)
-
-func main() { fmt.Printf("Effective uid: %d\n", os.Geteuid()) }
-EOF
-    (cd "$T/images/nnp" && GOFLAGS= GOCACHE="$T/images/gocache" GOPATH="$T/images/gopath" CGO_ENABLED=0 \
-        "$("$ROOT/scripts/install-go.sh")" build -o "$r/usr/local/bin/nnp" main.go) || return 1
-    chmod 4755 "$r/usr/local/bin/nnp"
-    umoci repack --image "$L:base" "$T/images/b" >/dev/null || return 1
-    cfg() { # TAG [umoci config options]
-        t=$1
-        shift
-        umoci config --image "$L:base" --tag "$t" --config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
-    }
-    cfg busybox --config.cmd sh &&
-        cfg nginx --config.cmd /usr/sbin/nginx --config.cmd -g --config.cmd 'master process' \
-            --config.exposedports 80/tcp &&
-        cfg httpd --config.cmd sh --config.cmd -c --config.cmd 'echo httpd -D FOREGROUND; exec httpd -f -p 80 -h /www' &&
-        cfg hostnet-nginx --config.cmd httpd --config.cmd -f --config.cmd -p --config.cmd 12003 --config.cmd -h --config.cmd /www &&
-        cfg user-uid --config.cmd sh --config.user 1002 &&
-        cfg user-username --config.cmd sh --config.user www-data &&
-        cfg user-uid-group --config.cmd sh --config.user 1003:1003 &&
-        cfg user-username-group --config.cmd sh --config.user www-data:www-data &&
-        cfg predefined-group --config.cmd sh --config.user 1000 &&
-        cfg nonewprivs --config.cmd /usr/local/bin/nnp &&
-        cfg latest --config.cmd sh --config.label rind.test=latest &&
-        cfg tag --config.cmd sh --config.label rind.test=tag &&
-        cfg tags --config.cmd sh --config.label rind.test=tags &&
-        cfg plain1 --config.cmd sh --config.label rind.test=1 &&
-        cfg plain2 --config.cmd sh --config.label rind.test=2 &&
-        cfg plain3 --config.cmd sh --config.label rind.test=3 || return 1
-    reg=k8s-staging-cri-tools
-    e2e=e2e-test-images
-    while read -r tag dest; do
-        nsenter --net="$K/netns" skopeo copy -q --dest-tls-verify=false "oci:$L:$tag" \
-            "docker://127.0.0.1:5000/$dest" || { echo "push of $dest failed"; return 1; }
-    done <<EOF
-busybox $e2e/busybox:1.29-2
-busybox $e2e/busybox:1.28
-nginx $e2e/nginx:1.14-2
-httpd $e2e/httpd:2.4.39-4
-hostnet-nginx $reg/hostnet-nginx-amd64:latest
-user-uid $reg/test-image-user-uid:latest
-user-username $reg/test-image-user-username:latest
-user-uid-group $reg/test-image-user-uid-group:latest
-user-username-group $reg/test-image-user-username-group:latest
-predefined-group $reg/test-image-predefined-group:latest
-nonewprivs $e2e/nonewprivs:1.3
-latest $reg/test-image-latest:latest
-tag $reg/test-image-tag:test
-tag $reg/test-image-tag:all
-plain1 $reg/test-image-1:latest
-plain2 $reg/test-image-2:latest
-plain3 $reg/test-image-3:latest
-tags $reg/test-image-tags:1
-tags $reg/test-image-tags:2
-tags $reg/test-image-tags:3
-EOF
-}
-
 start=$(now_ms)
 CRI_PORTMAP=1
 cri_setup >"$T/setup.out" 2>&1 || { cat "$T/setup.out"; exit 1; }
-wrap_cgroups "$T/bin/rind"
-wrap_cgroups "$T/bin/runc"
-cat >"$T/registry.yml" <<EOF
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $T/registry
-http:
-  addr: 127.0.0.1:5000
-EOF
-nsenter --net="$K/netns" docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-REGISTRY_PID=$!
-i=0
-until nsenter --net="$K/netns" "$FIXTURES/busybox/rootfs/bin/busybox" wget -qO- http://127.0.0.1:5000/v2/ >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || { echo "the registry did not start:"; tail "$T/registry.log"; exit 1; }
-    sleep 0.1
-done
-build_images >"$T/images.out" 2>&1 || { cat "$T/images.out"; exit 1; }
+critest_wrap_cgroups "$T/bin/rind"
+critest_wrap_cgroups "$T/bin/runc"
+mkdir -p "$T/registry"
+critest_serve_registry "$T/registry" || exit 1
+critest_build_images "$K/netns" >"$T/images.out" 2>&1 || { cat "$T/images.out"; exit 1; }
 echo "critest setup: $((($(now_ms) - start) / 1000))s (containerd, registry, images)"
 
-for h in $handlers; do
-    t0=$(now_ms)
-    # shellcheck disable=SC2086
-    timeout -k 10 900 nsenter --net="$K/netns" --ipc="$K/ipcns" "$CRI_TOOLS/critest" \
-        -runtime-endpoint "unix://$K/containerd.sock" -image-endpoint "unix://$K/containerd.sock" \
-        -runtime-handler "$h" \
-        -ginkgo.no-color -ginkgo.json-report "$T/critest-$h.json" \
-        ${CRITEST_FOCUS:+-ginkgo.focus "$CRITEST_FOCUS"} ${CRITEST_SKIP:+-ginkgo.skip "$CRITEST_SKIP"} \
-        >"$T/critest-$h.out" 2>&1
-    jq -r '.[0].SpecReports[] | select(.LeafNodeType == "It") | "\(.State)\t\(.ContainerHierarchyTexts | join(" ")) \(.LeafNodeText)"' \
-        "$T/critest-$h.json" 2>/dev/null | sort -t "$(printf '\t')" -k2 >"$T/specs-$h"
-    echo "critest/$h: $(grep -c '^passed' "$T/specs-$h") passed, $(grep -vc '^passed\|^skipped' "$T/specs-$h") failed, $(grep -c '^skipped' "$T/specs-$h") skipped ($((($(now_ms) - t0) / 1000))s)"
-    grep -v '^passed\|^skipped' "$T/specs-$h" | sed "s/^/  $h: /"
-done
-
-if [ -f "$T/specs-rind" ] && [ -f "$T/specs-runc" ]; then
-    if ! grep -q '^passed' "$T/specs-rind" || ! grep -q '^passed' "$T/specs-runc"; then
-        echo "a critest run reported no passing spec (see critest-*.out with CRITEST_KEEP)"
-        echo "critest: 0 passed, 1 failed"
-        exit 1
-    fi
-    regressions=$(awk -F'\t' 'NR == FNR { if ($1 == "passed") ok[$2] = 1; next } ok[$2] && $1 != "passed" { print $2 }' \
-        "$T/specs-runc" "$T/specs-rind")
-    n_ok=$(awk -F'\t' 'NR == FNR { if ($1 == "passed") ok[$2] = 1; next } ok[$2] && $1 == "passed"' "$T/specs-runc" "$T/specs-rind" | wc -l)
-    n_bad=$(printf '%s' "$regressions" | grep -c .)
-    [ -z "$regressions" ] || { echo "passed with runc, failed with rind:"; echo "$regressions" | sed 's/^/  /'; }
-    echo "critest: $n_ok passed, $n_bad failed"
-    [ "$n_bad" = 0 ]
-fi
+# shellcheck disable=SC2086 # a word list
+critest_run $handlers
+critest_compare

@@ -6,21 +6,22 @@
 #   scripts/test.sh docs       only the check that every file and name the docs cite exists
 #   scripts/test.sh host       only the host suite
 #   scripts/test.sh vm         only the VM suite (scripts/vm-test.sh: a pure cgroup v2 guest)
-#   scripts/test.sh systemd    only --systemd-cgroup in a guest whose PID 1 is systemd
+#   scripts/test.sh systemd    only --systemd-cgroup in a guest whose PID 1 is systemd, and
+#                              pods through containerd with SystemdCgroup = true there
 #                              (scripts/vm-systemd-test.sh)
 #   scripts/test.sh engines    only podman, containerd, docker and CRI pods with rind as runtime (scripts/engine-test.sh)
 #   scripts/test.sh runc-suite only runc's own integration suite, against runc and rind
 #                              (scripts/runc-suite.sh)
 #   scripts/test.sh conformance  only the OCI runtime spec's validation suite, rind against runc
 #                              (scripts/conformance.sh)
-#   scripts/test.sh fuzz       only the fuzz targets, FUZZ_SECONDS each (scripts/fuzz.sh; skipped
-#                              without a nightly toolchain)
+#   scripts/test.sh fuzz       only the fuzz targets, FUZZ_SECONDS each (scripts/fuzz.sh)
 #   scripts/test.sh critest    only Kubernetes' CRI validation suite through containerd, with
 #                              rind and with runc (scripts/critest.sh)
 #
 # Installs what it needs (Debian packages, fixtures) first. Ends with cargo's summary lines, the
 # tests that skipped themselves because they cannot apply on this host (each with its reason;
-# tests/common/skip.rs), and a final "N passed, M failed, K skipped" line for the whole run.
+# tests/common/skip.rs) or are marked #[ignore = "reason"], and a final "N passed, M failed,
+# K skipped" line for the whole run.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -55,8 +56,9 @@ run_part() {
     : > "$RIND_SKIP_LOG"
     { rc=0; "$@" 2>&1 || rc=$?; echo "$rc" > "$logdir/rc"; } | tee "$log"
     rc=$(cat "$logdir/rc")
-    # The VM suite reports its guest's skips as RIND-VM-SKIP lines.
-    sed -n 's/^.*RIND-VM-SKIP //p' "$log" | tr -d '\r' >> "$RIND_SKIP_LOG"
+    # The VM suite reports its guest's skips as RIND-VM-SKIP lines: once in the guest's console
+    # as it runs and once more in scripts/vm-test.sh's recap, so each distinct line counts once.
+    sed -n 's/^.*RIND-VM-SKIP //p' "$log" | tr -d '\r' | awk '!seen[$0]++' >> "$RIND_SKIP_LOG"
     # A part's own summary line wins; otherwise cargo's lines are summed.
     summary=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
     if [ -n "$summary" ]; then
@@ -67,8 +69,25 @@ run_part() {
         f=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
     fi
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
-    # A skipped test ran to its end, so libtest counted it as passed: move it. (A part that
-    # reports no libtest results, like fuzz without a nightly toolchain, counted none.)
+    # A test marked #[ignore = "reason"] did not run: libtest counts it as ignored, neither
+    # passed nor failed. It is a skip too, listed with its binary and reason.
+    ignored=$(awk '
+        /^ *Running / { bin = $NF; sub(/^.*\//, "", bin); sub(/-[0-9a-f]+\)$/, "", bin) }
+        /^test .* \.\.\. ignored/ {
+            name = $2; why = $0; sub(/^.* \.\.\. ignored,? */, "", why)
+            if (why == "") why = "ignored, no reason given"
+            print bin "::" name ": " why " (#[ignore])"
+        }' "$log")
+    i=0
+    if [ -n "$ignored" ]; then
+        i=$(echo "$ignored" | grep -c .)
+        skipped=$((skipped + i))
+        skip_lines="$skip_lines$(echo "$ignored" | sed "s/^/  $name: /")
+"
+        echo "==> $name: $i ignored (counted as skipped)"
+    fi
+    # A skipped test ran to its end, so libtest counted it as passed: move it. (A part with a
+    # summary line of its own, like fuzz, reports no libtest results: none to move.)
     s=$(grep -c . "$RIND_SKIP_LOG" || true)
     if [ "$s" -gt 0 ]; then
         if grep -q '^test result:' "$log"; then p=$((p - s)); fi

@@ -346,6 +346,15 @@ pub struct CreateArgs {
     /// Path to the bundle directory
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
+    #[command(flatten)]
+    pub start: StartFlags,
+    pub id: String,
+}
+
+// How the container's init is started: flags of `create` and of both forms of `run` (runc's
+// and `--image`), one definition for the three. (A plain comment, as for `ExecArgs`.)
+#[derive(Debug, Args, Clone, Default)]
+pub struct StartFlags {
     /// File to write the host pid of the container's init to
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
@@ -361,7 +370,6 @@ pub struct CreateArgs {
     /// Pass this many extra fds (3, 4, ...) to the container process
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
-    pub id: String,
 }
 
 /// runc's `run`, as `commands::run` takes it.
@@ -381,6 +389,16 @@ pub struct RunArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn version_names_the_spec_version_as_runc_does() {
+        let cmd = Cli::command();
+        let version = cmd.get_version().unwrap();
+        let lines: Vec<&str> = version.lines().collect();
+        assert!(lines[0].starts_with("version "), "{version}");
+        assert!(lines[1].starts_with("commit: "), "{version}");
+        assert_eq!(lines[2], format!("spec: {}", crate::spec::SPEC_VERSION));
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -223,12 +223,7 @@ fn a_limit_the_kernel_refuses_fails_create_and_leaves_nothing() {
 /// A container with CAP_MKNOD and a tmpfs at /tmp that allows device nodes.
 fn mknod_bundle(script: &str) -> Bundle {
     let mut b = Bundle::sh(script);
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_MKNOD"));
-    }
+    b.add_capability("CAP_MKNOD");
     b.add_mount(
         json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
                        "options": ["nosuid", "mode=1777"]}),

@@ -375,12 +375,7 @@ fn a_node_for_the_hosts_console_cannot_be_opened() {
     let mut b = Bundle::sh(
         "mknod /tmp/console c 5 1 && echo made; { head -c 0 < /tmp/console && echo opened; } 2>&1; true",
     );
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_MKNOD"));
-    }
+    b.add_capability("CAP_MKNOD");
     let out = rt.output_of(&b);
     assert!(out.starts_with("made\n"), "{out}");
     assert!(

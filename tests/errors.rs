@@ -281,9 +281,15 @@ fn create_fails_without_cap_sys_resource(b: &Bundle, oom_score_adj: Option<i32>)
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "create should fail: {err}");
+    // stderr through a file: were create to succeed, the waiting init would hold a pipe open.
+    let err_path = rt.root.path().join(".err");
+    let status = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert_eq!(status.code(), Some(1), "create should fail: {err}");
     assert_eq!(
         err.trim_end().lines().count(),
         1,

@@ -39,17 +39,9 @@ fn counted_pull(store: &Store, r: &str) -> (rind::image::Image, usize, usize) {
     (img, n(&count.unpacked), n(&count.present))
 }
 
-/// Not a test of its own: the child process of
-/// `two_processes_pulling_the_same_image_unpack_each_layer_once`, which runs it with
-/// RIND_TEST_CHILD_PULL set; pulls and prints what it did.
-#[test]
-#[ignore = "a helper process of two_processes_pulling_the_same_image_unpack_each_layer_once"]
-fn child_pull() {
-    let arg = std::env::var("RIND_TEST_CHILD_PULL")
-        .expect("child_pull runs only as the child of two_processes_pulling_...");
-    let (store, r) = arg.split_once('|').unwrap();
-    let (img, unpacked, present) = counted_pull(&Store::open(store.as_ref()).unwrap(), r);
-    println!("RESULT {} {unpacked} {present}", img.id);
+/// The `rind` binary under test: `RIND_BIN`, else the one cargo built for these tests.
+fn rind() -> Command {
+    Command::new(std::env::var_os("RIND_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_rind").into()))
 }
 
 #[test]
@@ -59,20 +51,15 @@ fn two_processes_pulling_the_same_image_unpack_each_layer_once() {
     let s = Scratch::new();
     let store_dir = s.path().join("store");
     let r = format!("oci:{}/oci-zstd:whiteouts", img.display());
+    // Two `rind image pull` processes at once; off a terminal, each prints the image id on
+    // stdout and a line per layer on stderr: "unpacked in" or "already in the store".
     let spawn = || {
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_pull",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(
-                "RIND_TEST_CHILD_PULL",
-                format!("{}|{r}", store_dir.display()),
-            )
+        rind()
+            .arg("--store")
+            .arg(&store_dir)
+            .args(["image", "pull", &r])
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     };
@@ -81,18 +68,21 @@ fn two_processes_pulling_the_same_image_unpack_each_layer_once() {
     let mut unpacked = 0;
     let mut ids = Vec::new();
     for o in &outs {
-        assert!(o.status.success(), "child pull failed");
-        let text = String::from_utf8_lossy(&o.stdout);
-        let line = text
-            .lines()
-            .find_map(|l| l.find("RESULT ").map(|i| &l[i..]))
-            .expect("child printed no result");
-        let f: Vec<&str> = line.split(' ').collect();
-        ids.push(f[1].to_string());
-        unpacked += f[2].parse::<usize>().unwrap();
-        assert_eq!(
-            f[2].parse::<usize>().unwrap() + f[3].parse::<usize>().unwrap(),
-            2
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "a pull failed: {err}");
+        let id = String::from_utf8_lossy(&o.stdout);
+        ids.push(id.split_whitespace().next().unwrap_or_default().to_string());
+        let layers: Vec<&str> = err.lines().filter(|l| l.starts_with("layer ")).collect();
+        assert_eq!(layers.len(), 2, "a line per layer: {err}");
+        unpacked += layers
+            .iter()
+            .filter(|l| l.contains(": unpacked in "))
+            .count();
+        assert!(
+            layers
+                .iter()
+                .all(|l| l.contains(": unpacked in ") || l.ends_with(": already in the store")),
+            "{err}"
         );
     }
     assert_eq!(ids[0], ids[1]);

@@ -100,12 +100,7 @@ fn pivot_works_when_the_bundle_is_on_a_shared_mount() {
 /// A bundle whose process may mount (CAP_SYS_ADMIN, no seccomp profile) and runs `script`.
 fn mounting(script: &str, propagation: &str) -> Bundle {
     let mut b = Bundle::sh(script);
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_SYS_ADMIN"));
-    }
+    b.add_capability("CAP_SYS_ADMIN");
     b.config["linux"]["seccomp"] = json!(null);
     b.config["linux"]["rootfsPropagation"] = json!(propagation);
     b

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::json;
 
@@ -15,39 +15,6 @@ fn bundle(script: &str) -> Bundle {
     let mut b = Bundle::sh(script);
     b.config["linux"].as_object_mut().unwrap().remove("seccomp");
     b
-}
-
-/// Runs the bundle with `runc [global] run [flags] ID`, output through files; None (a recorded
-/// skip) in the VM guest, which has no runc: rind's side has run by then.
-fn runc_run(b: &Bundle, flags: &[&str]) -> Option<Output> {
-    if !require_tool("runc") {
-        return None;
-    }
-    let mut config = b.config.clone();
-    config["ociVersion"] = json!("1.0.2");
-    std::fs::write(
-        b.path().join("config.json"),
-        serde_json::to_vec_pretty(&config).unwrap(),
-    )
-    .unwrap();
-    let root = TempDir::new("runc-root");
-    let (out, err) = (root.path().join(".out"), root.path().join(".err"));
-    let status = Command::new("runc")
-        .arg("--root")
-        .arg(root.path())
-        .arg("run")
-        .args(flags)
-        .args(["--bundle", b.path().to_str().unwrap(), &unique("runc")])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
-    Some(Output {
-        status,
-        stdout: std::fs::read(&out).unwrap(),
-        stderr: std::fs::read(&err).unwrap(),
-    })
 }
 
 fn rind_run(rt: &Runtime, b: &Bundle, flags: &[&str]) -> Output {

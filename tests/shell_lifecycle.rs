@@ -153,11 +153,27 @@ fn a_stopped_rm_container_whose_monitor_died_is_listed_then_removed_by_the_next_
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
     });
     assert_eq!(sh.bundles(), vec![name.clone()]);
-    // list only looks: the container is there, stopped, with its bundle.
+    // The read-only verbs only look: the container is there, stopped, with its bundle, and
+    // its state file is byte for byte what it was.
+    let state_file = sh.root.path().join(&name).join("state.json");
+    let before = std::fs::read(&state_file).unwrap();
     let listed = sh.ok(&["list", "-q"]);
     assert!(listed.contains(&name), "{listed}");
+    for args in [
+        &["list"][..],
+        &["list", "--format", "json"],
+        &["ps"],
+        &["state", &name],
+    ] {
+        sh.ok(args);
+        assert_eq!(sh.bundles(), vec![name.clone()], "after {args:?}");
+        assert_eq!(
+            std::fs::read(&state_file).unwrap(),
+            before,
+            "after {args:?}"
+        );
+    }
     assert_eq!(sh.status(&name).as_deref(), Some("stopped"));
-    assert_eq!(sh.bundles(), vec![name.clone()]);
     // The next run removes it before it starts its own container.
     sh.ok(&["run", "--image", IMG, "--rm", "--", "true"]);
     assert_eq!(sh.status(&name), None);

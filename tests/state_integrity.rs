@@ -372,43 +372,30 @@ fn run_within(rt: &Runtime, args: &[&str], secs: u64) -> std::process::ExitStatu
     }
 }
 
-/// A runtime killed after init is ready (init waits for `start`, still a copy of rind, which
-/// it stays without the exec stub: here a startContainer hook rules the stub out) leaves no
-/// lock behind: init never holds the runtime's lock on the state directory, so the next
-/// command does not wait for init to go.
+/// Init waiting for `start` (still a copy of rind, which it stays without the exec stub: here
+/// a startContainer hook rules the stub out) holds no descriptor of the state directory, whose
+/// `flock` is the container's lock: with one, a runtime killed during `create` would leave the
+/// lock held by its orphaned init, and every later command on the id would wait for init to
+/// go. (This test held `create` after init was ready with a FIFO at the pid file's temporary
+/// name; the one atomic writer now makes that file with `O_EXCL` under a unique name, so init's
+/// descriptors are checked instead.)
 #[test]
-fn a_runtime_killed_while_init_waits_for_start_leaves_no_lock_behind() {
+fn init_waiting_for_start_holds_no_descriptor_of_the_state_directory() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("sleep 1000");
     b.config["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]});
     b.write();
-    let dir = TempDir::new("pidfile");
-    let pid_file = dir.path().join("pid");
-    // create writes the pid file, its last step, through `.pid.rind-tmp`: a FIFO there holds
-    // the runtime after init is ready and the state is final.
-    nix::unistd::mkfifo(
-        &dir.path().join(".pid.rind-tmp"),
-        nix::sys::stat::Mode::from_bits_truncate(0o600),
-    )
-    .unwrap();
     let id = unique("lockheld");
-    let mut create = rt
-        .command(&[
-            "create",
-            "--bundle",
-            b.path().to_str().unwrap(),
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    rt.wait_status(&id, "created");
-    kill_child(&mut create);
+    rt.create(&b, &id);
     let init = rt.state(&id)["pid"].as_i64().unwrap();
     assert!(!pid_dead(init));
+    let state_dir = std::fs::canonicalize(rt.root.path().join(&id)).unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{init}/fd")).unwrap();
+    for fd in fds {
+        let target = std::fs::read_link(fd.unwrap().path()).unwrap_or_default();
+        // exec.fifo, in that directory, is init's on purpose; the lock is on the directory.
+        assert_ne!(target, state_dir, "init holds the state directory open");
+    }
     let status = run_within(&rt, &["delete", "--force", &id], 15);
     assert!(status.success());
     wait_until(10, "init to die", || pid_dead(init));

@@ -73,11 +73,13 @@ _run_scenario() {
     fi
 }
 
-# skip NAME REASON: a scenario this host cannot run.
+# skip NAME REASON: a scenario this host cannot run. scripts/test.sh lists it, with its reason,
+# among the run's skips (RIND_SKIP_LOG).
 skip() {
     skipped=$((skipped + 1))
     printf 'SKIP  %s  [%s]\n' "$1" "$2"
     echo "$ENGINE|$1|SKIP|0|$2" >>"$T/results"
+    [ -z "${RIND_SKIP_LOG:-}" ] || echo "engine scenario $1: $2" >>"$RIND_SKIP_LOG"
 }
 
 # expect WHAT EXPECTED GOT: prints a mismatch and fails.

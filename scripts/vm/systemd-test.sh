@@ -87,6 +87,15 @@ if [ "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)" = tmpfs ]; then
 fi
 check "cgroup2 only" cgroup2 "$(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts)"
 
+# 0. Pods through containerd's CRI with SystemdCgroup = true (scripts/vm/systemd-cri.sh).
+if grep -qwE 'cri|critest' /rind/parts; then
+    t0=$(ms)
+    /rind/systemd-cri.sh
+    failed=$((failed + $?))
+    echo "guest: the CRI part took $((($(ms) - t0) / 1000)) s"
+fi
+grep -qw base /rind/parts || { power_off; exit 0; }
+
 # 1. A container with every resource systemd owns.
 t0=$(ms)
 R run -d --bundle $B/limits limits >/tmp/out 2>&1 || bad "run limits: $(cat /tmp/out)"
@@ -192,6 +201,92 @@ R run --bundle $B/true sdtrue >/tmp/out 2>&1 || bad "systemd run true: $(cat /tm
 t2=$(ms)
 echo "guest: rind run true: $((t1 - t0)) ms without the flag, $((t2 - t1)) ms with --systemd-cgroup (TCG)"
 check "after runs: unit" "" "$(units)"
+
+# 9a. A cgroupsPath whose name is a slice ("system.slice:x:in.slice"): runc 1.1 asks systemd
+# for a slice unit in.slice (Wants= the parent slice, and PIDs=[init]), which systemd refuses
+# (PIDs is a scope's property). rind asks the same: both fail with systemd's message, and
+# neither leaves a unit or a container.
+for rt in runc rind; do
+    out=$(timeout 60 $rt --systemd-cgroup run -d --bundle $B/slice "$rt-slice" 2>&1 </dev/null)
+    status=$?
+    check "$rt with a .slice name: exit status" 1 "$status"
+    case $out in
+        *'Cannot set property PIDs'*) ok "$rt with a .slice name: systemd refused the slice unit: $(echo "$out" | tail -n 1 | cut -c1-200)" ;;
+        *) bad "$rt with a .slice name: $out" ;;
+    esac
+    check "$rt with a .slice name: in.slice" inactive "$(prop in.slice ActiveState)"
+    check "$rt with a .slice name: container left" "" "$($rt list -q 2>/dev/null)"
+done
+
+# 9b. A user's own manager (user@1000.service, Delegate=pids memory cpu): rind --systemd-cgroup
+# run by that user, rootless, talks to it on $XDG_RUNTIME_DIR/systemd/private, as runc does.
+user_checks() {
+    echo 'tester:x:1000:1000:tester:/home/tester:/bin/sh' >>/etc/passwd
+    echo 'tester:x:1000:' >>/etc/group
+    mkdir -p /home/tester /etc/pam.d
+    chown 1000:1000 /home/tester
+    # No logind, D-Bus daemon or PAM stack in this guest: user@.service's PAMName gets a
+    # permissive one, and /run/user/1000 is made by a stand-in for user-runtime-dir@.service,
+    # whose helper asks logind over the bus for the directory's size.
+    printf '%s required pam_permit.so\n' auth account session >/etc/pam.d/systemd-user
+    mkdir -p /etc/systemd/system/user-runtime-dir@1000.service.d
+    printf '[Service]\nExecStart=\nExecStart=/bin/sh -c "mkdir -p /run/user/1000 && chown 1000:1000 /run/user/1000 && chmod 700 /run/user/1000"\nExecStop=\nExecStop=/bin/rm -rf /run/user/1000\n' \
+        >/etc/systemd/system/user-runtime-dir@1000.service.d/stand-in.conf
+    # pam_systemd would set XDG_RUNTIME_DIR for the manager.
+    mkdir -p /etc/systemd/system/user@1000.service.d
+    printf '[Service]\nEnvironment=XDG_RUNTIME_DIR=/run/user/1000\n' >/etc/systemd/system/user@1000.service.d/stand-in.conf
+    systemctl daemon-reload
+    systemctl start user@1000.service >/tmp/out 2>&1 ||
+        bad "start user@1000.service: $(cat /tmp/out) $(systemctl status user@1000.service user-runtime-dir@1000.service 2>&1 | tail -n 20)"
+    check "user manager active" active "$(prop user@1000.service ActiveState)"
+    # The full path: busybox's sh runs its own setpriv applet, which cannot change ids.
+    AS="/usr/bin/setpriv --reuid 1000 --regid 1000 --clear-groups env XDG_RUNTIME_DIR=/run/user/1000 HOME=/home/tester PATH=$PATH"
+    UU=rind-user1.scope
+    UD=$CG/user.slice/user-1000.slice/user@1000.service/user.slice/$UU
+    # The same user and bundle (plus the cgroup mount rind spec --rootless writes) without
+    # --systemd-cgroup, and runc 1.1.5 as rind is run below: shown, not checked, to tell a
+    # rootless failure from the driver's.
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/plain-user.out \
+        -p StandardError=file:/tmp/plain-user.out /rind/bin/rind run --bundle $B/user-plain plain-user1 >/dev/null 2>&1 </dev/null
+    echo "guest: rind rootless as uid 1000 without --systemd-cgroup: $(tail -n 2 /tmp/plain-user.out 2>&1 | cut -c1-300)"
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/runc-user.out \
+        -p StandardError=file:/tmp/runc-user.out /usr/sbin/runc --systemd-cgroup --root /run/user/1000/runc run -d \
+        --bundle $B/user runc-user1 >/dev/null 2>&1 </dev/null
+    echo "guest: runc as uid 1000 with the user's manager: $(tail -n 2 /tmp/runc-user.out 2>&1 | cut -c1-300)"
+    $AS /usr/sbin/runc --root /run/user/1000/runc delete -f runc-user1 >/dev/null 2>&1
+    # rind runs in a service of the user's manager (systemd-run --user, a oneshot: systemd-run
+    # returns when it has exited): the manager moves init into the new scope, which it may do
+    # only within its own delegated tree. From a login session outside that tree systemd
+    # --user asks the system manager over the system bus (AttachProcessesToUnit), and this
+    # guest has no D-Bus daemon (nor can systemd-run --wait or --pipe work without one).
+    rm -f /tmp/user-run.out # made by the user's manager, as uid 1000
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p StandardOutput=file:/tmp/user-run.out \
+        -p StandardError=file:/tmp/user-run.out /rind/bin/rind --systemd-cgroup run -d --bundle $B/user user1 \
+        >/tmp/out 2>&1 </dev/null
+    status=$?
+    # A known gap outside the driver: rind's cgroup mark is a trusted.* attribute, which a user
+    # cannot set (the rootless work replaces it). The scope was made by then; say so and stop.
+    if [ $status != 0 ] && grep -q "mark cgroup .*$UU.*operation not permitted" /tmp/user-run.out; then
+        echo "guest: XFAIL (not counted) user manager: the scope was made, then: $(tail -n 1 /tmp/user-run.out)"
+        systemctl stop user@1000.service
+        return
+    fi
+    [ $status = 0 ] || bad "rootless run with the user's manager: $(cat /tmp/out /tmp/user-run.out)"
+    check "user unit active (systemctl --user)" active "$($AS systemctl --user show -P ActiveState $UU 2>&1)"
+    check "user unit Delegate" yes "$($AS systemctl --user show -P Delegate $UU 2>&1)"
+    check "user unit TasksMax" 16 "$($AS systemctl --user show -P TasksMax $UU 2>&1)"
+    check "user unit's directory" present "$([ -d $UD ] && echo present || echo absent)"
+    check "user unit pids.max" 16 "$(cat $UD/pids.max 2>&1)"
+    check "user unit memory.max" 67108864 "$(cat $UD/memory.max 2>&1)"
+    pid=$($AS rind state user1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+    check "user container's init's cgroup" "0::/user.slice/user-1000.slice/user@1000.service/user.slice/$UU" "$(cat /proc/"$pid"/cgroup 2>&1)"
+    check "user container's uid" "$(printf '0 1000 1')" "$(awk '{ print $1, $2, $3 }' /proc/"$pid"/uid_map 2>&1)"
+    $AS rind --systemd-cgroup delete -f user1 >/tmp/out 2>&1 || bad "rootless delete: $(cat /tmp/out)"
+    check "after delete: user unit" "" "$($AS systemctl --user list-units --all --plain --no-legend 'rind-*' 2>&1 | grep -v '^$')"
+    check "after delete: user unit's directory" absent "$([ -d $UD ] && echo present || echo absent)"
+    systemctl stop user@1000.service
+}
+user_checks
 
 # 9. podman with its default systemd cgroup manager and rind as its runtime, when the host had
 # podman to copy in.

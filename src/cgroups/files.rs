@@ -41,7 +41,7 @@ pub fn write_error(what: &str, path: PathBuf, value: &str, cause: Cause) -> Cgro
 /// Reads `dir/file` as text, trimmed.
 pub fn read(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
-    crate::linux::read_pseudo_file(&path, 4096)
+    crate::sys::read_pseudo_file(&path, 4096)
         .map(|s| s.trim().to_string())
         .map_err(|e| CgroupError::Io {
             op: "read",

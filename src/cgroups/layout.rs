@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CgroupError, Result};
 use crate::error::Cause;
+use crate::sys::mountinfo;
 
 /// The cgroup layout of a host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,42 +38,33 @@ impl MountInfo {
     /// Reads `/proc/self/mountinfo`.
     pub fn read_self() -> Result<Self> {
         let path = Path::new("/proc/self/mountinfo");
-        let text =
-            crate::linux::read_pseudo_file(path, 16 * 1024).map_err(|e| CgroupError::Io {
-                op: "read",
-                path: path.into(),
-                cause: Cause::from(e),
-            })?;
+        let text = crate::sys::read_pseudo_file(path, 16 * 1024).map_err(|e| CgroupError::Io {
+            op: "read",
+            path: path.into(),
+            cause: Cause::from(e),
+        })?;
         Ok(Self::parse(&text))
     }
 
     /// Parses mountinfo text, keeping only cgroup and cgroup2 mounts.
     pub fn parse(text: &str) -> Self {
         let mut mounts = Vec::new();
-        for line in text.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let left: Vec<&str> = left.split(' ').collect();
-            let right: Vec<&str> = right.split(' ').collect();
-            if left.len() < 5 || right.len() < 3 {
-                continue;
-            }
-            let mount_point = PathBuf::from(unescape(left[4]));
-            match right[0] {
+        for m in mountinfo::parse(text) {
+            match m.fstype {
                 "cgroup2" => mounts.push(CgroupMount {
-                    mount_point,
+                    mount_point: m.mount_point,
                     controllers: Vec::new(),
                     v2: true,
                 }),
                 "cgroup" => {
-                    let controllers = right[2]
+                    let controllers = m
+                        .super_options
                         .split(',')
                         .filter(|o| is_controller_option(o))
                         .map(str::to_string)
                         .collect();
                     mounts.push(CgroupMount {
-                        mount_point,
+                        mount_point: m.mount_point,
                         controllers,
                         v2: false,
                     });
@@ -152,29 +144,9 @@ fn is_controller_option(o: &str) -> bool {
     ) && !o.contains('=')
 }
 
-/// mountinfo escapes space, tab, newline and backslash as octal `\NNN`.
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).unwrap_or("");
-            if let Ok(v) = u8::from_str_radix(digits, 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn read_proc_self_cgroup() -> Result<String> {
     let path = Path::new("/proc/self/cgroup");
-    crate::linux::read_pseudo_file(path, 1024).map_err(|e| CgroupError::Io {
+    crate::sys::read_pseudo_file(path, 1024).map_err(|e| CgroupError::Io {
         op: "read",
         path: path.into(),
         cause: Cause::from(e),
@@ -258,10 +230,5 @@ mod tests {
         assert_eq!(own["memory"], PathBuf::from("/a/b"));
         assert_eq!(own["cpuacct"], PathBuf::from("/"));
         assert_eq!(own[""], PathBuf::from("/x"));
-    }
-
-    #[test]
-    fn mountinfo_octal_escapes_are_decoded() {
-        assert_eq!(unescape(r"/a\040b"), "/a b");
     }
 }

@@ -14,6 +14,7 @@ pub mod keys;
 mod layout;
 mod oom;
 mod plan;
+mod signal;
 pub mod stats;
 mod sub;
 pub mod systemd;

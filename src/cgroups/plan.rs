@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
 use super::devices::DeviceTable;
 use super::files::{read, write};
@@ -71,6 +72,72 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// The device policy to install, when the spec has device rules.
     pub devices: Option<DeviceTable>,
+}
+
+impl Plan {
+    /// `cpu.idle`, which both versions name alike; an idle cgroup has the lowest weight, so
+    /// it takes no shares (`shares`: the spec's, 0 counting as unset).
+    pub fn cpu_idle(&mut self, c: &LinuxCpu, shares: Option<u64>) -> Result<()> {
+        if let Some(idle) = c.idle() {
+            if idle != 0 && shares.is_some() {
+                return Err(CgroupError::Invalid(
+                    "cpu idle=1 and cpu shares cannot both be set: an idle cgroup has the lowest weight"
+                        .into(),
+                ));
+            }
+            self.writes
+                .push(Write::new("cpu", "cpu.idle", idle.to_string(), "cpu idle"));
+        }
+        Ok(())
+    }
+
+    /// `pids.max`, which both versions name alike.
+    pub fn pids(&mut self, r: &LinuxResources) {
+        if let Some(limit) = r.pids() {
+            let max = super::convert::pids_max(limit.limit());
+            self.writes
+                .push(Write::new("pids", "pids.max", max, "pids limit"));
+        }
+    }
+
+    /// `rdma.max`, one line per device in name order, which both versions name alike.
+    pub fn rdma(&mut self, r: &LinuxResources) {
+        if let Some(rdma) = r.rdma() {
+            let mut devices: Vec<_> = rdma.iter().collect();
+            devices.sort_by(|a, b| a.0.cmp(b.0));
+            for (dev, l) in devices {
+                let line = super::convert::rdma_line(dev, l.hca_handles(), l.hca_objects());
+                self.writes
+                    .push(Write::new("rdma", "rdma.max", line, "rdma limit"));
+            }
+        }
+    }
+
+    /// A hugepage limit in cgroup v2's files (`controller`: the v2 controller, or the cgroup2
+    /// hierarchy of a hybrid host), and the same value as its reservation limit, which is
+    /// what the OCI field means where the kernel has them (Linux 5.7).
+    pub fn hugetlb_v2(&mut self, controller: &str, size: &str, limit: i64) {
+        let v = super::convert::limit_string(limit);
+        let what = format!("hugepage limit for {size} pages");
+        let max = format!("hugetlb.{size}.max");
+        self.writes
+            .push(Write::new(controller, max, v.clone(), &what));
+        let rsvd = format!("hugetlb.{size}.rsvd.max");
+        self.writes
+            .push(Write::new(controller, rsvd, v, what).if_exists());
+    }
+
+    /// `cpuset.cpus` and `cpuset.mems`, which both versions name alike.
+    pub fn cpuset(&mut self, c: &LinuxCpu) {
+        if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+            self.writes
+                .push(Write::new("cpuset", "cpuset.cpus", v, "cpuset cpus"));
+        }
+        if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+            self.writes
+                .push(Write::new("cpuset", "cpuset.mems", v, "cpuset mems"));
+        }
+    }
 }
 
 /// Read access to the cgroup's current files, for the few settings whose writes depend on the

@@ -10,12 +10,9 @@
 //! values, the help, the errors and the exit codes are the same (the tests below, and
 //! scripts/cli-compare.sh against a previous binary).
 //!
-//! Measured on `rind --root /tmp/x state nope`, release builds on a 2-core VM at load 3: 310
-//! page faults before, 246 after (median of 21, `/usr/bin/time -f %R`; `perf record -e
-//! page-faults` counted 60 before and 4 after under clap's `Command::_build_self`), and a
-//! median wall time of 2.93 ms before, 2.50 ms after (400 interleaved rounds). The cost: the
-//! verb is looked up in `Cli::command()`, so an argv that takes the full path builds that
-//! twice; `rind --version` measured 2.61 ms and 282 faults before, 2.57 ms and 280 after.
+//! It saves page faults and wall time on every verb; the cost is that an argv that takes the
+//! full path builds `Cli::command()` twice (the verb is looked up in it first). Both are
+//! measured in docs/benchmarks.md ("Measurements the code cites").
 
 use std::ffi::OsString;
 

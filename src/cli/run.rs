@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CreateArgs, RunArgs};
+use super::{CreateArgs, RunArgs, StartFlags};
 
 // `run` as parsed: runc's (a bundle and an id), or with `--image` a container from an image.
 // One definition, so every runc flag keeps working: `--image` makes the id optional (it is
@@ -17,21 +17,8 @@ pub struct RunCommand {
     /// Path to the bundle directory
     #[arg(short, long, conflicts_with = "image")]
     pub bundle: Option<PathBuf>,
-    /// File to write the host pid of the container's init to
-    #[arg(long, value_name = "FILE")]
-    pub pid_file: Option<PathBuf>,
-    /// Unix socket that receives the terminal's master fd (process.terminal)
-    #[arg(long, value_name = "SOCK")]
-    pub console_socket: Option<PathBuf>,
-    /// Use MS_MOVE and chroot instead of pivot_root
-    #[arg(long)]
-    pub no_pivot: bool,
-    /// Do not create a new session keyring for the container
-    #[arg(long)]
-    pub no_new_keyring: bool,
-    /// Pass this many extra fds (3, 4, ...) to the container process
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub preserve_fds: u32,
+    #[command(flatten)]
+    pub start: StartFlags,
     /// Return once the container runs, instead of waiting for it
     #[arg(short, long)]
     pub detach: bool,
@@ -112,11 +99,7 @@ impl RunCommand {
         RunArgs {
             create: CreateArgs {
                 bundle: self.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
-                pid_file: self.pid_file.clone(),
-                console_socket: self.console_socket.clone(),
-                no_pivot: self.no_pivot,
-                no_new_keyring: self.no_new_keyring,
-                preserve_fds: self.preserve_fds,
+                start: self.start.clone(),
                 id: self.id.clone().unwrap_or_default(),
             },
             detach: self.detach,

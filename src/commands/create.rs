@@ -9,11 +9,11 @@ pub(super) fn options(g: &GlobalOpts, a: &CreateArgs) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
-        pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone().map(ConsoleSocket::Path),
-        no_pivot: a.no_pivot,
-        no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
+        pid_file: a.start.pid_file.clone(),
+        console_socket: a.start.console_socket.clone().map(ConsoleSocket::Path),
+        no_pivot: a.start.no_pivot,
+        no_new_keyring: a.start.no_new_keyring,
+        preserve_fds: a.start.preserve_fds,
         proxy_terminal: false,
         systemd_cgroup: g
             .systemd_cgroup

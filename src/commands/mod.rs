@@ -25,7 +25,8 @@ mod update;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, TraceFormat};
-use crate::process::{sealed_exe, trace};
+use crate::process::sealed_exe;
+use crate::sys::trace;
 
 /// Runs the parsed command line.
 pub fn dispatch(mut cli: Cli) -> Result<i32> {

@@ -3,7 +3,8 @@ use anyhow::{Context, Result};
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::container::{self, Container, HooksFrom};
 use crate::linux::terminal;
-use crate::process::{supervise, trace};
+use crate::process::supervise;
+use crate::sys::trace;
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     let mut opts = super::create::options(g, &a.create);
@@ -29,7 +30,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<i32> {
     // back from the saved config.json.
     let hooks = HooksFrom::Given(created.hooks.as_ref());
     start_or_remove(g, locked, hooks)?;
-    trace::follow_init_to_exec();
+    crate::process::follow_init_to_exec();
     let code = match master {
         Some(m) => supervise::wait_with_tty(&set, created.pid, m)?,
         None => supervise::wait_forwarding(&set, created.pid)?,

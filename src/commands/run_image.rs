@@ -11,7 +11,7 @@ use crate::shell::{self, RunRequest, StartOptions};
 
 pub fn run(g: &GlobalOpts, a: RunCommand) -> Result<i32> {
     let req = request(&a)?;
-    if req.detach && req.tty && a.console_socket.is_none() {
+    if req.detach && req.tty && a.start.console_socket.is_none() {
         bail!(
             "-t with -d needs --console-socket: rind has no attach command to reach the terminal later"
         );
@@ -29,12 +29,12 @@ pub fn run(g: &GlobalOpts, a: RunCommand) -> Result<i32> {
         .with_context(|| format!("run {}", req.image))?;
     let id = reserved.record.id.clone();
     let opts = StartOptions {
-        pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
-        no_pivot: a.no_pivot,
-        no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
-        proxy_terminal: req.tty && !req.detach && a.console_socket.is_none(),
+        pid_file: a.start.pid_file.clone(),
+        console_socket: a.start.console_socket.clone(),
+        no_pivot: a.start.no_pivot,
+        no_new_keyring: a.start.no_new_keyring,
+        preserve_fds: a.start.preserve_fds,
+        proxy_terminal: req.tty && !req.detach && a.start.console_socket.is_none(),
     };
     if req.detach {
         shell::run_detached(&g.root, reserved, &opts)

@@ -14,7 +14,9 @@ use crate::linux::idmap::IdMapper;
 use crate::linux::private_dir::IfMissing;
 use crate::linux::terminal::ConsoleSocket;
 use crate::linux::{hooks, seccomp};
-use crate::process::{self, InitConfig, LaunchEvents, exec_stub, sealed_exe, trace};
+use crate::process::{self, InitConfig, LaunchEvents, exec_stub, sealed_exe};
+use crate::sys::trace;
+use crate::sys::{Durability, write_atomic};
 use crate::{logging, spec};
 
 /// What `create` (and `run`) take from the command line.
@@ -222,7 +224,6 @@ pub fn create_locked(
         console_socket,
         fifo,
         seccomp,
-        trace: trace::clock(),
         exec_stub,
     };
     let mut events = CreateEvents {
@@ -434,15 +435,14 @@ fn check_preserved_fds(n: u32) -> Result<(), LifecycleError> {
 }
 
 /// Writes the pid file atomically (temp file and rename in the same directory), as engines
-/// poll for it.
+/// poll for it; readable by others (mode 0666 less the umask), as runc's is.
 pub(super) fn write_pid_file(path: &Path, pid: Pid) -> Result<(), LifecycleError> {
     let path = std::path::absolute(path).map_err(|e| super::io_error("resolve", path, e))?;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(
-        ".{}.rind-tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::write(&tmp, pid.to_string())
-        .map_err(|e| super::io_error("write pid file", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| super::io_error("write pid file", &path, e))
+    let pid = pid.to_string();
+    Ok(write_atomic(
+        &path,
+        pid.as_bytes(),
+        0o666,
+        Durability::Volatile,
+    )?)
 }

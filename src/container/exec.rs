@@ -13,8 +13,9 @@ use crate::linux::namespaces::NamespacePlan;
 use crate::linux::seccomp;
 use crate::linux::terminal::ConsoleSocket;
 use crate::process::exec::{ExecConfig, child_main};
-use crate::process::{AfterReady, ChildFds, LaunchEvents, spawn, trace};
+use crate::process::{AfterReady, ChildFds, LaunchEvents, spawn};
 use crate::spec;
+use crate::sys::trace;
 
 /// What `exec` takes besides the container id.
 pub struct ExecOptions {

@@ -33,9 +33,9 @@
 //!   that fails the cgroup test is "not ours": the container is reported stopped, and no verb
 //!   sends it anything.
 //!
-//! The checks cost about 20 µs (a pidfd, `/proc/<pid>/stat`, one `getxattr`, one
-//! `cgroup.procs` read), on the verbs that act on a container; `run` pays only the marks
-//! (one `setxattr` per cgroup directory) in `create`.
+//! The checks are a pidfd, `/proc/<pid>/stat`, one `getxattr` and one `cgroup.procs` read
+//! (their cost: docs/benchmarks.md, "Measurements the code cites"), on the verbs that act on
+//! a container; `run` pays only the marks (one `setxattr` per cgroup directory) in `create`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -47,9 +47,10 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::state::{State, proc_stat};
+use super::state::State;
 use crate::cgroups::CgroupPaths;
 use crate::error::SysError;
+use crate::sys::{ProcStat, proc_stat};
 
 /// The mark of one container: an extended attribute name and value for its cgroup
 /// directories.
@@ -300,9 +301,8 @@ pub fn find_init(state: &State, mark: &Mark) -> Init {
         Err(Errno::ESRCH) => return Init::Gone,
         Err(_) => None,
     };
-    let alive_then = |s: &super::state::ProcStat| {
-        s.start_time == state.init_start_time && s.state != 'Z' && s.state != 'X'
-    };
+    let alive_then =
+        |s: &ProcStat| s.start_time == state.init_start_time && s.state != 'Z' && s.state != 'X';
     if !proc_stat(pid).is_some_and(|s| alive_then(&s)) {
         return Init::Gone;
     }
@@ -357,7 +357,7 @@ pub fn find_init(state: &State, mark: &Mark) -> Init {
 /// Every pid listed in `cgroup.procs` of `dirs` and of the cgroups below them, once each.
 pub fn pids_in(dirs: &[PathBuf]) -> Vec<i32> {
     fn collect(dir: &Path, out: &mut Vec<i32>) {
-        let Ok(text) = crate::linux::read_pseudo_file(dir.join("cgroup.procs"), 4096) else {
+        let Ok(text) = crate::sys::read_pseudo_file(dir.join("cgroup.procs"), 4096) else {
             return;
         };
         out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
@@ -381,7 +381,7 @@ pub fn pids_in(dirs: &[PathBuf]) -> Vec<i32> {
 /// Whether `pid` is in the cgroup `dir` or in one below it.
 fn in_cgroup(dir: &Path, pid: i32) -> bool {
     let listed = |d: &Path| {
-        crate::linux::read_pseudo_file(d.join("cgroup.procs"), 4096).is_ok_and(|text| {
+        crate::sys::read_pseudo_file(d.join("cgroup.procs"), 4096).is_ok_and(|text| {
             text.lines()
                 .any(|l| l.trim().parse::<i32>().is_ok_and(|p| p == pid))
         })

@@ -13,7 +13,7 @@ use crate::cgroups::{self, FreezerState};
 use crate::linux::hooks;
 use crate::logging;
 use crate::process::fifo::{self, ReleaseError};
-use crate::process::trace;
+use crate::sys::trace;
 
 /// Where the hooks of a container's spec come from.
 #[derive(Clone, Copy)]

@@ -19,7 +19,6 @@ mod making;
 pub mod state;
 
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +27,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::cgroups::{self, Cgroup, FreezerState};
 use crate::error::Cause;
 use crate::linux::private_dir::{self, IfMissing, PrivateDirError};
+use crate::sys::{Durability, write_atomic};
 pub use create::{CreateOptions, Created, create, create_locked};
 pub use exec::{ExecOptions, Execed, exec};
 use identity::{Init, Mark};
@@ -177,14 +177,12 @@ fn lock_dir(dir: &Path) -> Result<Flock<File>> {
 
 fn save_state(dir: &Path, state: &State) -> Result<()> {
     let path = dir.join("state.json");
-    let tmp = dir.join(".state.json.tmp");
     let bytes = serde_json::to_vec(state).map_err(|e| ContainerError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
-    f.write_all(&bytes).map_err(io("write", &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io("rename", &path))
+    // Under /run (tmpfs): a sync buys nothing. The directory is the owner's alone (0700).
+    Ok(write_atomic(&path, &bytes, 0o666, Durability::Volatile)?)
 }
 
 fn read_state(dir: &Path, id: &str) -> Result<State> {

@@ -1,4 +1,14 @@
 //! Image references: where an image comes from, or which stored image is meant.
+//!
+//! A registry reference (`docker://...`) follows Docker's grammar (distribution's `reference`
+//! package, and its `splitDockerDomain` normalization). It is parsed here rather than with
+//! `oci_spec::distribution::Reference`, which is a dependency already, because that one does
+//! not answer as Docker does: on the table in the tests below it takes `UPPER/x` as
+//! `docker.io/UPPER/x` (Docker: host `UPPER`, repository `x`; an upper-case repository is
+//! refused) and refuses a bracketed IPv6 host (`[::1]:5000/x`, which Docker takes). It agrees
+//! with Docker on the other cases, among them the `docker.io/library/` normalization, a tag
+//! with a digest, ports, and separators (`a___b`, `a..b` refused). rind stores images by
+//! sha256 only, so a sha384 or sha512 digest is refused here, where both take it.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -9,6 +19,10 @@ use super::digest::Digest;
 /// The registry that names without a host refer to, as docker does.
 pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
+/// The name Docker Hub had before, which Docker reads as `docker.io`.
+const DOCKER_HUB_LEGACY: &str = "index.docker.io";
+/// The longest `host/repository` Docker's grammar allows.
+const NAME_MAX: usize = 255;
 
 /// An image source or a stored image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,17 +89,72 @@ pub fn valid_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-/// A repository path: lower-case components of `[a-z0-9]` joined by `.`, `_`, `__` or `-`,
-/// separated by `/`.
+/// A repository path as Docker's grammar has it: components of `[a-z0-9]+` joined by one `.`,
+/// one `_`, `__` or a run of `-`, separated by `/`.
 fn valid_repo(r: &str) -> bool {
-    !r.is_empty()
-        && r.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
+    !r.is_empty() && r.split('/').all(valid_path_component)
+}
+
+fn valid_path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: &u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && alnum(&b[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == b.len() {
+            return true;
+        }
+        match &b[i..] {
+            [b'_', b'_', ..] => i += 2,
+            [b'.' | b'_', ..] => i += 1,
+            [b'-', ..] => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// A registry host as Docker's grammar has it: DNS labels of `[A-Za-z0-9-]` (not starting or
+/// ending with `-`) joined by `.`, or an IPv6 address in brackets; then an optional `:port`.
+fn valid_host(h: &str) -> bool {
+    let port_ok =
+        |p: Option<&str>| p.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if let Some(rest) = h.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let port = match after {
+            "" => None,
+            a => match a.strip_prefix(':') {
+                Some(p) => Some(p),
+                None => return false,
+            },
+        };
+        return !v6.is_empty()
+            && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+            && port_ok(port);
+    }
+    let (name, port) = match h.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (h, None),
+    };
+    port_ok(port)
+        && !name.is_empty()
+        && name.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
         })
 }
 
@@ -166,18 +235,42 @@ fn parse_registry(whole: &str, rest: &str) -> Result<RegistryRef, ImageError> {
         }
         _ => (name, None),
     };
-    let (first, after) = name.split_once('/').unwrap_or(("", name));
-    let is_host = first.contains('.') || first.contains(':') || first == "localhost";
-    let (host, repo) = if is_host {
-        (first.to_string(), after.to_string())
-    } else if name.contains('/') {
-        (DOCKER_HUB.to_string(), name.to_string())
+    // Docker's split (distribution's `splitDockerDomain`): the first component is the host if
+    // it has a `.` or a `:`, is `localhost`, or has an upper-case letter; `index.docker.io`
+    // is `docker.io`, and an official image there is under `library/`.
+    let (host, repo) = match name.split_once('/') {
+        Some((first, after))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            if !valid_host(first) {
+                return Err(bad(whole, &format!("invalid registry host {first:?}")));
+            }
+            (first, after)
+        }
+        _ => (DOCKER_HUB, name),
+    };
+    let host = if host == DOCKER_HUB_LEGACY {
+        DOCKER_HUB
     } else {
-        (DOCKER_HUB.to_string(), format!("library/{name}"))
+        host
+    };
+    let repo = if host == DOCKER_HUB && !repo.contains('/') {
+        format!("library/{repo}")
+    } else {
+        repo.to_string()
     };
     if !valid_repo(&repo) {
         return Err(bad(whole, &format!("invalid repository {repo:?}")));
     }
+    if host.len() + 1 + repo.len() > NAME_MAX {
+        return Err(bad(
+            whole,
+            &format!("name longer than {NAME_MAX} characters"),
+        ));
+    }
+    let host = host.to_string();
     let api_host = if host == DOCKER_HUB {
         DOCKER_HUB_API.to_string()
     } else {
@@ -272,6 +365,83 @@ mod tests {
         assert_eq!(r.repo, "library/busybox");
         assert_eq!(r.api_host, "registry-1.docker.io");
         assert_eq!(r.store_name(), "docker.io/library/busybox:latest");
+    }
+
+    /// Docker's answers (distribution's `ParseNormalizedNamed`): host, repository, tag.
+    #[test]
+    fn registry_references_parse_as_docker_parses_them() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let ok = [
+            ("busybox", "docker.io", "library/busybox", None),
+            ("library/busybox", "docker.io", "library/busybox", None),
+            ("docker.io/busybox", "docker.io", "library/busybox", None),
+            (
+                "index.docker.io/busybox",
+                "docker.io",
+                "library/busybox",
+                None,
+            ),
+            ("docker.io/a/b", "docker.io", "a/b", None),
+            ("localhost:5000/a/b:1", "localhost:5000", "a/b", Some("1")),
+            ("localhost/x", "localhost", "x", None),
+            ("UPPER/x", "UPPER", "x", None),
+            ("Example.com/x", "Example.com", "x", None),
+            (
+                "127.0.0.1:5000/test/bb:v2",
+                "127.0.0.1:5000",
+                "test/bb",
+                Some("v2"),
+            ),
+            ("[::1]:5000/x", "[::1]:5000", "x", None),
+            ("a/b:Uppercase", "docker.io", "a/b", Some("Uppercase")),
+            ("a__b", "docker.io", "library/a__b", None),
+            ("a-----b", "docker.io", "library/a-----b", None),
+            ("test:5000/repo", "test:5000", "repo", None),
+            ("test.com:tag", "docker.io", "library/test.com", Some("tag")),
+            (
+                "localhost:5000",
+                "docker.io",
+                "library/localhost",
+                Some("5000"),
+            ),
+        ];
+        for (text, host, repo, tag) in ok {
+            let Ok(ImageRef::Registry(r)) = ImageRef::parse(&format!("docker://{text}")) else {
+                panic!("{text} refused")
+            };
+            assert_eq!(
+                (r.host.as_str(), r.repo.as_str(), r.tag.as_deref()),
+                (host, repo, tag),
+                "{text}"
+            );
+        }
+        let Ok(ImageRef::Registry(r)) = ImageRef::parse(&format!("docker://x:tag@{d}")) else {
+            panic!("tag and digest refused")
+        };
+        assert_eq!((r.tag.as_deref(), r.reference()), (Some("tag"), d));
+        let long = format!("x/{}", "a".repeat(260));
+        let refused = [
+            "UPPER",
+            "Up/Per/x",
+            "x@sha256:abc",
+            "x:-bad",
+            "a___b",
+            "a..b",
+            "a-",
+            "foo/",
+            ":tag",
+            "x:",
+            "-host.com/x",
+            "host:port/x",
+            "[::1/x",
+            &long,
+        ];
+        for text in refused {
+            assert!(
+                ImageRef::parse(&format!("docker://{text}")).is_err(),
+                "{text} taken"
+            );
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn mount_view(
     opts: &MountOptions,
     ctx: &RootfsContext,
 ) -> Result<(), SysError> {
-    (ctx.enter_cgroup)()?;
+    ctx.runtime.enter_cgroup()?;
     let info = ctx.cgroup_mounts;
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     match (info.layout(), ctx.cgroup) {

@@ -27,16 +27,5 @@ pub mod terminal;
 pub mod tmpcopyup;
 pub mod user;
 
-/// Reads a procfs (or sysfs, cgroupfs) file whole. Such files report a size of 0, so
-/// `std::fs::read_to_string` starts with a 32-byte read and doubles from there: 7 reads for
-/// mountinfo, each making the kernel walk the mount list again to its offset. `capacity` is
-/// what the file usually needs, so that one read gets it and a second sees the end.
-pub fn read_pseudo_file(
-    path: impl AsRef<std::path::Path>,
-    capacity: usize,
-) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut buf = Vec::with_capacity(capacity);
-    std::fs::File::open(path)?.read_to_end(&mut buf)?;
-    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
+/// Kept at its old path for `rootless/`, which still names it here.
+pub use crate::sys::read_pseudo_file;

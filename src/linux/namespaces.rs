@@ -3,8 +3,8 @@
 //! The cheapest way into new namespaces is the clone itself: `clone3` with `CLONE_NEW*` flags
 //! puts the child straight into them, including a new PID namespace, so no extra fork is
 //! needed. That is the plan whenever the spec joins nothing by path, with one exception: a new
-//! network namespace is the costliest to make (about 0.85 ms on the development machines, most
-//! of the clone), so the child unshares it first thing, while the runtime completes the cgroup
+//! network namespace is the costliest to make (most of the clone: docs/benchmarks.md, cut 7),
+//! so the child unshares it first thing, while the runtime completes the cgroup
 //! in parallel, instead of the runtime making it inside the clone before either can go on (as
 //! runc's init unshares its namespaces itself). Joining (`setns`) must
 //! happen before new namespaces are created (so that they are owned by the right user
@@ -237,18 +237,6 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()
-}
-
-/// Writes the child's uid and gid maps from the runtime side, through the runtime's procfs
-/// handle ([`procfs`](super::procfs)). A runtime that is not root writes them the rootless way
-/// (`rootless/idmap.rs`).
-pub fn write_id_maps(pid: nix::unistd::Pid, plan: &NamespacePlan) -> Result<(), SysError> {
-    if !nix::unistd::geteuid().is_root() {
-        return crate::rootless::idmap::write(pid, &plan.uid_mappings, &plan.gid_mappings);
-    }
-    let pid = pid.as_raw();
-    super::procfs::write_pid(pid, "uid_map", id_map_text(&plan.uid_mappings).as_bytes())?;
-    super::procfs::write_pid(pid, "gid_map", id_map_text(&plan.gid_mappings).as_bytes())
 }
 
 /// Namespace flags as names, for messages and traces.

@@ -9,6 +9,7 @@ use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 
 use super::paths::RootDir;
 use crate::error::{StepContext, SysError};
+use crate::sys::mountinfo;
 
 /// Moves the process into the new root.
 pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
@@ -33,7 +34,7 @@ pub fn pivot(root: &RootDir, no_pivot: bool) -> Result<(), SysError> {
         )
         .step(|| "open the old root".to_string())?;
         pivot_root(".", ".").step(|| format!("pivot_root {}", root.path().display()))?;
-        crate::process::trace::mark(|| "init: pivot_root".into());
+        crate::sys::trace::mark(|| "init: pivot_root".into());
         fchdir(&old_root).step(|| "chdir to the old root".to_string())?;
         // Make the old root a slave first, so that unmounting it here cannot propagate to the
         // host's mounts.
@@ -91,42 +92,11 @@ fn hide_host_pseudo_filesystems(rootfs: &Path) -> Result<(), SysError> {
 /// The mount points of whole (root `/`) procfs and sysfs mounts outside `rootfs`, from the
 /// text of `/proc/self/mountinfo`, in its order.
 fn full_pseudo_mounts(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let fields: Vec<&str> = left.split(' ').collect();
-        let fstype = right.split(' ').next().unwrap_or_default();
-        if fields.len() < 5 || fields[3] != "/" || !matches!(fstype, "proc" | "sysfs") {
-            continue;
-        }
-        let mp = PathBuf::from(unescape(fields[4]));
-        if !mp.starts_with(rootfs) {
-            out.push(mp);
-        }
-    }
-    out
-}
-
-/// A mountinfo field with its octal escapes (`\040` for a space) decoded.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let v = b[i + 1..i + 4]
-                .iter()
-                .fold(0u32, |a, d| a * 8 + u32::from(d - b'0'));
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    mountinfo::parse(mountinfo)
+        .filter(|m| m.root == Path::new("/") && matches!(m.fstype, "proc" | "sysfs"))
+        .filter(|m| !m.mount_point.starts_with(rootfs))
+        .map(|m| m.mount_point)
+        .collect()
 }
 
 /// pivot_root(2) refuses a new root whose parent mount is shared. Make that mount private (in
@@ -134,22 +104,14 @@ fn unescape(s: &str) -> String {
 pub(super) fn make_parent_mount_private(rootfs: &Path) -> Result<(), SysError> {
     let text = super::procfs::read_self("mountinfo", 16 * 1024)?;
     let mut best: Option<(PathBuf, bool)> = None;
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 7 {
-            continue;
-        }
-        let mp = PathBuf::from(unescape(fields[4]));
-        let shared = fields[6..]
-            .iter()
-            .take_while(|f| **f != "-")
-            .any(|f| f.starts_with("shared:"));
-        if rootfs.starts_with(&mp)
+    for m in mountinfo::parse(&text) {
+        if rootfs.starts_with(&m.mount_point)
             && best
                 .as_ref()
-                .is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len())
+                .is_none_or(|(b, _)| m.mount_point.as_os_str().len() >= b.as_os_str().len())
         {
-            best = Some((mp, shared));
+            let shared = m.is_shared();
+            best = Some((m.mount_point, shared));
         }
     }
     if let Some((mp, true)) = best {

@@ -27,8 +27,9 @@
 //!
 //! Cost: opening and checking the root is three system calls, once per process; each file is
 //! two `openat2` (one for `self`) and one `fstatfs`. A private procfs (`fsopen`) or a clone of
-//! `/proc` (`open_tree`) would be as safe, but creating one took 0.1 to 0.7 ms here and tearing
-//! a detached mount down waits for an RCU grace period.
+//! `/proc` (`open_tree`) would be as safe, but creating one costs more than the whole of this
+//! per process (docs/benchmarks.md, "Measurements the code cites") and tearing a detached
+//! mount down waits for an RCU grace period.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -229,7 +230,7 @@ pub fn write_pid(pid: i32, rel: &str, data: &[u8]) -> Result<(), SysError> {
 }
 
 /// Reads `/proc/self/<rel>` whole (`capacity`: what it usually needs, see
-/// [`read_pseudo_file`](super::read_pseudo_file)).
+/// [`read_pseudo_file`](crate::sys::read_pseudo_file)).
 pub fn read_self(rel: &str, capacity: usize) -> Result<String, SysError> {
     use std::io::Read;
     let step = || format!("read {}", shown(Base::Myself, rel));

@@ -55,6 +55,8 @@ pub struct RootfsContext<'a> {
     /// The container has its own user namespace (mknod is not allowed there, and its root may
     /// not reach a bind mount's source).
     pub in_userns: bool,
+    /// rind runs rootless: it cannot clone a tree of the host's mounts for init.
+    pub rootless: bool,
     /// The container has its own mount namespace. Without one, the mounts are made in the
     /// runtime's (as runc makes them), beneath the rootfs's own bind.
     pub own_mount_ns: bool,
@@ -64,12 +66,21 @@ pub struct RootfsContext<'a> {
     pub cgroup: &'a CgroupPaths,
     /// The host's cgroup mounts (which hierarchies to show in a cgroup mount).
     pub cgroup_mounts: &'a crate::cgroups::MountInfo,
-    /// Asks the runtime for the detached mount of spec mount `index`: an id-mapped one, or a
-    /// bind mount of a container with its own user namespace (see [`idmap`](super::idmap)).
-    pub detached_mount: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
+    /// What only init's side of the channel can do for the mounts.
+    pub runtime: &'a dyn RootfsRequests,
+}
+
+/// What building the rootfs needs from outside init's own process: the cgroup, and mounts
+/// only the runtime can make. Init implements it over the sync channel, where entering the
+/// cgroup comes before any request by construction.
+pub trait RootfsRequests {
     /// Puts init into its cgroup (and cgroup namespace), if it is not yet there; a cgroup
     /// mount needs it.
-    pub enter_cgroup: &'a dyn Fn() -> Result<(), SysError>,
+    fn enter_cgroup(&self) -> Result<(), SysError>;
+    /// The detached mount of spec mount `index`, from the runtime: an id-mapped one, or a bind
+    /// mount of a container with its own user namespace (see [`idmap`](super::idmap));
+    /// `own_userns`: the container has one.
+    fn detached_mount(&self, index: usize, own_userns: bool) -> Result<OwnedFd, SysError>;
 }
 
 /// Builds the filesystem view up to, not including, pivot_root. Returns the opened root.
@@ -152,12 +163,12 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         })?;
     }
     let root = RootDir::open(ctx.rootfs)?;
-    crate::process::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
+    crate::sys::trace::mark(|| format!("init: bound rootfs {}", ctx.rootfs.display()));
 
     let mut dev_from_host = false;
     for (index, m) in ctx.spec.mounts().iter().flatten().enumerate() {
         mount_one(&root, index, m, ctx)?;
-        crate::process::trace::mark(|| format!("init: mounted {}", m.destination().display()));
+        crate::sys::trace::mark(|| format!("init: mounted {}", m.destination().display()));
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         if clean(m.destination()) == Path::new("/dev") && is_bind(m, &opts) {
             dev_from_host = true;
@@ -179,7 +190,7 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         for dev in devices::default_devices() {
             nodes.create(&dev)?;
         }
-        crate::process::trace::mark(|| "init: default devices created".into());
+        crate::sys::trace::mark(|| "init: default devices created".into());
         for d in linux
             .and_then(|l| l.devices().as_ref())
             .into_iter()
@@ -256,9 +267,9 @@ fn mount_one(root: &RootDir, index: usize, m: &Mount, ctx: &RootfsContext) -> Re
     // sources before init enters the namespace too). A rootless runtime cannot: cloning a
     // tree of the host's mount namespace needs CAP_SYS_ADMIN there. Its init, mapped to the
     // same user, reaches what the runtime would, and binds the source itself.
-    let runtime_binds = bind && ctx.in_userns && !crate::rootless::active();
+    let runtime_binds = bind && ctx.in_userns && !ctx.rootless;
     let detached = if idmap::requested(m, &opts).is_some() || runtime_binds {
-        Some((ctx.detached_mount)(index)?)
+        Some(ctx.runtime.detached_mount(index, ctx.in_userns)?)
     } else {
         None
     };

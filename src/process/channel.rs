@@ -30,9 +30,12 @@
 //! ([`super::fifo`]).
 //!
 //! Between 1 and 2 the runtime completes the cgroup (the v1 hierarchies, the limits) while
-//! init sets up what does not need it; after 2 it brings `lo` up in a network namespace the
-//! clone made. Init reads `CgroupReady` before its first request, so
-//! the runtime's answers never interleave with it.
+//! init sets up what does not need it (a new network namespace, which init unshares itself and
+//! whose `lo` it brings up: the clone never makes one). Init reads `CgroupReady` before its
+//! first request, so the runtime's answers never interleave with it: every request (3, 5, 6,
+//! 8, 10, 11) is sent through [`InCgroup`], which only [`InitEnd::join_cgroup`] returns.
+//! Init waits for a message with [`InitEnd::expect`], the one place where an unexpected
+//! message or the runtime's end of file becomes an error naming the step.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::marker::PhantomData;
@@ -45,6 +48,7 @@ use nix::sys::socket::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::cgroups;
 use crate::error::{Cause, StepContext, SysError};
 
 /// Messages from the runtime to init.
@@ -125,7 +129,7 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     }
 
     /// Sends one message.
-    pub fn send(&self, msg: &S) -> Result<(), SysError> {
+    fn send_msg(&self, msg: &S) -> Result<(), SysError> {
         let bytes = serde_json::to_vec(msg)
             .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
         send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
@@ -136,7 +140,7 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     /// Sends one message with `write(2)`: for what init and exec send once a seccomp filter may
     /// be in place (`Ready`, `Failed`). Profiles allow `write` (the runtime needs it; runc
     /// refuses SCMP_ACT_NOTIFY on it), not always `sendto`.
-    pub fn write_message(&self, msg: &S) -> Result<(), SysError> {
+    fn write_msg(&self, msg: &S) -> Result<(), SysError> {
         let bytes = serde_json::to_vec(msg)
             .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
         nix::unistd::write(&self.fd, &bytes)
@@ -145,12 +149,12 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     }
 
     /// Sends one message with a file descriptor attached (SCM_RIGHTS).
-    pub fn send_with_fd(&self, msg: &S, fd: &impl AsRawFd) -> Result<(), SysError> {
-        self.send_with_fds(msg, &[fd.as_raw_fd()])
+    fn send_msg_with_fd(&self, msg: &S, fd: &impl AsRawFd) -> Result<(), SysError> {
+        self.send_msg_with_fds(msg, &[fd.as_raw_fd()])
     }
 
     /// Sends one message with up to [`MAX_FDS`] descriptors attached.
-    pub fn send_with_fds(&self, msg: &S, fds: &[RawFd]) -> Result<(), SysError> {
+    fn send_msg_with_fds(&self, msg: &S, fds: &[RawFd]) -> Result<(), SysError> {
         if fds.len() > MAX_FDS {
             return Err(SysError::new(
                 format!("send {} descriptors in one sync message", fds.len()),
@@ -158,7 +162,7 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
             ));
         }
         if fds.is_empty() {
-            return self.send(msg);
+            return self.send_msg(msg);
         }
         let bytes = serde_json::to_vec(msg)
             .map_err(|e| SysError::new("encode sync message", Cause::Other(e.to_string())))?;
@@ -242,6 +246,128 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
     }
 }
 
+/// The runtime sends on its end at any time: init reads only when it waits for an answer.
+impl RuntimeEnd {
+    /// Sends one message to init.
+    pub fn send(&self, msg: &ToInit) -> Result<(), SysError> {
+        self.send_msg(msg)
+    }
+
+    /// Sends one message to init with a descriptor attached.
+    pub fn send_with_fd(&self, msg: &ToInit, fd: &impl AsRawFd) -> Result<(), SysError> {
+        self.send_msg_with_fd(msg, fd)
+    }
+
+    /// Sends one message to init with up to [`MAX_FDS`] descriptors attached.
+    pub fn send_with_fds(&self, msg: &ToInit, fds: &[RawFd]) -> Result<(), SysError> {
+        self.send_msg_with_fds(msg, fds)
+    }
+}
+
+/// Init's end: before it is in its cgroup, init may only wait for the runtime and report a
+/// failure. Every request, and `Ready`, goes through [`InCgroup`], which only
+/// [`InitEnd::join_cgroup`] makes: a request sent before `CgroupReady` was read and the
+/// cgroup joined does not compile (the runtime's answer could otherwise come before
+/// `CgroupReady`, which init would then read as the wrong message).
+///
+/// ```compile_fail
+/// # use rind::process::channel::{InitEnd, ToRuntime};
+/// fn request_before_the_cgroup(chan: &InitEnd) {
+///     let _ = chan.send(&ToRuntime::MountsReady);
+/// }
+/// ```
+///
+/// ```no_run
+/// # use rind::process::channel::{InitEnd, ToRuntime};
+/// fn request_from_the_cgroup(chan: &InitEnd) -> Result<(), rind::error::SysError> {
+///     let requests = chan.join_cgroup()?;
+///     requests.send(&ToRuntime::MountsReady)
+/// }
+/// ```
+impl InitEnd {
+    /// Receives the message init waits for while it does `step`: `pick` takes it (and its
+    /// descriptors) or hands it back. The one treatment of an unexpected message, or of the
+    /// runtime's end of file, on init's side: an error naming the step.
+    pub fn expect<T>(
+        &self,
+        step: &str,
+        pick: impl FnOnce(ToInit, Vec<OwnedFd>) -> Result<T, ToInit>,
+    ) -> Result<T, SysError> {
+        match self.recv_with_fds()? {
+            Some((m, fds)) => pick(m, fds).map_err(|m| {
+                SysError::new(
+                    step,
+                    Cause::Other(format!("unexpected message from the runtime: {m:?}")),
+                )
+            }),
+            None => Err(SysError::new(
+                step,
+                Cause::Other("runtime went away during setup".into()),
+            )),
+        }
+    }
+
+    /// [`expect`](Self::expect) for a message that carries nothing init keeps.
+    pub fn expect_only(&self, step: &str, want: ToInit) -> Result<(), SysError> {
+        self.expect(step, |m, _| if m == want { Ok(()) } else { Err(m) })
+    }
+
+    /// Waits for `CgroupReady` and joins the cgroup through the `tasks` files it carries
+    /// ([`cgroups::join_self`]): from here on init may send requests.
+    pub fn join_cgroup(&self) -> Result<InCgroup<'_>, SysError> {
+        let task_files = self.expect("wait for the cgroup", |m, fds| match m {
+            ToInit::CgroupReady => Ok(fds),
+            m => Err(m),
+        })?;
+        cgroups::join_self(&task_files).map_err(|e| {
+            SysError::new("enter the container's cgroup", Cause::Other(e.to_string()))
+        })?;
+        Ok(InCgroup { chan: self })
+    }
+
+    /// Reports init's failure, with `write(2)`, which a seccomp filter installed by now still
+    /// allows. Allowed at any time: init exits next, and asks nothing.
+    pub fn report_failure(&self, message: String) -> Result<(), SysError> {
+        self.write_msg(&ToRuntime::Failed { message })
+    }
+}
+
+/// Init's end once init is in its cgroup: what sends requests to the runtime (and `Ready`).
+pub struct InCgroup<'a> {
+    chan: &'a InitEnd,
+}
+
+impl InCgroup<'_> {
+    /// Sends one message to the runtime.
+    pub fn send(&self, msg: &ToRuntime) -> Result<(), SysError> {
+        self.chan.send_msg(msg)
+    }
+
+    /// Sends one message to the runtime with a descriptor attached.
+    pub fn send_with_fd(&self, msg: &ToRuntime, fd: &impl AsRawFd) -> Result<(), SysError> {
+        self.chan.send_msg_with_fd(msg, fd)
+    }
+
+    /// Sends `Ready` with `write(2)`, which any seccomp profile allows.
+    pub fn ready(&self) -> Result<(), SysError> {
+        self.chan.write_msg(&ToRuntime::Ready)
+    }
+
+    /// Receives the runtime's answer (see [`InitEnd::expect`]).
+    pub fn expect<T>(
+        &self,
+        step: &str,
+        pick: impl FnOnce(ToInit, Vec<OwnedFd>) -> Result<T, ToInit>,
+    ) -> Result<T, SysError> {
+        self.chan.expect(step, pick)
+    }
+
+    /// Receives an answer that carries nothing init keeps (see [`InitEnd::expect_only`]).
+    pub fn expect_only(&self, step: &str, want: ToInit) -> Result<(), SysError> {
+        self.chan.expect_only(step, want)
+    }
+}
+
 impl<S, R> std::fmt::Debug for Channel<S, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Channel(fd {})", self.fd.as_raw_fd())
@@ -263,7 +389,7 @@ mod tests {
         let (runtime, init) = pair().unwrap();
         runtime.send(&ToInit::Proceed).unwrap();
         assert_eq!(init.recv().unwrap(), Some(ToInit::Proceed));
-        init.send(&ToRuntime::InitPid { pid: 42 }).unwrap();
+        init.send_msg(&ToRuntime::InitPid { pid: 42 }).unwrap();
         assert_eq!(
             runtime.recv().unwrap(),
             Some(ToRuntime::InitPid { pid: 42 })
@@ -274,7 +400,7 @@ mod tests {
     fn an_fd_travels_with_its_message() {
         let (runtime, init) = pair().unwrap();
         let file = std::fs::File::open("/proc/self/status").unwrap();
-        init.send_with_fd(&ToRuntime::SeccompListener, &file)
+        init.send_msg_with_fd(&ToRuntime::SeccompListener, &file)
             .unwrap();
         let (msg, fd) = runtime.recv_with_fd().unwrap().unwrap();
         assert_eq!(msg, ToRuntime::SeccompListener);

@@ -12,7 +12,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process};
 use super::channel::{InitEnd, ToInit, ToRuntime};
 use super::init::{become_root_in_userns, reset_signals, set_dumpable};
 use super::program::{self, ProgramError};
-use crate::cgroups::{self, CgroupError};
+
 use crate::error::{StepContext, SysError};
 use crate::linux::namespaces::{self, NamespacePlan, proc_name};
 use crate::linux::seccomp::Program as Filter;
@@ -65,10 +65,6 @@ enum ExecError {
     Sys(#[from] SysError),
     #[error(transparent)]
     Program(#[from] ProgramError),
-    #[error("runtime went away during setup")]
-    RuntimeGone,
-    #[error(transparent)]
-    Cgroup(#[from] CgroupError),
 }
 
 /// Runs in the cloned child; never returns.
@@ -79,13 +75,7 @@ pub fn child_main(cfg: &ExecConfig, plan: &NamespacePlan, chan: InitEnd) -> ! {
         Ok(Err(e)) => e.to_string(),
         Err(_) => "exec panicked".to_string(),
     };
-    // `write`, which a seccomp filter installed by now still allows.
-    if chan
-        .write_message(&ToRuntime::Failed {
-            message: message.clone(),
-        })
-        .is_err()
-    {
+    if chan.report_failure(message.clone()).is_err() {
         eprintln!("rind exec: {message}");
     }
     // SAFETY: leave without running the runtime's exit handlers.
@@ -103,13 +93,8 @@ fn run(
     // mem} until it executes the program.
     set_dumpable(false)?;
     // In the container's cgroup once the runtime says so; then its namespaces, user last.
-    if chan.recv()? != Some(ToInit::Proceed) {
-        return Err(ExecError::RuntimeGone);
-    }
-    match chan.recv_with_fds()? {
-        Some((ToInit::CgroupReady, task_files)) => cgroups::join_self(&task_files)?,
-        _ => return Err(ExecError::RuntimeGone),
-    }
+    chan.expect_only("wait for the runtime to proceed", ToInit::Proceed)?;
+    let requests = chan.join_cgroup()?;
     let fds = namespaces::open_joins(plan)?;
     namespaces::join(fds)?;
     if plan.is_private(LinuxNamespaceType::User) {
@@ -119,7 +104,7 @@ fn run(
         // SAFETY: single-threaded; the child continues with plain code.
         match unsafe { fork() }.step(|| "fork into the container's pid namespace".to_string())? {
             ForkResult::Parent { child } => {
-                let _ = chan.send(&ToRuntime::InitPid {
+                let _ = requests.send(&ToRuntime::InitPid {
                     pid: child.as_raw(),
                 });
                 // SAFETY: leave without running the runtime's exit handlers.
@@ -156,10 +141,10 @@ fn run(
         keep: &keep,
         own_terminal: terminal,
     };
-    let prepared = program::prepare(&setup, chan, &|_| {})?;
+    let prepared = program::prepare(&setup, &requests)?;
     // The runtime reads on to the channel's end (the execve): what fails from here on
     // arrives as `Failed`.
-    chan.write_message(&ToRuntime::Ready)?;
+    requests.ready()?;
     prepared.finish(program::Route::Direct)?;
     // `exec` re-executed rind sealed at its start: no stub. The channel is close-on-exec: its
     // end of file tells the runtime the execve happened; a failed one is reported over it.

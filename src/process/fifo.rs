@@ -151,13 +151,19 @@ pub fn report(fd: &impl AsFd, message: &str) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn release_without_a_reader_is_init_gone() {
-        let dir = std::env::temp_dir().join(format!("rind-fifo-{}", std::process::id()));
+    /// A fresh directory with an `exec.fifo` made in it: (directory, fifo, its descriptor).
+    fn scratch(label: &str) -> (std::path::PathBuf, std::path::PathBuf, OwnedFd) {
+        let dir = std::env::temp_dir().join(format!("rind-{label}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("exec.fifo");
         let fd = create(&path).unwrap();
+        (dir, path, fd)
+    }
+
+    #[test]
+    fn release_without_a_reader_is_init_gone() {
+        let (dir, path, fd) = scratch("fifo");
         drop(fd);
         assert!(matches!(release(&path), Err(ReleaseError::InitGone)));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -165,11 +171,7 @@ mod tests {
 
     #[test]
     fn release_wakes_the_waiter_and_removes_the_fifo() {
-        let dir = std::env::temp_dir().join(format!("rind-fifo2-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("exec.fifo");
-        let fd = create(&path).unwrap();
+        let (dir, path, fd) = scratch("fifo2");
         let waiter = std::thread::spawn(move || {
             wait(&fd).unwrap();
             // The program "runs": the read end goes.
@@ -183,11 +185,7 @@ mod tests {
 
     #[test]
     fn a_report_left_after_the_release_fails_it() {
-        let dir = std::env::temp_dir().join(format!("rind-fifo3-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("exec.fifo");
-        let fd = create(&path).unwrap();
+        let (dir, path, fd) = scratch("fifo3");
         let waiter = std::thread::spawn(move || {
             wait(&fd).unwrap();
             report(&fd, "startContainer hook failed: exit status 3");

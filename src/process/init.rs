@@ -1,7 +1,7 @@
 //! The container's init, from the clone to `execve`: one linear sequence, each step placed
 //! where it must be for a reason given beside it.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
@@ -13,14 +13,14 @@ use nix::unistd::{ForkResult, Gid, Uid, fork, setresgid, setresuid};
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::InitConfig;
-use super::channel::{InitEnd, ToInit, ToRuntime};
+use super::channel::{InCgroup, InitEnd, ToInit, ToRuntime};
 use super::{fifo, program};
-use crate::cgroups;
-use crate::error::{Cause, StepContext, SysError};
+use crate::error::{StepContext, SysError};
 use crate::linux::hooks::{self, HookError};
 use crate::linux::namespaces::{self, CLONE_NEWTIME};
-use crate::linux::rootfs::{self, RootfsContext};
+use crate::linux::rootfs::{self, RootfsContext, RootfsRequests};
 use crate::linux::{network, sysctl, terminal};
+use crate::sys::trace;
 
 /// A step of init that failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,10 +29,6 @@ enum InitError {
     Sys(#[from] SysError),
     #[error(transparent)]
     Hook(#[from] HookError),
-    #[error("runtime went away during setup")]
-    RuntimeGone,
-    #[error("unexpected message from the runtime: {0:?}")]
-    Protocol(ToInit),
     #[error(transparent)]
     Program(#[from] program::ProgramError),
 }
@@ -57,12 +53,7 @@ pub fn main(cfg: &InitConfig, chan: InitEnd) -> ! {
         Err(_) => "container init panicked".to_string(),
     };
     let reported = match listener.get() {
-        // `write`, which a seccomp filter installed by now still allows.
-        Listener::Create => chan
-            .write_message(&ToRuntime::Failed {
-                message: message.clone(),
-            })
-            .is_ok(),
+        Listener::Create => chan.report_failure(message.clone()).is_ok(),
         Listener::Start => {
             fifo::report(&cfg.fifo, &message);
             false
@@ -75,27 +66,11 @@ pub fn main(cfg: &InitConfig, chan: InitEnd) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-fn expect(chan: &InitEnd, want: ToInit) -> Result<(), InitError> {
-    match chan.recv()? {
-        Some(m) if m == want => Ok(()),
-        Some(m) => Err(InitError::Protocol(m)),
-        None => Err(InitError::RuntimeGone),
-    }
-}
-
 fn run(
     cfg: &InitConfig,
     chan: &InitEnd,
     listener: &Cell<Listener>,
 ) -> Result<Infallible, InitError> {
-    let trace = |step: &str| {
-        if let Some(clock) = cfg.trace {
-            let _ = chan.send(&ToRuntime::Trace {
-                nanos: clock.nanos(),
-                step: step.to_string(),
-            });
-        }
-    };
     let spec = cfg.spec;
     let plan = cfg.plan;
     let process = spec
@@ -103,8 +78,10 @@ fn run(
         .as_ref()
         .expect("validated: process is present");
 
-    // The runtime may block signals (run forwards them); the container starts with none
-    // blocked and default handlers.
+    // Step 0, closing the runtime's descriptors, came right after the clone (`launch::spawn`).
+    //
+    // 1. The runtime may block signals (run forwards them); the container starts with none
+    //    blocked and default handlers.
     reset_signals();
 
     // Non-dumpable from the start (CVE-2016-9962): until execve no process of the container
@@ -127,19 +104,19 @@ fn run(
         set_dumpable(false)?;
     }
 
-    // 1. Wait until, if the clone made a user namespace, our id maps are written. The cgroup
-    //    is still being completed by the runtime: we enter it (`cgroup.enter()`) as late as
-    //    we can, before anything that needs it: a request to the runtime, a fork, the cgroup
-    //    mount, and at the latest when the mounts are done.
-    expect(chan, ToInit::Proceed)?;
+    // Then wait until, if the clone made a user namespace, our id maps are written.
+    chan.expect_only("wait for the runtime to proceed", ToInit::Proceed)?;
     let cgroup = CgroupEntry {
         chan,
         new_namespace: plan.is_new(LinuxNamespaceType::Cgroup),
-        entered: Cell::new(false),
-        trace: &trace,
+        entered: OnceCell::new(),
     };
+    // 2. The cgroup is still being completed by the runtime: init enters it
+    //    (`cgroup.enter()`) as late as it can, once, before anything that needs it: a request
+    //    to the runtime (which only the entry's `InCgroup` can send), a fork, the cgroup
+    //    mount, and at the latest when the mounts are done.
 
-    // 2. Namespaces. Join by path first, while still privileged in the runtime's user
+    // 3. Namespaces. Join by path first, while still privileged in the runtime's user
     //    namespace; then a new user namespace, alone, so the runtime can map it; then the rest,
     //    which the new user namespace then owns. The cgroup namespace comes with the cgroup
     //    placement (`cgroup.enter()`), so that its root is the container's cgroup.
@@ -147,10 +124,10 @@ fn run(
     namespaces::join(joins)?;
     let user_flag = CloneFlags::CLONE_NEWUSER.bits() as u64;
     if plan.user_in_child {
-        cgroup.enter()?;
+        let requests = cgroup.enter()?;
         namespaces::unshare_flags(user_flag)?;
-        chan.send(&ToRuntime::IdMapRequest)?;
-        expect(chan, ToInit::IdMapsWritten)?;
+        requests.send(&ToRuntime::IdMapRequest)?;
+        requests.expect_only("wait for the id maps", ToInit::IdMapsWritten)?;
     }
     if defer_nondumpable {
         set_dumpable(false)?;
@@ -178,19 +155,21 @@ fn run(
     if plan.is_new(LinuxNamespaceType::Network) {
         network::loopback_up()?;
     }
-    trace(&format!(
-        "init: namespaces ready ({})",
-        namespaces::describe(plan.clone_flags | plan.unshare_flags)
-    ));
+    trace::mark(|| {
+        format!(
+            "init: namespaces ready ({})",
+            namespaces::describe(plan.clone_flags | plan.unshare_flags)
+        )
+    });
 
-    // 3. A joined or unshared PID (or time) namespace applies to children only: fork once so
+    // 4. A joined or unshared PID (or time) namespace applies to children only: fork once so
     //    that init is inside it. The forking process reports the pid and leaves.
     if plan.fork {
-        cgroup.enter()?;
+        let requests = cgroup.enter()?;
         // SAFETY: the process is single-threaded; the child continues with plain code.
         match unsafe { fork() }.step(|| "fork into the pid namespace".to_string())? {
             ForkResult::Parent { child } => {
-                let _ = chan.send(&ToRuntime::InitPid {
+                let _ = requests.send(&ToRuntime::InitPid {
                     pid: child.as_raw(),
                 });
                 // SAFETY: leave without running the runtime's exit handlers.
@@ -200,50 +179,46 @@ fn run(
         }
     }
 
-    // A session keyring of its own: the caller's keys are not the container's business.
+    // 5. A session keyring of its own: the caller's keys are not the container's business.
     if cfg.new_keyring {
         join_new_session_keyring()?;
     }
 
-    // 4. The filesystem view, up to pivot_root. Then the runtime runs the prestart and
-    //    createRuntime hooks (in its own namespaces), which must see the mounts but not yet
-    //    the pivot. An id-mapped bind mount needs privileges init no longer has in its user
-    //    namespace: the runtime makes it detached, on request, and init attaches it in order.
+    // 6. The filesystem view, up to pivot_root. An id-mapped bind mount needs privileges init
+    //    no longer has in its user namespace: the runtime makes it detached, on request, and
+    //    init attaches it in order.
     let in_userns = plan.is_private(LinuxNamespaceType::User);
-    let detached_mount = |index| {
-        cgroup.enter()?;
-        request_idmapped_mount(chan, index, in_userns)
-    };
-    let enter_cgroup = || cgroup.enter();
     let own_mount_ns = plan.is_private(LinuxNamespaceType::Mount);
     let ctx = RootfsContext {
         spec,
         rootfs: cfg.rootfs,
         bundle: cfg.bundle,
         in_userns,
+        rootless: crate::rootless::active(),
         own_mount_ns,
         cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
         cgroup: &cfg.cgroup,
         cgroup_mounts: &cfg.cgroup_mounts,
-        detached_mount: &detached_mount,
-        enter_cgroup: &enter_cgroup,
+        runtime: &cgroup,
     };
     let root = rootfs::prepare(&ctx)?;
-    cgroup.enter()?;
-    trace("init: mounts done");
+    let requests = cgroup.enter()?;
+    trace::mark(|| "init: mounts done".into());
+    // 7. The runtime runs the prestart and createRuntime hooks (in its own namespaces), which
+    //    must see the mounts but not yet the pivot.
     // Without hooks there is nothing to wait for (and no state to pass on).
     let mut hook_state = if has_setup_hooks(spec) {
-        chan.send(&ToRuntime::MountsReady)?;
-        match chan.recv()? {
-            Some(ToInit::HooksDone { state }) => state,
-            Some(m) => return Err(InitError::Protocol(m)),
-            None => return Err(InitError::RuntimeGone),
-        }
+        requests.send(&ToRuntime::MountsReady)?;
+        requests.expect("wait for the runtime's hooks", |m, _| match m {
+            ToInit::HooksDone { state } => Ok(state),
+            m => Err(m),
+        })?
     } else {
         serde_json::Value::Null
     };
 
-    // 5. createContainer hooks run in the container's namespaces, before pivot_root, in the rootfs.
+    //    Then createContainer hooks, in the container's namespaces, before pivot_root, in
+    //    the rootfs.
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -252,7 +227,7 @@ fn run(
         hooks::run_all_in("createContainer", h, &hook_state.to_string(), cfg.rootfs)?;
     }
 
-    // 6. Enter the new root. Without a mount namespace, chroot is all that is possible.
+    // 8. Enter the new root. Without a mount namespace, chroot is all that is possible.
     if own_mount_ns {
         rootfs::pivot(&root, cfg.no_pivot)?;
         rootfs::set_root_propagation(spec)?;
@@ -260,9 +235,9 @@ fn run(
         rootfs::chroot_into(&root)?;
     }
     drop(root);
-    trace("init: pivot_root done");
+    trace::mark(|| "init: pivot_root done".into());
 
-    // 7. The terminal, once the container's devpts is at /dev/pts.
+    // 9. The terminal, once the container's devpts is at /dev/pts.
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
             SysError::new(
@@ -281,10 +256,10 @@ fn run(
         nix::unistd::setsid().step(|| "setsid".to_string())?;
     }
 
-    // 8. The rest of the filesystem view: read-only root, then hostname and sysctls (written
-    //    through the procfs handle before /proc/sys becomes read-only), then readonly and
-    //    masked paths. The read-only tmpfs mounts and /dev were left writable for the nodes
-    //    and the console until now.
+    // 10. The rest of the filesystem view: read-only root, then hostname and sysctls (written
+    //     through the procfs handle before /proc/sys becomes read-only), then readonly and
+    //     masked paths. The read-only tmpfs mounts and /dev were left writable for the nodes
+    //     and the console until now.
     if plan.is_private(LinuxNamespaceType::Mount) {
         rootfs::finish_readonly(spec)?;
     }
@@ -306,17 +281,16 @@ fn run(
         sysctl::apply(s)?;
     }
     rootfs::mask_and_protect(spec)?;
-    trace("init: rootfs finalized");
+    trace::mark(|| "init: rootfs finalized".into());
 
-    // 9. Limits, privileges, working directory and the program: checked now so that a
-    //    missing or non-executable binary fails `create`, not `start`. `prepare` closes
-    //    every descriptor but stdio, the preserved ones, the channel, exec.fifo and the stub
-    //    first (the console socket went with the terminal's setup): nothing that names a
-    //    host directory is open when the cwd or the program's path is resolved.
+    // 11. Limits, privileges, working directory and the program: checked now so that a
+    //     missing or non-executable binary fails `create`, not `start`. `prepare` closes
+    //     every descriptor but stdio, the preserved ones, the channel, exec.fifo and the stub
+    //     first (the console socket went with the terminal's setup): nothing that names a
+    //     host directory is open when the cwd or the program's path is resolved.
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         crate::linux::security::set_personality(p)?;
     }
-    let step = |s: &str| trace(&format!("init: {s}"));
     let keep: Vec<RawFd> = [Some(chan.as_fd()), Some(cfg.fifo.as_fd())]
         .into_iter()
         .chain(std::iter::once(cfg.exec_stub.as_ref().map(AsFd::as_fd)))
@@ -330,9 +304,9 @@ fn run(
         keep: &keep,
         own_terminal: process.terminal().unwrap_or(false),
     };
-    let prepared = program::prepare(&setup, chan, &step)?;
+    let prepared = program::prepare(&setup, requests)?;
 
-    // 10. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
+    // 12. `Ready`, and the last steps that can fail before `start` (the late seccomp filter
     //     among them). From here on nothing may fail silently: `create` fails with what
     //     fails before it returns, `start` with what fails after the release.
     //
@@ -346,23 +320,25 @@ fn run(
     //     which would need init after the release.
     //
     //     Without it, `Ready` is init's last word to `create`: it comes after the filter.
+    //
+    // 13. With the stub: its execveat, once `Ready` is sent and the filter is in.
     if let Some(stub) = &cfg.exec_stub {
         let route = program::Route::StubAfterStart(stub.as_fd(), cfg.fifo.as_fd());
-        chan.write_message(&ToRuntime::Ready)?;
+        requests.ready()?;
         prepared.finish(route)?;
         return Err(prepared.exec(route).into());
     }
     prepared.finish(program::Route::Direct)?;
-    chan.write_message(&ToRuntime::Ready)?;
+    requests.ready()?;
 
-    // 11. Without the stub, init waits on exec.fifo itself. What fails after the release
+    // 14. Without the stub, init waits on exec.fifo itself. What fails after the release
     //     goes to `start`, through exec.fifo.
     fifo::wait(&cfg.fifo)?;
     listener.set(Listener::Start);
-    trace("init: released by start");
+    trace::mark(|| "init: released by start".into());
 
-    // 12. startContainer hooks run in the container, after start, before the program, under
-    //     the seccomp filter (as in runc). They inherit only stdio.
+    //     Then startContainer hooks run in the container, after start, before the program,
+    //     under the seccomp filter (as in runc). They inherit only stdio.
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -372,11 +348,11 @@ fn run(
         hooks::run_all("startContainer", h, &hook_state.to_string())?;
     }
 
-    // 13. The program. The channel goes first: only stdio, the preserved fds and exec.fifo
-    //     (close-on-exec, kept to report a failed execve to `start`) are open while the
-    //     kernel resolves the program's path.
-    trace(&format!("init: execve {}", prepared.program().display()));
-    super::trace::stop_forwarding();
+    //     Then the program. The channel goes first: only stdio, the preserved fds and
+    //     exec.fifo (close-on-exec, kept to report a failed execve to `start`) are open while
+    //     the kernel resolves the program's path.
+    trace::mark(|| format!("init: execve {}", prepared.program().display()));
+    trace::stop_forwarding();
     // SAFETY: the channel is never used again by this process, which executes or exits next
     // (its owner is never dropped: nothing returns from `main`).
     unsafe { libc::close(chan.as_fd().as_raw_fd()) };
@@ -397,70 +373,55 @@ fn has_setup_hooks(spec: &oci_spec::runtime::Spec) -> bool {
 
 const CGROUP_FLAG: u64 = CloneFlags::CLONE_NEWCGROUP.bits() as u64;
 
-/// Init's way into its cgroup, taken once. The runtime completes the cgroup after the clone,
-/// in parallel with init's first steps, and says `CgroupReady` when it is done (see the
-/// protocol in `channel`).
+/// Init's way into its cgroup, taken once, as late as it can be (the runtime completes the
+/// cgroup after the clone, in parallel with init's first steps, and says `CgroupReady` when it
+/// is done: see the protocol in `channel`). Entering returns [`InCgroup`], which every request
+/// to the runtime needs: whichever step needs the runtime first enters.
 struct CgroupEntry<'a> {
     chan: &'a InitEnd,
     /// Unshare a new cgroup namespace once inside, so that its root is the container's
     /// cgroup.
     new_namespace: bool,
-    entered: Cell<bool>,
-    trace: &'a dyn Fn(&str),
+    entered: OnceCell<InCgroup<'a>>,
 }
 
-impl CgroupEntry<'_> {
-    fn enter(&self) -> Result<(), SysError> {
-        if self.entered.get() {
-            return Ok(());
+impl<'a> CgroupEntry<'a> {
+    fn enter(&self) -> Result<&InCgroup<'a>, SysError> {
+        if let Some(requests) = self.entered.get() {
+            return Ok(requests);
         }
-        let task_files = match self.chan.recv_with_fds()? {
-            Some((ToInit::CgroupReady, fds)) => fds,
-            Some((m, _)) => {
-                return Err(SysError::new(
-                    "wait for the cgroup",
-                    Cause::Other(format!("unexpected message from the runtime: {m:?}")),
-                ));
-            }
-            None => {
-                return Err(SysError::new(
-                    "wait for the cgroup",
-                    Cause::Other("runtime went away during setup".into()),
-                ));
-            }
-        };
-        cgroups::join_self(&task_files).map_err(|e| {
-            SysError::new("enter the container's cgroup", Cause::Other(e.to_string()))
-        })?;
+        let requests = self.chan.join_cgroup()?;
         if self.new_namespace {
             namespaces::unshare_flags(CGROUP_FLAG)?;
         }
-        self.entered.set(true);
-        (self.trace)("init: in cgroup");
-        Ok(())
+        trace::mark(|| "init: in cgroup".into());
+        Ok(self.entered.get_or_init(|| requests))
     }
 }
 
-/// Asks the runtime for the id-mapped mount of spec mount `index` (the runtime can attach a
-/// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount that
-/// takes the container's mapping needs init's user namespace, which goes with the request.
-fn request_idmapped_mount(
-    chan: &InitEnd,
-    index: usize,
-    own_userns: bool,
-) -> Result<OwnedFd, SysError> {
-    let request = ToRuntime::IdMappedMountRequest { index };
-    if own_userns {
-        let userns = crate::linux::procfs::open_self_ns("user", libc::CLONE_NEWUSER)?;
-        chan.send_with_fd(&request, &userns)?;
-    } else {
-        chan.send(&request)?;
+/// What building the rootfs asks of the runtime, through the cgroup entry.
+impl RootfsRequests for CgroupEntry<'_> {
+    fn enter_cgroup(&self) -> Result<(), SysError> {
+        self.enter().map(drop)
     }
-    let fail = |why: String| SysError::new(format!("id-mapped mount {index}"), Cause::Other(why));
-    match chan.recv_with_fd()? {
-        Some((ToInit::IdMappedMount, Some(fd))) => Ok(fd),
-        Some((m, _)) => Err(fail(format!("unexpected message from the runtime: {m:?}"))),
-        None => Err(fail("runtime went away during setup".to_string())),
+
+    /// Asks the runtime for the detached mount of spec mount `index` (the runtime can attach a
+    /// mapping to a host filesystem's mount; init, in its user namespace, cannot). A mount
+    /// that takes the container's mapping needs init's user namespace, which goes with the
+    /// request.
+    fn detached_mount(&self, index: usize, own_userns: bool) -> Result<OwnedFd, SysError> {
+        let requests = self.enter()?;
+        let request = ToRuntime::IdMappedMountRequest { index };
+        if own_userns {
+            let userns = crate::linux::procfs::open_self_ns("user", libc::CLONE_NEWUSER)?;
+            requests.send_with_fd(&request, &userns)?;
+        } else {
+            requests.send(&request)?;
+        }
+        requests.expect(&format!("id-mapped mount {index}"), |m, fds| match m {
+            ToInit::IdMappedMount => fds.into_iter().next().ok_or(ToInit::IdMappedMount),
+            m => Err(m),
+        })
     }
 }
 

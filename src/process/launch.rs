@@ -2,6 +2,7 @@
 //! hooks that run in the runtime's namespaces, and the wait for init to be ready.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -10,11 +11,13 @@ use nix::unistd::Pid;
 use super::InitConfig;
 use super::channel::{self, InitEnd, RuntimeEnd, ToInit, ToRuntime};
 use super::clone::{Forked, clone3};
-use super::{fds, init, trace};
+use super::{fds, init};
 use crate::cgroups::{Cgroup, CgroupError};
-use crate::container::state::proc_stat;
 use crate::error::SysError;
 use crate::linux::namespaces::{self, NamespacePlan, describe};
+use crate::linux::procfs;
+use crate::sys::proc_stat;
+use crate::sys::trace;
 
 /// Why init could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -160,11 +163,11 @@ pub fn spawn(
             keep.push(init_end.as_fd().as_raw_fd());
             if let Err(e) = fds::close_from_except(3 + fds.preserve as RawFd, &keep) {
                 let message = e.to_string();
-                let _ = init_end.write_message(&ToRuntime::Failed { message });
+                let _ = init_end.report_failure(message);
                 // SAFETY: the child must never return into the runtime's code.
                 unsafe { libc::_exit(1) }
             }
-            trace::forward_to_runtime(&init_end);
+            trace::forward_to(init_end.as_fd().as_raw_fd(), encode_trace);
             child(init_end);
             // SAFETY: the child must never return into the runtime's code.
             unsafe { libc::_exit(127) }
@@ -192,7 +195,7 @@ pub fn spawn(
                     // Traced: init's steps after `create` (the release by `start`, the
                     // execve) still come over the channel; a foreground `run` reads them until
                     // execve closes it.
-                    trace::keep_init_channel(runtime_end);
+                    keep_init_channel(runtime_end);
                     None
                 }
                 wait => Some((runtime_end, wait)),
@@ -209,6 +212,54 @@ pub fn spawn(
             Err(e)
         }
     }
+}
+
+/// A step init traced, as the channel's `Trace` message ([`trace::forward_to`]).
+fn encode_trace(nanos: u64, step: String) -> Option<Vec<u8>> {
+    serde_json::to_vec(&ToRuntime::Trace { nanos, step }).ok()
+}
+
+/// In the runtime, when tracing: its end of init's channel, kept after `create` is done.
+static KEPT_CHANNEL: Mutex<Option<RuntimeEnd>> = Mutex::new(None);
+
+/// When tracing, keeps the runtime's end of init's channel after setup, for
+/// [`follow_init_to_exec`]; otherwise drops it.
+fn keep_init_channel(chan: RuntimeEnd) {
+    if trace::clock().is_some()
+        && let Ok(mut kept) = KEPT_CHANNEL.lock()
+    {
+        *kept = Some(chan);
+    }
+}
+
+/// Files the steps init reports after `start` released it, until its channel closes: the
+/// channel is close-on-exec, so the close is the moment of the successful execve (or of
+/// init's exit, if the exec failed). Does nothing when tracing is off or no channel was kept.
+pub fn follow_init_to_exec() {
+    let Some(chan) = KEPT_CHANNEL.lock().ok().and_then(|mut k| k.take()) else {
+        return;
+    };
+    loop {
+        match chan.recv() {
+            Ok(Some(ToRuntime::Trace { nanos, step })) => trace::record_init(nanos, step),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    trace::mark(|| "init's channel closed (the execve)".into());
+}
+
+/// Writes the child's uid and gid maps from the runtime side, through the runtime's procfs
+/// handle ([`procfs`](crate::linux::procfs)). A runtime that is not root writes them the
+/// rootless way (`rootless/idmap.rs`).
+fn write_id_maps(pid: Pid, plan: &NamespacePlan) -> Result<(), SysError> {
+    if !nix::unistd::geteuid().is_root() {
+        return crate::rootless::idmap::write(pid, &plan.uid_mappings, &plan.gid_mappings);
+    }
+    let pid = pid.as_raw();
+    let text = namespaces::id_map_text;
+    procfs::write_pid(pid, "uid_map", text(&plan.uid_mappings).as_bytes())?;
+    procfs::write_pid(pid, "gid_map", text(&plan.gid_mappings).as_bytes())
 }
 
 /// Kills the child and reaps the process the runtime cloned.
@@ -278,7 +329,7 @@ fn drive(
         trace::mark(|| "placed init in the cgroup the clone could not".into());
     }
     if plan.user_in_clone() {
-        namespaces::write_id_maps(cloned, plan)?;
+        write_id_maps(cloned, plan)?;
         trace::mark(|| "wrote uid_map and gid_map".into());
         chan.send(&ToInit::Proceed)
             .map_err(|e| failure_or(e, chan, cloned))?;
@@ -315,7 +366,7 @@ fn drive(
         }
         match msg {
             ToRuntime::IdMapRequest => {
-                namespaces::write_id_maps(cloned, plan)?;
+                write_id_maps(cloned, plan)?;
                 trace::mark(|| "wrote uid_map and gid_map".into());
                 chan.send(&ToInit::IdMapsWritten)
                     .map_err(|e| failure_or(e, chan, cloned))?;

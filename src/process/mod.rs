@@ -15,7 +15,6 @@ mod program;
 pub mod sealed_exe;
 mod stdio;
 pub mod supervise;
-pub mod trace;
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -25,7 +24,9 @@ use oci_spec::runtime::Spec;
 use crate::cgroups::CgroupPaths;
 use crate::linux::namespaces::NamespacePlan;
 
-pub use launch::{AfterReady, ChildFds, LaunchError, LaunchEvents, Launched, launch, spawn};
+pub use launch::{
+    AfterReady, ChildFds, LaunchError, LaunchEvents, Launched, follow_init_to_exec, launch, spawn,
+};
 
 /// Everything the container's init needs. Built by the runtime before the clone; the child
 /// inherits it as a copy of the runtime's memory, so nothing is serialized.
@@ -50,8 +51,6 @@ pub struct InitConfig<'a> {
     /// The compiled seccomp filter, installed by init (before the user switch without
     /// no_new_privs, last before execve with it).
     pub seccomp: Option<crate::linux::seccomp::Program>,
-    /// Record a timeline of init's steps (`--trace`).
-    pub trace: Option<trace::Clock>,
     /// The sealed exec stub init executes the program through ([`exec_stub`]); None when rind
     /// re-executed itself sealed instead.
     pub exec_stub: Option<std::os::fd::OwnedFd>,

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use oci_spec::runtime::Process;
 
-use super::channel::{InitEnd, ToRuntime};
+use super::channel::{InCgroup, ToRuntime};
 use super::{cwd, fds, stdio};
 use crate::error::{Cause, StepContext, SysError};
 use crate::linux::capabilities::CapabilitySets;
 use crate::linux::seccomp::Program as Filter;
 use crate::linux::{rlimits, user};
+use crate::sys::trace;
 
 /// A step between the process's configuration and its program that failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +67,7 @@ pub struct Setup<'a> {
 /// `chan` while it still listens. The bounding set is cut while CAP_SETPCAP is held; stdio is
 /// handed to the user ([`super::stdio`]); keepcaps carries the permitted set across setuid;
 /// then the exact sets are applied.
-pub fn prepare<'a>(
-    setup: &Setup<'a>,
-    chan: &InitEnd,
-    trace: &dyn Fn(&str),
-) -> Result<Prepared<'a>, ProgramError> {
+pub fn prepare<'a>(setup: &Setup<'a>, chan: &InCgroup) -> Result<Prepared<'a>, ProgramError> {
     let process = setup.process;
     // Read while the procfs handle is still open (the next step closes it): a user namespace
     // whose maps an ordinary user wrote has setgroups denied (rootless), and a setgroups call
@@ -114,7 +111,7 @@ pub fn prepare<'a>(
     let early = setup.seccomp.filter(|f| !nnp || f.has_listener());
     if let Some(filter) = early {
         install(filter, Some(chan))?;
-        trace("seccomp installed");
+        trace::mark(|| "init: seccomp installed".into());
     }
     let caps = process
         .capabilities()
@@ -130,7 +127,7 @@ pub fn prepare<'a>(
     super::init::set_dumpable(false)?;
     set_keepcaps(false)?;
     caps.apply()?;
-    trace("user and capabilities set");
+    trace::mark(|| "init: user and capabilities set".into());
     if cwd_as_user {
         cwd::enter(cwd)?;
     }
@@ -169,12 +166,10 @@ impl Prepared<'_> {
     pub fn finish(&self, route: Route<'_>) -> Result<(), ProgramError> {
         // Marks go before the filter, which may forbid the channel's sendmsg.
         if self.late_seccomp.is_some() {
-            super::trace::mark(|| {
-                "init: installing the seccomp filter (late: no_new_privs)".into()
-            });
+            trace::mark(|| "init: installing the seccomp filter (late: no_new_privs)".into());
         }
         if let Route::StubAfterStart(_, fifo) = route {
-            super::trace::mark(|| {
+            trace::mark(|| {
                 format!(
                     "init: execve of the exec stub, which waits for start, then executes {}",
                     self.program.display()
@@ -232,7 +227,7 @@ impl Prepared<'_> {
 }
 
 /// Installs the filter; a notify listener goes to the runtime over `chan`.
-fn install(filter: &Filter, chan: Option<&InitEnd>) -> Result<(), SysError> {
+fn install(filter: &Filter, chan: Option<&InCgroup>) -> Result<(), SysError> {
     let listener = filter
         .install()
         .map_err(|e| SysError::new("install seccomp filter", Cause::Other(e.to_string())))?;

@@ -13,7 +13,7 @@ use crate::container::{self, CreateOptions, Created};
 use crate::image::{Image, PreparedRoot, Store};
 use crate::linux::paths::{Kind, RootDir};
 use crate::linux::terminal::ConsoleSocket;
-use crate::process::trace;
+use crate::sys::trace;
 
 /// A bundle made in the store for a new container. It stays locked until the container has
 /// started (or the reservation is dropped), so nothing removes it half-made.

@@ -12,23 +12,18 @@ use serde::{Deserialize, Serialize};
 use super::ShellError;
 use super::bundle::Network;
 use crate::container::State;
+use crate::sys::{Durability, write_atomic};
 
 const RECORD_FILE: &str = "run.json";
 const EXIT_FILE: &str = "exit.json";
 
 /// Writes `data` to `path` through a temporary file and a rename, so readers see the old
-/// content or the new, never a part. Unlike the image store's writes it does not fsync: a
+/// content or the new, never a part. Unlike the image store's writes it does not sync: a
 /// bundle does not outlive a crash in any useful way (the container's state is on tmpfs), and
-/// the two syncs (config.json, run.json) cost 10 to 20 ms of a 100 ms run on this machine's
-/// disk (measured with `--trace` under load).
+/// the two syncs (config.json, run.json) would be most of a `run`'s cost on a disk (see
+/// docs/benchmarks.md).
 pub fn write_replace(path: &Path, data: &[u8]) -> Result<(), ShellError> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        bad("write", path, crate::error::Cause::from(e))
-    })
+    Ok(write_atomic(path, data, 0o666, Durability::Volatile)?)
 }
 
 /// An image container's record (`<bundle>/run.json`).

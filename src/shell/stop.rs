@@ -159,7 +159,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let start = crate::container::state::proc_stat(pid).unwrap().start_time;
+        let start = crate::sys::proc_stat(pid).unwrap().start_time;
         assert!(!wait_exit(pid, start, Duration::from_millis(10)));
         let t = Instant::now();
         assert!(wait_exit(pid, start, Duration::from_secs(5)));

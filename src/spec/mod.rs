@@ -447,17 +447,6 @@ mod tests {
     }
 
     #[test]
-    fn version_names_the_spec_version_as_runc_does() {
-        use clap::CommandFactory;
-        let cmd = crate::cli::Cli::command();
-        let version = cmd.get_version().unwrap();
-        let lines: Vec<&str> = version.lines().collect();
-        assert!(lines[0].starts_with("version "), "{version}");
-        assert!(lines[1].starts_with("commit: "), "{version}");
-        assert_eq!(lines[2], format!("spec: {SPEC_VERSION}"));
-    }
-
-    #[test]
     fn without_device_rules_of_its_own_a_spec_still_starts_from_deny_all() {
         let spec: Spec =
             serde_json::from_value(serde_json::json!({"ociVersion": "1.0.2"})).unwrap();

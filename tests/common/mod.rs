@@ -15,10 +15,13 @@ use serde_json::{Value, json};
 
 mod mountinfo;
 mod skip;
+mod tree;
 #[allow(unused_imports)] // not every test file uses the mount helpers
 pub use mountinfo::*;
 #[allow(unused_imports)]
 pub use skip::*;
+#[allow(unused_imports)] // only the comparison tests walk trees
+pub use tree::*;
 
 /// The rind binary under test: `RIND_BIN`, else the one cargo built for these tests.
 pub fn rind_bin() -> PathBuf {
@@ -65,6 +68,50 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Runs `cmd` and captures its output. Output goes through files in `dir`, not pipes: a
+/// container's init inherits rind's stdio, and a pipe it holds would never reach EOF.
+pub fn output_through_files(mut cmd: Command, dir: &Path) -> Output {
+    let out_path = dir.join(format!(".out-{}", unique("o")));
+    let err_path = dir.join(format!(".err-{}", unique("e")));
+    let status = cmd
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let out = Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap_or_default(),
+        stderr: std::fs::read(&err_path).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    out
+}
+
+/// Asserts that `rind args` exited 0; returns its stdout.
+pub fn expect_success(args: &[&str], out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "rind {args:?} failed ({}): stdout: {} stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts that `rind args` exited 1; returns its stderr.
+pub fn expect_failure(args: &[&str], out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rind {args:?} should fail with 1; stdout: {} stderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A bundle: a copy of the busybox rootfs plus a config.json built from rind's default spec
@@ -126,6 +173,16 @@ impl Bundle {
     }
 
     /// Removes a namespace type from the spec.
+    /// Grants `cap` (bounding, effective and permitted) beside the default ones.
+    pub fn add_capability(&mut self, cap: &str) {
+        for set in ["bounding", "effective", "permitted"] {
+            self.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(cap));
+        }
+    }
+
     pub fn drop_namespace(&mut self, typ: &str) {
         let ns = self.config["linux"]["namespaces"].as_array_mut().unwrap();
         ns.retain(|n| n["type"] != typ);
@@ -153,51 +210,19 @@ impl Runtime {
         c
     }
 
-    /// Runs rind with `args` and captures its output. Output goes through files, not pipes:
-    /// a container's init inherits rind's stdio, and a pipe it holds would never reach EOF.
+    /// Runs rind with `args` and captures its output (through files: [`output_through_files`]).
     pub fn run(&self, args: &[&str]) -> Output {
-        let out_path = self.root.path().join(format!(".out-{}", unique("o")));
-        let err_path = self.root.path().join(format!(".err-{}", unique("e")));
-        let status = self
-            .command(args)
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap())
-            .status()
-            .unwrap();
-        let stdout = std::fs::read(&out_path).unwrap_or_default();
-        let stderr = std::fs::read(&err_path).unwrap_or_default();
-        let _ = std::fs::remove_file(&out_path);
-        let _ = std::fs::remove_file(&err_path);
-        Output {
-            status,
-            stdout,
-            stderr,
-        }
+        output_through_files(self.command(args), self.root.path())
     }
 
     /// Runs rind and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "rind {args:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        expect_success(args, &self.run(args))
     }
 
     /// Runs rind and asserts failure with exit code 1; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "rind {args:?} should fail with 1; stdout: {} stderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        expect_failure(args, &self.run(args))
     }
 
     /// `rind run --bundle <b> <id>`, returning its output.
@@ -446,14 +471,13 @@ pub fn pid_dead(pid: i64) -> bool {
         .unwrap_or(true)
 }
 
-/// Runs `bundle` with runc (the reference; scripts/install-deps.sh installs it) under a private
-/// root and returns its stdout, or None after recording a skip when runc itself cannot run the
-/// bundle on this host.
-pub fn runc_output(b: &Bundle) -> Option<String> {
+/// Runs the bundle with `runc --root <private> run [flags] --bundle <b> ID` (the reference;
+/// scripts/install-deps.sh installs it), output through files. None (a recorded skip) in the
+/// VM guest, which has no runc.
+pub fn runc_run(b: &Bundle, flags: &[&str]) -> Option<Output> {
     if !require_tool("runc") {
         return None;
     }
-    let runc = "runc";
     // runc 1.1 checks the spec version it was built for; the fields used here are 1.0.
     let mut config = b.config.clone();
     config["ociVersion"] = json!("1.0.2");
@@ -463,33 +487,28 @@ pub fn runc_output(b: &Bundle) -> Option<String> {
     )
     .unwrap();
     let root = TempDir::new("runc-root");
-    let out_path = root.path().join(".out");
-    let err_path = root.path().join(".err");
-    let status = Command::new(runc)
-        .arg("--root")
+    let mut cmd = Command::new("runc");
+    cmd.arg("--root")
         .arg(root.path())
-        .args([
-            "run",
-            "--bundle",
-            b.path().to_str().unwrap(),
-            &unique("runc"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .status()
-        .unwrap();
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    if !status.success() {
+        .arg("run")
+        .args(flags)
+        .args(["--bundle", b.path().to_str().unwrap(), &unique("runc")])
+        .stdin(Stdio::null());
+    Some(output_through_files(cmd, root.path()))
+}
+
+/// Runs `bundle` with runc and returns its stdout, or None after recording a skip when runc
+/// itself cannot run the bundle on this host (or is not there, in the VM guest).
+pub fn runc_output(b: &Bundle) -> Option<String> {
+    let out = runc_run(b, &[])?;
+    if !out.status.success() {
         skip(&format!(
             "runc cannot run this bundle here: {}",
-            std::fs::read_to_string(&err_path)
-                .unwrap_or_default()
-                .trim()
+            String::from_utf8_lossy(&out.stderr).trim()
         ));
         return None;
     }
-    Some(stdout)
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The value of a `Key:\tvalue` line of a /proc status text.

@@ -63,11 +63,6 @@ fn ptrace_in_the_container_s_user_namespace_does_not_reach_an_exec_process() {
     let rt = Runtime::new();
     let mut b = Bundle::new();
     b.add_user_namespace(100_000, 100_000, 65_536);
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_SYS_PTRACE"));
-    }
+    b.add_capability("CAP_SYS_PTRACE");
     race(&mut b, &rt);
 }

@@ -75,12 +75,7 @@ fn exec_never_writes_the_label_into_a_tmpfs_over_proc() {
          && : > /proc/self/attr/exec && : > /proc/self/attr/apparmor/exec \
          && touch /ready && sleep 60",
     );
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_SYS_ADMIN"));
-    }
+    b.add_capability("CAP_SYS_ADMIN");
     let id = unique("cve-16884");
     rt.create(&b, &id);
     rt.ok(&["start", &id]);

@@ -43,25 +43,12 @@ impl RuntimeCopy {
     /// Runs the copy with `--root` of `rt` and `args`; output through files (a detached
     /// container keeps the runtime's stdio).
     fn run(&self, rt: &Runtime, args: &[&str]) -> Output {
-        let out = rt.root.path().join(format!(".out-{}", unique("o")));
-        let err = rt.root.path().join(format!(".err-{}", unique("e")));
-        let status = Command::new(&self.bin)
-            .arg("--root")
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--root")
             .arg(rt.root.path())
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .status()
-            .unwrap();
-        let output = Output {
-            status,
-            stdout: std::fs::read(&out).unwrap_or_default(),
-            stderr: std::fs::read(&err).unwrap_or_default(),
-        };
-        let _ = std::fs::remove_file(&out);
-        let _ = std::fs::remove_file(&err);
-        output
+            .stdin(Stdio::null());
+        output_through_files(cmd, rt.root.path())
     }
 
     fn ok(&self, rt: &Runtime, args: &[&str]) {

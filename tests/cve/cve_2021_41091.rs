@@ -12,32 +12,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{TempDir, fixtures, rind_bin, unique};
+use crate::common::{TempDir, fixtures, output_through_files, rind_bin};
 
 /// `rind --root R --store S args...`, output through files (a detached container inherits
 /// rind's stdio, and a pipe it held would never reach end of file).
 pub fn rind(root: &Path, store: &Path, args: &[&str]) -> Output {
-    let out = std::env::temp_dir().join(unique("rind-out"));
-    let err = std::env::temp_dir().join(unique("rind-err"));
-    let status = Command::new(rind_bin())
-        .arg("--root")
+    let mut cmd = Command::new(rind_bin());
+    cmd.arg("--root")
         .arg(root)
         .arg("--store")
         .arg(store)
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
-    let o = Output {
-        status,
-        stdout: std::fs::read(&out).unwrap_or_default(),
-        stderr: std::fs::read(&err).unwrap_or_default(),
-    };
-    let _ = std::fs::remove_file(&out);
-    let _ = std::fs::remove_file(&err);
-    o
+        .stdin(Stdio::null());
+    output_through_files(cmd, &std::env::temp_dir())
 }
 
 pub fn rind_ok(root: &Path, store: &Path, args: &[&str]) -> String {

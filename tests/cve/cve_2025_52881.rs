@@ -209,12 +209,7 @@ fn exec_into_a_container_with_a_fake_proc_does_not_keep_the_callers_groups() {
         "mount -t tmpfs fake /proc && mkdir /proc/self && echo deny > /proc/self/setgroups \
          && touch /ready && sleep 60",
     );
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_SYS_ADMIN"));
-    }
+    b.add_capability("CAP_SYS_ADMIN");
     let id = unique("cve");
     rt.create(&b, &id);
     rt.ok(&["start", &id]);

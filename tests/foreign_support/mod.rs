@@ -196,7 +196,7 @@ pub struct Entry {
 pub fn tree(root: &Path) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     let mut inodes: BTreeMap<(u64, u64), String> = BTreeMap::new();
-    walk(root, root, &mut out, &mut inodes);
+    walk(root, &mut out, &mut inodes);
     // A file with one name has no group.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for e in out.values() {
@@ -212,68 +212,36 @@ pub fn tree(root: &Path) -> BTreeMap<String, Entry> {
     out
 }
 
-fn walk(
-    root: &Path,
-    p: &Path,
-    out: &mut BTreeMap<String, Entry>,
-    inodes: &mut BTreeMap<(u64, u64), String>,
-) {
-    let md = fs::symlink_metadata(p).expect("lstat");
-    let ft = md.file_type();
-    let rel = match p.strip_prefix(root).unwrap().to_string_lossy().into_owned() {
-        r if r.is_empty() => ".".to_string(),
-        r => r,
-    };
-    let kind = if ft.is_dir() {
-        "dir"
-    } else if ft.is_symlink() {
-        "symlink"
-    } else if ft.is_file() {
-        "file"
-    } else if ft.is_char_device() {
-        "char"
-    } else if ft.is_block_device() {
-        "block"
-    } else if ft.is_fifo() {
-        "fifo"
-    } else if ft.is_socket() {
-        "socket"
-    } else {
-        "other"
-    };
-    let link_group = (!ft.is_dir()).then(|| {
-        inodes
-            .entry((md.dev(), md.ino()))
-            .or_insert_with(|| rel.clone())
-            .clone()
+fn walk(root: &Path, out: &mut BTreeMap<String, Entry>, inodes: &mut BTreeMap<(u64, u64), String>) {
+    crate::common::walk_tree(root, true, &mut |rel, p, md| {
+        let ft = md.file_type();
+        let link_group = (!ft.is_dir()).then(|| {
+            inodes
+                .entry((md.dev(), md.ino()))
+                .or_insert_with(|| rel.clone())
+                .clone()
+        });
+        let entry = Entry {
+            kind: crate::common::kind(ft),
+            mode: md.mode() & 0o7777,
+            uid: md.uid(),
+            gid: md.gid(),
+            size: if ft.is_file() { md.size() } else { 0 },
+            content: ft.is_file().then(|| fs::read(p).unwrap()),
+            symlink: ft
+                .is_symlink()
+                .then(|| fs::read_link(p).unwrap().to_string_lossy().into_owned()),
+            rdev: (ft.is_char_device() || ft.is_block_device()).then(|| {
+                (
+                    nix::sys::stat::major(md.rdev()),
+                    nix::sys::stat::minor(md.rdev()),
+                )
+            }),
+            xattrs: xattrs(p),
+            link_group,
+        };
+        out.insert(rel, entry);
     });
-    let entry = Entry {
-        kind,
-        mode: md.mode() & 0o7777,
-        uid: md.uid(),
-        gid: md.gid(),
-        size: if ft.is_file() { md.size() } else { 0 },
-        content: ft.is_file().then(|| fs::read(p).unwrap()),
-        symlink: ft
-            .is_symlink()
-            .then(|| fs::read_link(p).unwrap().to_string_lossy().into_owned()),
-        rdev: (ft.is_char_device() || ft.is_block_device()).then(|| {
-            (
-                nix::sys::stat::major(md.rdev()),
-                nix::sys::stat::minor(md.rdev()),
-            )
-        }),
-        xattrs: xattrs(p),
-        link_group,
-    };
-    out.insert(rel, entry);
-    if ft.is_dir() {
-        let mut names: Vec<_> = fs::read_dir(p).unwrap().flatten().collect();
-        names.sort_by_key(|e| e.file_name());
-        for e in names {
-            walk(root, &e.path(), out, inodes);
-        }
-    }
 }
 
 /// Every extended attribute of `p` (not following a symlink), except the overlayfs and

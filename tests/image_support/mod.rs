@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,6 +12,8 @@ use rind::image::Digest;
 
 #[path = "../common/skip.rs"]
 mod skip;
+#[path = "../common/tree.rs"]
+mod tree;
 #[allow(unused_imports)] // not every image test skips
 pub use skip::*;
 
@@ -86,49 +88,22 @@ pub struct Node {
 /// Walks a tree without following symlinks: path -> node. The root itself is left out.
 pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
     let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
-    let mut entries: Vec<_> = fs::read_dir(dir).expect("read_dir").flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let p = e.path();
-        let md = fs::symlink_metadata(&p).expect("lstat");
+    tree::walk_tree(root, false, &mut |rel, p, md| {
         let ft = md.file_type();
-        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-        let kind = if ft.is_dir() {
-            "dir"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else if ft.is_file() {
-            "file"
-        } else if ft.is_char_device() {
-            "char"
-        } else if ft.is_block_device() {
-            "block"
-        } else if ft.is_fifo() {
-            "fifo"
-        } else {
-            "other"
-        };
         let node = Node {
-            kind,
+            kind: tree::kind(ft),
             mode: md.mode() & 0o7777,
             uid: md.uid(),
             gid: md.gid(),
             link: ft
                 .is_symlink()
-                .then(|| fs::read_link(&p).unwrap().to_string_lossy().into_owned()),
-            content: ft.is_file().then(|| Digest::of(&fs::read(&p).unwrap())),
+                .then(|| fs::read_link(p).unwrap().to_string_lossy().into_owned()),
+            content: ft.is_file().then(|| Digest::of(&fs::read(p).unwrap())),
             rdev: md.rdev(),
         };
         out.insert(rel, node);
-        if ft.is_dir() {
-            walk(root, &p, out);
-        }
-    }
+    });
+    out
 }
 
 /// Lists the differences between two snapshots, one line each.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TempDir, rind_bin, unique};
+use crate::common::{TempDir, expect_failure, expect_success, output_through_files, rind_bin};
 
 /// The image fixtures (`rootfs-fixtures/images/build.sh`); fails the test when they are
 /// missing or the test does not run as root.
@@ -63,51 +63,19 @@ impl Shell {
         c
     }
 
-    /// Runs rind; output goes through files, since a container may inherit rind's stdio and
-    /// a pipe it held would never reach EOF.
+    /// Runs rind; output goes through files ([`output_through_files`]).
     pub fn run(&self, args: &[&str]) -> Output {
-        let out_path = self.root.path().join(format!(".out-{}", unique("o")));
-        let err_path = self.root.path().join(format!(".err-{}", unique("e")));
-        let status = self
-            .command(args)
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap())
-            .status()
-            .unwrap();
-        let out = Output {
-            status,
-            stdout: std::fs::read(&out_path).unwrap_or_default(),
-            stderr: std::fs::read(&err_path).unwrap_or_default(),
-        };
-        let _ = std::fs::remove_file(&out_path);
-        let _ = std::fs::remove_file(&err_path);
-        out
+        output_through_files(self.command(args), self.root.path())
     }
 
     /// Runs rind, asserts exit 0, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "rind {args:?} failed ({}): stdout: {} stderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        expect_success(args, &self.run(args))
     }
 
     /// Runs rind, asserts exit 1, returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "rind {args:?} should fail; stdout: {} stderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        expect_failure(args, &self.run(args))
     }
 
     /// `rind run --image IMAGE --rm FLAGS... -- sh-script`: the container's stdout, asserting

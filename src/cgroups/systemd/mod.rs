@@ -102,6 +102,8 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 pub struct SystemdCgroup {
     unit: SystemdUnit,
     slice: String,
+    /// The unit is a slice (runc's rule for a `name` ending in `.slice`), not a scope.
+    is_slice: bool,
     description: String,
     inner: Box<dyn Cgroup>,
     /// The resource properties to start the unit with.
@@ -154,6 +156,7 @@ pub fn resolve(
     } else {
         format!("{base}/{}", path.relative_dir())
     };
+    let is_slice = path.is_slice();
     let layout = mounts.layout();
     let v2 = layout == Layout::Unified;
     let inner: Box<dyn Cgroup> = if v2 {
@@ -178,6 +181,7 @@ pub fn resolve(
             unit: path.unit,
             manager,
         },
+        is_slice,
         slice: path.slice,
         description: format!("rind container {id}"),
         inner,
@@ -194,6 +198,7 @@ fn open(paths: &CgroupPaths, unit: &SystemdUnit) -> SystemdCgroup {
     SystemdCgroup {
         unit: unit.clone(),
         slice: String::new(),
+        is_slice: unit.unit.ends_with(".slice"),
         description: String::new(),
         inner: super::from_paths(paths),
         start_properties: Vec::new(),
@@ -281,14 +286,26 @@ impl SystemdCgroup {
     }
 
     /// Makes the scope with `pid` in it and waits until systemd has moved it there.
+    ///
+    /// A slice unit gets what runc 1.1 gives it: `Wants=` the parent slice instead of
+    /// `Slice=`, no `Delegate`, and `PIDs` all the same. systemd (252) takes `PIDs` only for a
+    /// scope and refuses the unit ("Cannot set property PIDs, or unknown property."), so
+    /// such a create fails with systemd's message, as runc's does; nothing is left.
     fn start(&self, pid: Pid) -> Result<()> {
-        let mut props = vec![
-            (
-                "Description".to_string(),
-                Value::Str(self.description.clone()),
-            ),
-            ("Slice".to_string(), Value::Str(self.slice.clone())),
-            ("Delegate".to_string(), Value::Bool(true)),
+        let mut props = vec![(
+            "Description".to_string(),
+            Value::Str(self.description.clone()),
+        )];
+        if self.is_slice {
+            props.push((
+                "Wants".to_string(),
+                Value::Array("s".into(), vec![Value::Str(self.slice.clone())]),
+            ));
+        } else {
+            props.push(("Slice".to_string(), Value::Str(self.slice.clone())));
+            props.push(("Delegate".to_string(), Value::Bool(true)));
+        }
+        props.extend([
             // Not ordered against shutdown.target and friends: the engine stops it.
             ("DefaultDependencies".to_string(), Value::Bool(false)),
             (
@@ -298,7 +315,7 @@ impl SystemdCgroup {
             ("MemoryAccounting".to_string(), Value::Bool(true)),
             ("CPUAccounting".to_string(), Value::Bool(true)),
             ("TasksAccounting".to_string(), Value::Bool(true)),
-        ];
+        ]);
         props.push(if self.v2 {
             ("IOAccounting".to_string(), Value::Bool(true))
         } else {
@@ -318,9 +335,7 @@ impl SystemdCgroup {
         )
         .map_err(|e| CgroupError::Systemd(format!("start unit {}: {e}", self.unit.unit)))?;
         self.started.set(true);
-        crate::process::trace::mark(|| {
-            format!("systemd started {} with init in it", self.unit.unit)
-        });
+        crate::sys::trace::mark(|| format!("systemd started {} with init in it", self.unit.unit));
         Ok(())
     }
 

@@ -9,12 +9,13 @@ use super::super::{CgroupError, Result};
 /// bundle.
 pub const DEFAULT_PREFIX: &str = "rind";
 
-/// A transient scope unit to make, and the slice it goes in.
+/// A transient unit to make, and the slice it goes in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnitPath {
     /// `system.slice`, `machine.slice`, `kubepods-besteffort.slice` ...
     pub slice: String,
-    /// `<prefix>-<name>.scope`, or `<name>.scope` with an empty prefix.
+    /// `<prefix>-<name>.scope`, or `<name>.scope` with an empty prefix; or, for a `name` that
+    /// ends in `.slice`, that name itself (runc's rule: the container's unit is then a slice).
     pub unit: String,
 }
 
@@ -49,9 +50,14 @@ impl UnitPath {
             )));
         }
         if name.ends_with(".slice") {
-            return Err(CgroupError::Invalid(format!(
-                "name {name:?}: making a slice unit for a container is not supported (only a scope)"
-            )));
+            // runc's getUnitName: the unit is the slice itself, whatever the prefix. Its place
+            // in the tree comes from its own name, as for any slice.
+            expand_slice(slice)?;
+            expand_slice(name)?;
+            return Ok(UnitPath {
+                slice: slice.to_string(),
+                unit: name.to_string(),
+            });
         }
         if prefix.contains('/') {
             return Err(CgroupError::Invalid(format!(
@@ -70,9 +76,20 @@ impl UnitPath {
         })
     }
 
-    /// The scope's cgroup relative to the manager's root cgroup, without a leading `/`:
-    /// `machine.slice/libpod-ID.scope`.
+    /// Whether the unit is a slice (a `name` ending in `.slice`) rather than a scope.
+    pub fn is_slice(&self) -> bool {
+        self.unit.ends_with(".slice")
+    }
+
+    /// The unit's cgroup relative to the manager's root cgroup, without a leading `/`:
+    /// `machine.slice/libpod-ID.scope`; a slice unit's comes from its own name.
     pub fn relative_dir(&self) -> String {
+        if self.is_slice() {
+            return expand_slice(&self.unit)
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+        }
         let slice = expand_slice(&self.slice).unwrap_or_default();
         let slice = slice.trim_start_matches('/');
         if slice.is_empty() {
@@ -162,6 +179,26 @@ mod tests {
         assert_eq!(p.relative_dir(), "system.slice/p-n.scope");
         let p = UnitPath::parse(Some("-.slice::n"), "c1", "system.slice").unwrap();
         assert_eq!(p.relative_dir(), "n.scope");
+    }
+
+    #[test]
+    fn a_slice_name_makes_the_slice_itself_the_unit() {
+        let p = UnitPath::parse(Some("system.slice:runc:in.slice"), "c1", "system.slice").unwrap();
+        assert_eq!(p.unit, "in.slice");
+        assert!(p.is_slice());
+        assert_eq!(p.slice, "system.slice");
+        assert_eq!(p.relative_dir(), "in.slice");
+        let p = UnitPath::parse(Some("a.slice::a-b.slice"), "c1", "system.slice").unwrap();
+        assert_eq!(p.relative_dir(), "a.slice/a-b.slice");
+        assert!(
+            !UnitPath::parse(None, "c1", "system.slice")
+                .unwrap()
+                .is_slice()
+        );
+        let e = UnitPath::parse(Some("system.slice:p:a--b.slice"), "c1", "system.slice")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a--b.slice"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
@@ -280,18 +280,7 @@ impl Cgroup for V1Cgroup {
     /// thawed, even when it was paused before: frozen v1 tasks cannot die, and a kill path must
     /// never hang. Other signals to a paused container are delivered when it is resumed.
     fn signal_all(&self, signal: Signal) -> Result<()> {
-        let was = self.freezer().ok();
-        let froze = was.is_some() && self.set_freezer(FreezerState::Frozen).is_ok();
-        let pids = self.pids();
-        if let Ok(pids) = &pids {
-            for pid in pids {
-                let _ = kill(*pid, signal);
-            }
-        }
-        if froze && (signal == Signal::SIGKILL || was == Some(FreezerState::Thawed)) {
-            self.set_freezer(FreezerState::Thawed)?;
-        }
-        pids.map(|_| ())
+        super::signal::signal_listed(self, signal)
     }
 
     fn set_freezer(&self, state: FreezerState) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
-use crate::cgroups::convert::{self, limit_string, pids_max, v1_memory_writes};
+use crate::cgroups::convert::{self, v1_memory_writes};
 use crate::cgroups::devices::DeviceTable;
 use crate::cgroups::plan::{Plan, Probe, Write};
 use crate::cgroups::{CgroupError, Result};
@@ -36,37 +36,25 @@ pub fn plan(
     if let Some(c) = r.cpu() {
         cpu(&mut p, c)?;
     }
-    if let Some(limit) = r.pids() {
-        p.writes.push(Write::new(
-            "pids",
-            "pids.max",
-            pids_max(limit.limit()),
-            "pids limit",
-        ));
-    }
+    p.pids(r);
     if let Some(b) = r.block_io() {
         blkio(&mut p, b, probe)?;
     }
     for h in r.hugepage_limits().iter().flatten() {
         convert::check_hugepage_size(h.page_size(), page_sizes)?;
         let size = h.page_size();
+        if hugetlb_on_v2 {
+            p.hugetlb_v2(UNIFIED, size, h.limit());
+            continue;
+        }
         let what = format!("hugepage limit for {size} pages");
-        let (ctl, limit_file, rsvd_file, v) = if hugetlb_on_v2 {
-            let v = limit_string(h.limit());
-            (
-                UNIFIED,
-                format!("hugetlb.{size}.max"),
-                format!("hugetlb.{size}.rsvd.max"),
-                v,
-            )
-        } else {
-            let limit = format!("hugetlb.{size}.limit_in_bytes");
-            let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
-            ("hugetlb", limit, rsvd, h.limit().max(-1).to_string())
-        };
-        p.writes.push(Write::new(ctl, limit_file, v.clone(), &what));
+        let v = h.limit().max(-1).to_string();
+        let limit = format!("hugetlb.{size}.limit_in_bytes");
         p.writes
-            .push(Write::new(ctl, rsvd_file, v, what).if_exists());
+            .push(Write::new("hugetlb", limit, v.clone(), &what));
+        let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
+        p.writes
+            .push(Write::new("hugetlb", rsvd, v, what).if_exists());
     }
     if let Some(n) = r.network() {
         if let Some(id) = n.class_id() {
@@ -87,15 +75,7 @@ pub fn plan(
             ));
         }
     }
-    if let Some(rdma) = r.rdma() {
-        let mut devices: Vec<_> = rdma.iter().collect();
-        devices.sort_by(|a, b| a.0.cmp(b.0));
-        for (dev, l) in devices {
-            let line = convert::rdma_line(dev, l.hca_handles(), l.hca_objects());
-            p.writes
-                .push(Write::new("rdma", "rdma.max", line, "rdma limit"));
-        }
-    }
+    p.rdma(r);
     Ok(p)
 }
 
@@ -193,16 +173,7 @@ fn cpu(p: &mut Plan, c: &LinuxCpu) -> Result<()> {
             )));
         }
     }
-    if let Some(idle) = c.idle() {
-        if idle != 0 && shares.is_some() {
-            return Err(CgroupError::Invalid(
-                "cpu idle=1 and cpu shares cannot both be set: an idle cgroup has the lowest weight"
-                    .into(),
-            ));
-        }
-        p.writes
-            .push(Write::new("cpu", "cpu.idle", idle.to_string(), "cpu idle"));
-    }
+    p.cpu_idle(c, shares)?;
     if let Some(s) = shares {
         p.writes
             .push(Write::new("cpu", "cpu.shares", s.to_string(), "cpu shares"));
@@ -246,14 +217,7 @@ fn cpu(p: &mut Plan, c: &LinuxCpu) -> Result<()> {
             "cpu quota",
         ));
     }
-    if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-        p.writes
-            .push(Write::new("cpuset", "cpuset.cpus", v, "cpuset cpus"));
-    }
-    if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-        p.writes
-            .push(Write::new("cpuset", "cpuset.mems", v, "cpuset mems"));
-    }
+    p.cpuset(c);
     Ok(())
 }
 

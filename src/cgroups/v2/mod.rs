@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{OFlag, open};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
@@ -108,20 +108,8 @@ impl Cgroup for V2Cgroup {
             }
             return Ok(());
         }
-        // Without cgroup.kill: freeze so that nothing forks between listing and signalling.
-        // Frozen tasks still receive fatal signals on v2; the others get them on thaw.
-        let was = self.freezer().ok();
-        let froze = was.is_some() && self.set_freezer(FreezerState::Frozen).is_ok();
-        let pids = self.pids();
-        if let Ok(pids) = &pids {
-            for pid in pids {
-                let _ = kill(*pid, signal);
-            }
-        }
-        if froze && (signal == Signal::SIGKILL || was == Some(FreezerState::Thawed)) {
-            self.set_freezer(FreezerState::Thawed)?;
-        }
-        pids.map(|_| ())
+        // Without cgroup.kill: freeze, list, signal.
+        super::signal::signal_listed(self, signal)
     }
 
     fn set_freezer(&self, state: FreezerState) -> Result<()> {

@@ -4,8 +4,8 @@
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::cgroups::convert::{
-    self, blkio_weight_to_io_weight, check_unified_key, cpu_max, limit_string, pids_max,
-    shares_to_weight, swap_for_v2,
+    self, blkio_weight_to_io_weight, check_unified_key, cpu_max, limit_string, shares_to_weight,
+    swap_for_v2,
 };
 use crate::cgroups::devices::DeviceTable;
 use crate::cgroups::plan::{Plan, Probe, Write};
@@ -19,14 +19,7 @@ fn unsupported(what: &str, why: &str) -> CgroupError {
 /// host's huge page sizes.
 pub fn plan(r: &LinuxResources, probe: &dyn Probe, page_sizes: &[String]) -> Result<Plan> {
     let mut p = Plan::default();
-    if let Some(limit) = r.pids() {
-        p.writes.push(Write::new(
-            "pids",
-            "pids.max",
-            pids_max(limit.limit()),
-            "pids limit",
-        ));
-    }
+    p.pids(r);
     if let Some(m) = r.memory() {
         memory(&mut p, m, probe)?;
     }
@@ -38,27 +31,9 @@ pub fn plan(r: &LinuxResources, probe: &dyn Probe, page_sizes: &[String]) -> Res
     }
     for h in r.hugepage_limits().iter().flatten() {
         convert::check_hugepage_size(h.page_size(), page_sizes)?;
-        let (size, v) = (h.page_size(), limit_string(h.limit()));
-        let what = format!("hugepage limit for {size} pages");
-        p.writes.push(Write::new(
-            "hugetlb",
-            format!("hugetlb.{size}.max"),
-            v.clone(),
-            &what,
-        ));
-        // Reservations are what the OCI field means where the kernel has them (Linux 5.7).
-        p.writes
-            .push(Write::new("hugetlb", format!("hugetlb.{size}.rsvd.max"), v, what).if_exists());
+        p.hugetlb_v2("hugetlb", h.page_size(), h.limit());
     }
-    if let Some(rdma) = r.rdma() {
-        let mut devices: Vec<_> = rdma.iter().collect();
-        devices.sort_by(|a, b| a.0.cmp(b.0));
-        for (dev, l) in devices {
-            let line = convert::rdma_line(dev, l.hca_handles(), l.hca_objects());
-            p.writes
-                .push(Write::new("rdma", "rdma.max", line, "rdma limit"));
-        }
-    }
+    p.rdma(r);
     if let Some(n) = r.network()
         && (n.class_id().is_some() || n.priorities().as_ref().is_some_and(|v| !v.is_empty()))
     {
@@ -156,16 +131,7 @@ fn cpu(p: &mut Plan, c: &LinuxCpu, probe: &dyn Probe) -> Result<()> {
         ));
     }
     let shares = c.shares().filter(|s| *s != 0);
-    if let Some(idle) = c.idle() {
-        if idle != 0 && shares.is_some() {
-            return Err(CgroupError::Invalid(
-                "cpu idle=1 and cpu shares cannot both be set: an idle cgroup has the lowest weight"
-                    .into(),
-            ));
-        }
-        p.writes
-            .push(Write::new("cpu", "cpu.idle", idle.to_string(), "cpu idle"));
-    }
+    p.cpu_idle(c, shares)?;
     if let Some(s) = shares {
         let w = shares_to_weight(s).to_string();
         p.writes.push(Write::new(
@@ -188,14 +154,7 @@ fn cpu(p: &mut Plan, c: &LinuxCpu, probe: &dyn Probe) -> Result<()> {
             "cpu burst",
         ));
     }
-    if let Some(v) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-        p.writes
-            .push(Write::new("cpuset", "cpuset.cpus", v, "cpuset cpus"));
-    }
-    if let Some(v) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-        p.writes
-            .push(Write::new("cpuset", "cpuset.mems", v, "cpuset mems"));
-    }
+    p.cpuset(c);
     Ok(())
 }
 

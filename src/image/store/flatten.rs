@@ -76,6 +76,13 @@ fn mtime(st: &FileStat) -> TimeSpec {
     TimeSpec::new(st.st_mtime, st.st_mtime_nsec)
 }
 
+/// Gives entry `name` of `dir` the modification time (and access time) `st` records, without
+/// following a symbolic link.
+fn keep_mtime(dir: BorrowedFd, name: &OsStr, st: &FileStat) -> Result<(), Errno> {
+    let t = mtime(st);
+    utimensat(dir, name, &t, &t, UtimensatFlags::NoFollowSymlink)
+}
+
 impl Copier {
     fn copy_dir(&mut self, src: &OwnedFd, dst: &OwnedFd, shown: &Path) -> Result<(), Errno> {
         for name in list_dir(src.as_fd())? {
@@ -151,13 +158,7 @@ impl Copier {
                     let target = readlinkat(src.as_fd(), name.as_os_str())?;
                     symlinkat(target.as_os_str(), dst.as_fd(), name.as_os_str())?;
                     self.owner_at(dst.as_fd(), &name, &st)?;
-                    utimensat(
-                        dst.as_fd(),
-                        name.as_os_str(),
-                        &mtime(&st),
-                        &mtime(&st),
-                        UtimensatFlags::NoFollowSymlink,
-                    )?;
+                    keep_mtime(dst.as_fd(), &name, &st)?;
                 }
                 _ => {
                     let sflag = SFlag::from_bits_truncate(kind);
@@ -178,13 +179,7 @@ impl Copier {
                         Mode::from_bits_truncate(st.st_mode & 0o7777),
                         FchmodatFlags::FollowSymlink,
                     )?;
-                    utimensat(
-                        dst.as_fd(),
-                        name.as_os_str(),
-                        &mtime(&st),
-                        &mtime(&st),
-                        UtimensatFlags::NoFollowSymlink,
-                    )?;
+                    keep_mtime(dst.as_fd(), &name, &st)?;
                 }
             }
         }

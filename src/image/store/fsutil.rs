@@ -2,7 +2,6 @@
 //! vanish unless they are renamed into place.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nix::errno::Errno;
 
 use crate::image::ImageError;
+use crate::sys::{Durability, atomic_file};
 
 /// An `flock` held until dropped.
 pub struct FileLock {
@@ -43,28 +43,15 @@ impl FileLock {
 }
 
 /// Writes `data` to `path` through a temporary file in the same directory and a rename, so
-/// readers see the old content or the new, never a part.
+/// readers see the old content or the new, never a part; synced, since the store outlives
+/// reboots.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        path.file_name()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id(),
-        unique()
-    ));
-    let step = |what: &str| format!("{what} {}", path.display());
-    let mut f = File::create(&tmp).map_err(|e| ImageError::sys(step("write"), e))?;
-    let r = f.write_all(data).and_then(|_| f.sync_data());
-    if let Err(e) = r {
-        let _ = fs::remove_file(&tmp);
-        return Err(ImageError::sys(step("write"), e));
-    }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        ImageError::sys(step("rename into"), e)
-    })
+    Ok(atomic_file::write_atomic(
+        path,
+        data,
+        0o666,
+        Durability::Synced,
+    )?)
 }
 
 /// A counter that makes temporary names unique within the process.

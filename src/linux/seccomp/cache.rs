@@ -12,16 +12,16 @@
 //! short by a crash fails its checksum and is compiled again.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
 
 use oci_spec::runtime::LinuxSeccomp;
 use sha2::{Digest, Sha256};
 
 use super::{Program, SeccompError, compile};
 use crate::error::SysError;
+use crate::sys::{Durability, write_atomic};
 
 /// Bump when the generated code changes for the same profile.
 const GENERATOR_VERSION: u32 = 1;
@@ -109,33 +109,6 @@ fn store(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), SysError> {
                 e,
             )
         })?;
-    let tmp = temp_path(path);
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| SysError::new(format!("write seccomp cache file {}", tmp.display()), e))
-        .and_then(|()| {
-            fs::rename(&tmp, path).map_err(|e| {
-                let step = format!("rename {} to {}", tmp.display(), path.display());
-                SysError::new(step, e)
-            })
-        });
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
-}
-
-/// A name no other writer uses at the same time: the process id and a per-process count.
-fn temp_path(path: &Path) -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+    // No sync: a file cut short by a crash fails its checksum and is compiled again.
+    write_atomic(path, bytes, 0o600, Durability::Volatile)
 }

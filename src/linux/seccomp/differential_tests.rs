@@ -85,15 +85,7 @@ const ACTIONS: [&str; 6] = [
     r#""SCMP_ACT_LOG""#,
     r#""SCMP_ACT_TRACE","errnoRet":2"#,
 ];
-const OPS: [&str; 7] = [
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-];
+use super::tests::OPS;
 const VALUES: [u64; 8] = [
     0,
     1,

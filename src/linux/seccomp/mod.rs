@@ -13,7 +13,7 @@
 //! # fn demo(spec: &oci_spec::runtime::LinuxSeccomp) -> Result<(), rind::linux::seccomp::SeccompError> {
 //! use rind::linux::seccomp;
 //! // In the runtime, before cloning: compile (or load from the cache).
-//! let program = seccomp::compile_cached(spec, Path::new("/run/rind/seccomp"))?;
+//! let program = seccomp::compile_cached(spec, Path::new("/run/rind/.seccomp-cache"))?;
 //! // In the container's init, after no_new_privs (or while holding CAP_SYS_ADMIN):
 //! let listener = program.install()?;
 //! # Ok(()) }

@@ -95,7 +95,8 @@ fn reference(op: &str, arg: u64, value: u64, value_two: u64) -> bool {
     }
 }
 
-const OPS: [&str; 7] = [
+/// Every comparison operator a profile may name.
+pub(super) const OPS: [&str; 7] = [
     "SCMP_CMP_NE",
     "SCMP_CMP_LT",
     "SCMP_CMP_LE",

@@ -6,19 +6,17 @@
 //! timeline. When tracing is off, [`mark`] is one relaxed atomic load.
 //!
 //! Init is a forked copy of the runtime, so it has its own copy of this module's state: after
-//! [`forward_to_runtime`], a [`mark`] in init (from any module: rootfs, capabilities ...) is
-//! sent over the sync channel as a `Trace` message instead of being kept in init's copy, which
-//! would be lost at `execve`.
+//! [`forward_to`], a [`mark`] in init (from any module: rootfs, capabilities ...) is sent over
+//! the sync channel instead of being kept in init's copy, which would be lost at `execve`.
+//! This is the one way a step is traced, in the runtime and in init alike.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Instant;
 
 use nix::sys::socket::{MsgFlags, send};
 use serde::Serialize;
-
-use super::channel::{InitEnd, RuntimeEnd, ToRuntime};
 
 /// The origin of the timeline.
 #[derive(Clone, Copy, Debug)]
@@ -49,23 +47,29 @@ pub struct Event {
     pub step: String,
 }
 
+/// How a step in init becomes a datagram for the runtime: `(nanos, step)` to the bytes of the
+/// channel's `Trace` message (the channel's types live above this module).
+pub type Encoder = fn(u64, String) -> Option<Vec<u8>>;
+
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static TIMELINE: Mutex<(Option<Clock>, Vec<Event>)> = Mutex::new((None, Vec::new()));
 /// In init: the sync channel's descriptor that [`mark`] sends to; -1 in the runtime.
 static INIT_CHANNEL: AtomicI32 = AtomicI32::new(-1);
-/// In the runtime, when tracing: its end of init's channel, kept after `create` is done.
-static KEPT_CHANNEL: Mutex<Option<RuntimeEnd>> = Mutex::new(None);
+static ENCODER: Mutex<Option<Encoder>> = Mutex::new(None);
 
 /// Called in init, right after the clone: from now on [`mark`] in this process sends each
-/// step to the runtime over `chan` (a best-effort send; a lost step never fails init). The
-/// channel is close-on-exec, so nothing is sent once the container's program runs.
-pub fn forward_to_runtime(chan: &InitEnd) {
-    if ENABLED.load(Ordering::Relaxed) {
-        INIT_CHANNEL.store(chan.as_fd().as_raw_fd(), Ordering::Relaxed);
+/// step, encoded by `encode`, to the socket `fd` (a best-effort send; a lost step never fails
+/// init). The channel is close-on-exec, so nothing is sent once the container's program runs.
+pub fn forward_to(fd: RawFd, encode: Encoder) {
+    if ENABLED.load(Ordering::Relaxed)
+        && let Ok(mut e) = ENCODER.lock()
+    {
+        *e = Some(encode);
+        INIT_CHANNEL.store(fd, Ordering::Relaxed);
     }
 }
 
-/// Stops [`forward_to_runtime`]: the channel is about to be closed.
+/// Stops [`forward_to`]: the channel is about to be closed.
 pub fn stop_forwarding() {
     INIT_CHANNEL.store(-1, Ordering::Relaxed);
 }
@@ -90,7 +94,7 @@ pub fn clock() -> Option<Clock> {
     TIMELINE.lock().ok().and_then(|t| t.0)
 }
 
-/// Records a step: in the runtime's timeline, or, in init after [`forward_to_runtime`], sent
+/// Records a step: in the runtime's timeline, or, in init after [`forward_to`], sent
 /// to the runtime. When tracing is off this is one relaxed atomic load and `step` is never
 /// called.
 pub fn mark(step: impl FnOnce() -> String) {
@@ -114,44 +118,16 @@ pub fn mark(step: impl FnOnce() -> String) {
     }
 }
 
-fn send_to_runtime(fd: i32, step: String) {
+fn send_to_runtime(fd: RawFd, step: String) {
     let Some(clock) = TIMELINE.lock().ok().and_then(|t| t.0) else {
         return;
     };
-    let msg = ToRuntime::Trace {
-        nanos: clock.nanos(),
-        step,
-    };
-    if let Ok(bytes) = serde_json::to_vec(&msg) {
-        let _ = send(fd, &bytes, MsgFlags::MSG_NOSIGNAL);
-    }
-}
-
-/// When tracing, keeps the runtime's end of init's channel after setup, for
-/// [`follow_init_to_exec`]; otherwise drops it.
-pub fn keep_init_channel(chan: RuntimeEnd) {
-    if ENABLED.load(Ordering::Relaxed)
-        && let Ok(mut kept) = KEPT_CHANNEL.lock()
-    {
-        *kept = Some(chan);
-    }
-}
-
-/// Files the steps init reports after `start` released it, until its channel closes: the
-/// channel is close-on-exec, so the close is the moment of the successful execve (or of
-/// init's exit, if the exec failed). Does nothing when tracing is off or no channel was kept.
-pub fn follow_init_to_exec() {
-    let Some(chan) = KEPT_CHANNEL.lock().ok().and_then(|mut k| k.take()) else {
+    let Some(encode) = ENCODER.lock().ok().and_then(|e| *e) else {
         return;
     };
-    loop {
-        match chan.recv() {
-            Ok(Some(ToRuntime::Trace { nanos, step })) => record_init(nanos, step),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
-        }
+    if let Some(bytes) = encode(clock.nanos(), step) {
+        let _ = send(fd, &bytes, MsgFlags::MSG_NOSIGNAL);
     }
-    mark(|| "init's channel closed (the execve)".into());
 }
 
 /// Files a step that init reported.
