@@ -57,6 +57,9 @@ pub struct RootfsContext<'a> {
     pub in_userns: bool,
     /// rind runs rootless: it cannot clone a tree of the host's mounts for init.
     pub rootless: bool,
+    /// rind has no privilege in the host's user namespace (rootless, or root in rootless
+    /// podman's user namespace): it cannot make device nodes.
+    pub no_host_privilege: bool,
     /// The container has its own mount namespace. Without one, the mounts are made in the
     /// runtime's (as runc makes them), beneath the rootfs's own bind.
     pub own_mount_ns: bool,
@@ -185,7 +188,7 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         // mknod needs CAP_MKNOD in the host's user namespace: a container with a user
         // namespace of its own, or any container of a runtime that itself runs inside one
         // (rootless podman gives its runtime no other), gets the host's nodes bound.
-        let bind_nodes = ctx.in_userns || crate::rootless::without_host_privilege();
+        let bind_nodes = ctx.in_userns || ctx.no_host_privilege;
         let mut nodes = devices::NodeMaker::new(&root, bind_nodes);
         for dev in devices::default_devices() {
             nodes.create(&dev)?;

@@ -195,6 +195,7 @@ fn run(
         bundle: cfg.bundle,
         in_userns,
         rootless: crate::rootless::active(),
+        no_host_privilege: crate::rootless::without_host_privilege(),
         own_mount_ns,
         cgroupns: plan.is_private(LinuxNamespaceType::Cgroup),
         cgroup: &cfg.cgroup,
