@@ -58,7 +58,7 @@ pub struct GlobalOpts {
     )]
     pub root_flag: Option<PathBuf>,
     /// The state directory in effect: `--root`, or the default for the mode (set by
-    /// `commands::dispatch`, see `rootless::resolve`).
+    /// `commands::dispatch` from `rootless::resolve`).
     #[arg(skip)]
     pub root: PathBuf,
     /// Also write errors (and debug lines with --debug) to this file

@@ -20,13 +20,6 @@ pub const LAYERS: &[&[&str]] = &[
     &["cli", "commands"],
 ];
 
-/// Upward imports that are known and wait for their fix: (from, to, why it is still there).
-pub const KNOWN_UPWARD: &[(&str, &str, &str)] = &[(
-    "rootless",
-    "cli",
-    "rootless::resolve fills cli::GlobalOpts: command-layer work, left to the rootless branch",
-)];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +91,6 @@ mod tests {
         let mut files = Vec::new();
         rust_files(&src, &mut files);
         let mut upward = Vec::new();
-        let mut known_seen = Vec::new();
         for file in &files {
             let rel = file.strip_prefix(&src).unwrap();
             let first = rel
@@ -117,11 +109,7 @@ mod tests {
                 let to_rank = rank(&to).unwrap_or_else(|| {
                     panic!("{}:{line}: crate::{to} is not in LAYERS", rel.display())
                 });
-                let known = KNOWN_UPWARD
-                    .iter()
-                    .position(|(f, t, _)| *f == from && *t == to);
-                known_seen.extend(known);
-                if to_rank > from_rank && known.is_none() {
+                if to_rank > from_rank {
                     upward.push(format!("src/{}:{line}: {from} imports {to}", rel.display()));
                 }
             }
@@ -131,13 +119,6 @@ mod tests {
             "imports that point up:\n{}",
             upward.join("\n")
         );
-        // An exception that was fixed leaves the list, so that it cannot come back unseen.
-        for (i, (from, to, _)) in KNOWN_UPWARD.iter().enumerate() {
-            assert!(
-                known_seen.contains(&i),
-                "{from} no longer imports {to}: drop it from KNOWN_UPWARD"
-            );
-        }
     }
 
     #[test]

@@ -30,7 +30,14 @@ use crate::sys::trace;
 
 /// Runs the parsed command line.
 pub fn dispatch(mut cli: Cli) -> Result<i32> {
-    crate::rootless::resolve(&mut cli.global)?;
+    let mode = crate::rootless::resolve(
+        cli.global.rootless.as_deref(),
+        cli.global.root_flag.take(),
+        cli.global.store_flag.take(),
+    )?;
+    cli.global.rootless_mode = mode.rootless;
+    cli.global.root = mode.root;
+    cli.global.store = mode.store;
     // CVE-2019-5736: `exec`, and `run --image` (which sets up its bundle before `create`),
     // make sure their processes cannot reach the rind binary by re-executing rind sealed
     // first; this starts over in main. A bundle's `create` and `run` decide in

@@ -87,18 +87,24 @@ fn covered(m: &LinuxIdMapping, own: u32, ranges: &[(u64, u64)]) -> bool {
         .any(|&(s, n)| start >= s && start + size <= s + n)
 }
 
-/// The mappings of a container `run --image` makes for the caller: its own id as root and,
-/// when `/etc/subuid` (`/etc/subgid`) gives it a range and the helper is installed, that range
-/// from id 1 up, as rootless podman maps them, so that an image's non-root users exist.
-pub fn default_mappings(kind: Kind) -> Vec<(u32, u32, u32)> {
-    let own = kind.own_id();
-    let mut maps = vec![(0, own, 1)];
+/// The caller's effective uid and its user name ("" when the user database has none).
+fn caller() -> (nix::unistd::Uid, String) {
     let euid = nix::unistd::geteuid();
     let name = nix::unistd::User::from_uid(euid)
         .ok()
         .flatten()
         .map(|u| u.name)
         .unwrap_or_default();
+    (euid, name)
+}
+
+/// The mappings of a container `run --image` makes for the caller: its own id as root and,
+/// when `/etc/subuid` (`/etc/subgid`) gives it a range and the helper is installed, that range
+/// from id 1 up, as rootless podman maps them, so that an image's non-root users exist.
+pub fn default_mappings(kind: Kind) -> Vec<(u32, u32, u32)> {
+    let own = kind.own_id();
+    let mut maps = vec![(0, own, 1)];
+    let (euid, name) = caller();
     let text = std::fs::read_to_string(kind.subid_file()).unwrap_or_default();
     if let Some(&(start, count)) = subordinate_ranges(&text, &name, euid.as_raw()).first()
         && which(kind.helper()).is_some()
@@ -112,12 +118,7 @@ pub fn default_mappings(kind: Kind) -> Vec<(u32, u32, u32)> {
 /// Checks before the clone that each mapping can be written, naming the field and range that
 /// cannot.
 pub fn check_allowed(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(), RootlessError> {
-    let euid = nix::unistd::geteuid();
-    let name = nix::unistd::User::from_uid(euid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_default();
+    let (euid, name) = caller();
     for (kind, maps) in [(Kind::Uid, uid), (Kind::Gid, gid)] {
         let own = kind.own_id();
         if is_own_id_only(maps, own) {

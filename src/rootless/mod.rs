@@ -24,11 +24,11 @@ pub mod dirs;
 pub mod idmap;
 pub mod spec;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::cli::GlobalOpts;
 use crate::linux::namespaces::NamespacePlan;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -74,15 +74,29 @@ pub enum RootlessError {
     IdMap(String),
 }
 
-/// Decides the mode from `--rootless` and who runs rind, and fills in the state and store
-/// directories the mode implies where the flags and the environment gave none.
+/// What `--rootless` and who runs rind decide: the mode, and the state and store directories
+/// in effect.
+#[derive(Debug)]
+pub struct Resolved {
+    pub rootless: bool,
+    pub root: PathBuf,
+    pub store: PathBuf,
+}
+
+/// Decides the mode from `--rootless` (`flag`) and who runs rind, and picks the state and
+/// store directories the mode implies where the flags and the environment (`root_flag`,
+/// `store_flag`) gave none.
 ///
 /// `auto` (and no flag), as runc decides it: rootless when the effective uid is not 0, or when
 /// rind runs as root inside a user namespace that is not the initial one (rootless podman runs
 /// its runtime so).
-pub fn resolve(g: &mut GlobalOpts) -> Result<(), RootlessError> {
+pub fn resolve(
+    flag: Option<&str>,
+    root_flag: Option<PathBuf>,
+    store_flag: Option<PathBuf>,
+) -> Result<Resolved, RootlessError> {
     let euid = nix::unistd::geteuid().as_raw();
-    let rootless = match g.rootless.as_deref() {
+    let rootless = match flag {
         None | Some("auto") => euid != 0 || in_user_namespace(),
         Some("true") => true,
         Some("false") if euid != 0 => return Err(RootlessError::NotRoot(euid)),
@@ -95,17 +109,20 @@ pub fn resolve(g: &mut GlobalOpts) -> Result<(), RootlessError> {
         rootless && (euid != 0 || in_user_namespace()),
         Ordering::Relaxed,
     );
-    g.rootless_mode = rootless;
-    g.root = match g.root_flag.take() {
+    let root = match root_flag {
         Some(root) => root,
         None => dirs::default_root(euid)?,
     };
-    g.store = match g.store_flag.take() {
+    let store = match store_flag {
         Some(store) => store,
         None if euid != 0 => dirs::default_store()?,
         None => crate::image::store::DEFAULT_ROOT.into(),
     };
-    Ok(())
+    Ok(Resolved {
+        rootless,
+        root,
+        store,
+    })
 }
 
 /// True inside a user namespace other than the initial one: its `uid_map` is not the identity
