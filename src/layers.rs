@@ -88,6 +88,15 @@ mod tests {
     #[test]
     fn every_import_points_down() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        // The VM guest runs the compiled tests without the checkout; the host suite checks.
+        if !src.is_dir()
+            && crate::sys::skipped_in_vm_guest(
+                "layers::tests::every_import_points_down",
+                "the source tree is not in the VM guest",
+            )
+        {
+            return;
+        }
         let mut files = Vec::new();
         rust_files(&src, &mut files);
         let mut upward = Vec::new();

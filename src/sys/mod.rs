@@ -28,3 +28,25 @@ pub fn read_pseudo_file(
     std::fs::File::open(path)?.read_to_end(&mut buf)?;
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
+
+/// For a unit test that needs what only the host's checkout has (the source tree, binutils):
+/// in the VM guest (`RIND_VM_MODE`) it records `test` as skipped with `reason` in the suite's
+/// skip log (`RIND_SKIP_LOG`, which `scripts/test.sh` counts) and returns true, so the test
+/// returns; on the host it returns false and the test runs, failing if the prerequisite is
+/// missing.
+#[cfg(test)]
+pub(crate) fn skipped_in_vm_guest(test: &str, reason: &str) -> bool {
+    if std::env::var_os("RIND_VM_MODE").is_none() {
+        return false;
+    }
+    if let Some(log) = std::env::var_os("RIND_SKIP_LOG") {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        writeln!(f, "lib::{test}: {reason}").unwrap();
+    }
+    true
+}
