@@ -10,6 +10,14 @@ use serde_json::json;
 
 use rootless_support::TestUser;
 
+/// The output's lines, each split into its words.
+fn words(out: &std::process::Output) -> Vec<Vec<String>> {
+    text(out)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
 fn text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -207,10 +215,7 @@ fn subordinate_ranges_go_through_newuidmap() {
     let id = common::unique("rl-sub");
     let out = u.rind(&["run", "--bundle", b.path(), &id]);
     assert!(out.status.success(), "{out:?}");
-    let lines: Vec<Vec<String>> = text(&out)
-        .lines()
-        .map(|l| l.split_whitespace().map(str::to_string).collect())
-        .collect();
+    let lines = words(&out);
     let s = |v: u32| v.to_string();
     assert_eq!(
         lines,
@@ -531,10 +536,7 @@ fn an_image_runs_as_a_user_with_squashed_owners_and_subordinate_ids() {
         "id -u; cat /proc/self/uid_map; stat -c %u /etc/passwd",
     ]);
     assert!(out.status.success(), "{out:?}");
-    let lines: Vec<Vec<String>> = text(&out)
-        .lines()
-        .map(|l| l.split_whitespace().map(str::to_string).collect())
-        .collect();
+    let lines = words(&out);
     let s = |v: u32| v.to_string();
     assert_eq!(
         lines,

@@ -124,19 +124,7 @@ pub struct Bundle {
 impl Bundle {
     pub fn new() -> Self {
         let dir = TempDir::new("bundle");
-        let src = fixtures().join("busybox/rootfs");
-        assert!(
-            src.join("bin/busybox").exists(),
-            "busybox fixture missing at {}: run rootfs-fixtures/busybox-rootfs.sh",
-            src.display()
-        );
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(&src)
-            .arg(dir.path().join("rootfs"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "copy rootfs");
+        copy_busybox_rootfs(&dir.path().join("rootfs"));
         let mut config = rind::spec::default::default_spec(false);
         // Tests write results into the rootfs; the read-only root has tests of its own.
         config["root"]["readonly"] = json!(false);
@@ -553,4 +541,21 @@ pub fn seccomp_agent_accept(
     // SAFETY: the descriptor just arrived with the message; nothing else owns it.
     let listener = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     (serde_json::from_slice(&buf[..len]).unwrap(), listener)
+}
+
+/// Copies the busybox fixture's root filesystem to `dest` (owners and modes kept).
+pub fn copy_busybox_rootfs(dest: &Path) {
+    let src = fixtures().join("busybox/rootfs");
+    assert!(
+        src.join("bin/busybox").exists(),
+        "busybox fixture missing at {}: run rootfs-fixtures/busybox-rootfs.sh",
+        src.display()
+    );
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(dest)
+        .status()
+        .unwrap();
+    assert!(st.success(), "copy rootfs to {}", dest.display());
 }

@@ -298,15 +298,7 @@ impl TestUser {
     /// writes for it, running `sh -c script` without a terminal.
     pub fn bundle(&self, script: &str) -> UserBundle {
         let dir = TempDir::new("rl-bundle");
-        let src = common::fixtures().join("busybox/rootfs");
-        assert!(src.join("bin/busybox").exists(), "busybox fixture missing");
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(&src)
-            .arg(dir.path().join("rootfs"))
-            .status()
-            .unwrap();
-        assert!(st.success());
+        common::copy_busybox_rootfs(&dir.path().join("rootfs"));
         let st = Command::new("chown")
             .arg("-R")
             .arg(format!("{}:{}", self.uid, self.gid))
