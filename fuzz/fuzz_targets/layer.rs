@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use rind::image::layer::rooted::RootDir;
-use rind::image::layer::{Expect, UnpackLimits, unpack_blob};
+use rind::image::layer::{Expect, Owners, UnpackLimits, unpack_blob};
 use rind_fuzz::tree::{self, Snapshot};
 
 struct Scene {
@@ -57,7 +57,7 @@ fn unpack(blob: &[u8], target: &Path, lowers: &[RootDir]) -> bool {
     let mut blob = blob.to_vec();
     rind_fuzz::fix_tar_checksums(&mut blob);
     let raw = Box::new(std::io::Cursor::new(blob));
-    match unpack_blob(raw, Expect::default(), target, lowers, "fuzz", LIMITS) {
+    match unpack_blob(raw, Expect::default(), target, lowers, "fuzz", LIMITS, &Owners::of_process()) {
         Ok(_) => true,
         Err(e) => {
             let msg = e.to_string();

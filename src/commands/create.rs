@@ -18,6 +18,7 @@ pub(super) fn options(g: &GlobalOpts, a: &CreateArgs) -> CreateOptions {
         systemd_cgroup: g
             .systemd_cgroup
             .then(crate::cgroups::systemd::Manager::for_caller),
+        root_overlay: None,
     }
 }
 

@@ -78,13 +78,32 @@ pub struct PullArgs {
     pub quiet: bool,
 }
 
-/// Runs one `rind image` verb against the store at `store`.
+/// Runs one `rind image` verb against the store at `store`. The verbs that write or remove
+/// layer files run in the store's user namespace when it has one (`rootless::store`).
 pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
-    let open =
-        || Store::open(store).with_context(|| format!("open image store {}", store.display()));
+    let open = || {
+        crate::rootless::store::open(store)
+            .with_context(|| format!("open image store {}", store.display()))
+    };
+    let owners = crate::rootless::store::owners();
+    let as_owners = |what: &str, f: &mut dyn FnMut() -> Result<()>| {
+        crate::rootless::store::run(&owners, what, f)
+    };
     match cmd {
-        ImageCommand::Pull(a) => pull(&open()?, a, false, debug),
-        ImageCommand::Import(a) => pull(&open()?, a, true, debug),
+        ImageCommand::Pull(a) => {
+            let s = open()?;
+            let mut a = Some(a);
+            as_owners("pull", &mut || {
+                pull(&s, a.take().expect("runs once"), false, debug)
+            })
+        }
+        ImageCommand::Import(a) => {
+            let s = open()?;
+            let mut a = Some(a);
+            as_owners("import", &mut || {
+                pull(&s, a.take().expect("runs once"), true, debug)
+            })
+        }
         ImageCommand::Ls { quiet, format } => ls(&open()?, quiet, format),
         ImageCommand::Inspect { image } => inspect(&open()?, &image),
         ImageCommand::Rm { images } => {
@@ -100,32 +119,40 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
         ImageCommand::Mount { image, dir, copy } => {
             let s = open()?;
             let img = s.get(&image).with_context(|| format!("mount {image}"))?;
+            // An ordinary user's mount would end with the store's user namespace: it gets a
+            // copy, with the image's owners.
+            let copy = copy || !nix::unistd::geteuid().is_root();
             let mode = if copy { RootMode::Copy } else { RootMode::Auto };
-            let root = s
-                .prepare_rootfs_with(&img, &dir, mode)
-                .with_context(|| format!("mount {image} on {}", dir.display()))?;
-            if debug && let Some(why) = &root.fallback_reason {
-                eprintln!("debug: copied the layers instead of mounting overlayfs: {why}");
-            }
-            println!("{} {:?}", root.rootfs.display(), root.mode);
-            Ok(())
+            as_owners("mount", &mut || {
+                let root = s
+                    .prepare_rootfs_with(&img, &dir, mode)
+                    .with_context(|| format!("mount {image} on {}", dir.display()))?;
+                if debug && let Some(why) = &root.fallback_reason {
+                    eprintln!("debug: copied the layers instead of mounting overlayfs: {why}");
+                }
+                println!("{} {:?}", root.rootfs.display(), root.mode);
+                Ok(())
+            })
         }
-        ImageCommand::Unmount { dir } => {
+        ImageCommand::Unmount { dir } => as_owners("unmount", &mut || {
             let root =
                 PreparedRoot::load(&dir).with_context(|| format!("unmount {}", dir.display()))?;
             root.release()
                 .with_context(|| format!("unmount {}", dir.display()))
-        }
+        }),
         ImageCommand::Prune => {
-            let r = open()?.prune().context("prune image store")?;
-            println!(
-                "removed {} image(s), {} layer(s), {} blob(s), {} interrupted pull(s)",
-                r.images.len(),
-                r.layers.len(),
-                r.blobs,
-                r.temp_dirs
-            );
-            Ok(())
+            let s = open()?;
+            as_owners("prune", &mut || {
+                let r = s.prune().context("prune image store")?;
+                println!(
+                    "removed {} image(s), {} layer(s), {} blob(s), {} interrupted pull(s)",
+                    r.images.len(),
+                    r.layers.len(),
+                    r.blobs,
+                    r.temp_dirs
+                );
+                Ok(())
+            })
         }
     }
 }

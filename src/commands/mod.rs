@@ -99,10 +99,10 @@ pub fn dispatch(mut cli: Cli) -> Result<i32> {
                 if matches!(
                     cmd,
                     image::ImageCommand::Pull(_) | image::ImageCommand::Import(_)
-                ) && !nix::unistd::geteuid().is_root()
+                ) && crate::rootless::store::owners() == crate::image::layer::Owners::Squashed
                 {
                     crate::logging::warn(
-                        "rootless: layer files are unpacked owned by you (their owners in the image are not kept); containers see them owned by root",
+                        "rootless: without subordinate ids (/etc/subuid and /etc/subgid, and newuidmap/newgidmap from the uidmap package), layer files are unpacked owned by you (their owners in the image are not kept); containers see them owned by root",
                     );
                 }
             }

@@ -22,8 +22,8 @@ pub fn run(g: &GlobalOpts, a: RunCommand) -> Result<i32> {
         );
     }
     shell::sweep_and_warn(&g.root);
-    let store =
-        Store::open(&g.store).with_context(|| format!("open image store {}", g.store.display()))?;
+    let store = crate::rootless::store::open(&g.store)
+        .with_context(|| format!("open image store {}", g.store.display()))?;
     let image = resolve(&store, &req.image)?;
     let reserved = shell::reserve(&store, &g.root, &req, &image)
         .with_context(|| format!("run {}", req.image))?;
@@ -115,10 +115,17 @@ fn resolve(store: &Store, reference: &str) -> Result<Image> {
         name: None,
         progress: progress::for_stderr(),
     };
-    let image = store
-        .pull(&r, &opts)
-        .with_context(|| format!("pull {reference}"))?;
+    // In the store's user namespace when it has one; the image comes back by id.
+    let id = crate::rootless::store::run(store.owners(), "pull", || {
+        store
+            .pull(&r, &opts)
+            .map(|image| image.id.to_string())
+            .map_err(anyhow::Error::from)
+    })
+    .with_context(|| format!("pull {reference}"))?;
     // Dropping the progress ends its bars before the container's output starts.
     drop(opts);
-    Ok(image)
+    store
+        .get(&id)
+        .with_context(|| format!("look up image {reference}"))
 }

@@ -34,6 +34,9 @@ pub struct CreateOptions {
     pub proxy_terminal: bool,
     /// `--systemd-cgroup`: the cgroup is a scope unit of this systemd manager.
     pub systemd_cgroup: Option<cgroups::systemd::Manager>,
+    /// An overlayfs init mounts on the root before anything else, inside its own namespaces:
+    /// an image root made by a store without host privilege (`image::PreparedRoot`).
+    pub root_overlay: Option<crate::linux::overlay::Overlay>,
 }
 
 /// A created container.
@@ -225,6 +228,7 @@ pub fn create_locked(
         fifo,
         seccomp,
         exec_stub,
+        root_overlay: opts.root_overlay.as_ref(),
     };
     let mut events = CreateEvents {
         new: &new,

@@ -13,6 +13,7 @@ pub mod mount_options;
 pub mod mount_target;
 pub mod namespaces;
 pub mod network;
+pub mod overlay;
 pub mod paths;
 pub mod pivot;
 pub mod private_dir;

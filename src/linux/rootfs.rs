@@ -2,9 +2,10 @@
 //! without one, beneath a private bind of the rootfs in the runtime's: see [`prepare`]).
 //!
 //! 1. [`prepare`]: stop mount events from reaching the host (`/` becomes rslave or the spec's
-//!    `rootfsPropagation`), bind the rootfs onto itself so it is a mount point, mount every
-//!    spec mount at a target resolved inside the rootfs (a bind mount of a container with its
-//!    own user namespace, and an id-mapped one, as the runtime made it, see
+//!    `rootfsPropagation`), mount the image's overlayfs on the rootfs where the runtime could
+//!    not (a store without host privilege), bind the rootfs onto itself so it is a mount point,
+//!    mount every spec mount at a target resolved inside the rootfs (a bind mount of a
+//!    container with its own user namespace, and an id-mapped one, as the runtime made it, see
 //!    [`idmap`](super::idmap)), create a missing working directory, and populate `/dev`.
 //! 2. [`pivot`]: `pivot_root(".", ".")` and a lazy unmount of the old root, or `MS_MOVE` plus
 //!    `chroot` with `--no-pivot` ([`pivot`](super::pivot)).
@@ -71,6 +72,10 @@ pub struct RootfsContext<'a> {
     pub cgroup_mounts: &'a crate::cgroups::MountInfo,
     /// What only init's side of the channel can do for the mounts.
     pub runtime: &'a dyn RootfsRequests,
+    /// An overlayfs to mount on the rootfs before its bind: an image root made by a store
+    /// without host privilege, which only a mount namespace of the container's own user
+    /// namespace can mount ([`overlay`](super::overlay)).
+    pub overlay: Option<&'a super::overlay::Overlay>,
 }
 
 /// What building the rootfs needs from outside init's own process: the cgroup, and mounts
@@ -146,6 +151,10 @@ fn build(ctx: &RootfsContext) -> Result<RootDir, SysError> {
         if !none_shared {
             super::pivot::make_parent_mount_private(ctx.rootfs)?;
         }
+    }
+    if let Some(overlay) = ctx.overlay {
+        overlay.mount(ctx.rootfs)?;
+        crate::sys::trace::mark(|| "init: mounted the image's overlayfs".into());
     }
     mount(
         Some(ctx.rootfs),

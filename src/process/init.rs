@@ -201,6 +201,7 @@ fn run(
         cgroup: &cfg.cgroup,
         cgroup_mounts: &cfg.cgroup_mounts,
         runtime: &cgroup,
+        overlay: cfg.root_overlay,
     };
     let root = rootfs::prepare(&ctx)?;
     let requests = cgroup.enter()?;

@@ -54,4 +54,6 @@ pub struct InitConfig<'a> {
     /// The sealed exec stub init executes the program through ([`exec_stub`]); None when rind
     /// re-executed itself sealed instead.
     pub exec_stub: Option<std::os::fd::OwnedFd>,
+    /// An overlayfs to mount on the rootfs first (see `linux::overlay`).
+    pub root_overlay: Option<&'a crate::linux::overlay::Overlay>,
 }

@@ -18,7 +18,7 @@ pub fn default_root(euid: u32) -> Result<PathBuf, RootlessError> {
     let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
     let honour = euid != 0
         || (xdg.is_some()
-            && super::in_user_namespace()
+            && crate::sys::in_user_namespace()
             && std::env::var("USER").map_or(true, |u| u != "root"));
     if !honour {
         return Ok(PathBuf::from("/run/rind"));

@@ -14,6 +14,8 @@
 //!   options that the namespace maps, no `oom_score_adj` below the caller's, no sysctl the
 //!   user namespace cannot own.
 //! - **`rind spec --rootless`** (`spec.rs`): runc's rootless config.
+//! - **The image store** (`store.rs`): its operations run as root of a user namespace that
+//!   maps the user's subordinate ids, so layers keep their owners.
 //!
 //! Device nodes need no rootless code: in a user namespace init bind-mounts the host's nodes
 //! (`linux/devices.rs`), as runc does; and every mount is made by init inside the container's
@@ -23,6 +25,7 @@ pub mod cgroup;
 pub mod dirs;
 pub mod idmap;
 pub mod spec;
+pub mod store;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +75,12 @@ pub enum RootlessError {
     Refused(String),
     #[error("rootless: {0}")]
     IdMap(String),
+    /// The store's user namespace could not be made or did not answer (`store.rs`).
+    #[error("rootless: image store: {0}")]
+    Store(String),
+    /// An operation in the store's user namespace failed; the text is its own error line.
+    #[error("{0}")]
+    Relayed(String),
 }
 
 /// What `--rootless` and who runs rind decide: the mode, and the state and store directories
@@ -97,7 +106,7 @@ pub fn resolve(
 ) -> Result<Resolved, RootlessError> {
     let euid = nix::unistd::geteuid().as_raw();
     let rootless = match flag {
-        None | Some("auto") => euid != 0 || in_user_namespace(),
+        None | Some("auto") => euid != 0 || crate::sys::in_user_namespace(),
         Some("true") => true,
         Some("false") if euid != 0 => return Err(RootlessError::NotRoot(euid)),
         Some("false") => false,
@@ -106,7 +115,7 @@ pub fn resolve(
     ACTIVE.store(rootless, Ordering::Relaxed);
     UNPRIVILEGED.store(rootless && euid != 0, Ordering::Relaxed);
     NO_HOST_PRIVILEGE.store(
-        rootless && (euid != 0 || in_user_namespace()),
+        rootless && (euid != 0 || crate::sys::in_user_namespace()),
         Ordering::Relaxed,
     );
     let root = match root_flag {
@@ -123,18 +132,6 @@ pub fn resolve(
         root,
         store,
     })
-}
-
-/// True inside a user namespace other than the initial one: its `uid_map` is not the identity
-/// over all 2^32-1 ids.
-pub fn in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
-        Ok(map) => {
-            let fields: Vec<&str> = map.split_whitespace().collect();
-            fields != ["0", "0", "4294967295"]
-        }
-        Err(_) => false,
-    }
 }
 
 /// Checks, before anything is made, what rootless mode cannot do with this spec, and names the
@@ -157,6 +154,7 @@ pub fn validate(spec: &Spec, plan: &NamespacePlan) -> Result<(), RootlessError> 
     }
     if new_user {
         check_mount_ids(spec, plan)?;
+        check_process_ids(spec, plan)?;
     }
     if without_host_privilege() {
         check_no_idmapped_mounts(spec)?;
@@ -203,6 +201,46 @@ fn check_oom_score_adj(adj: i32) -> Result<(), RootlessError> {
         return Err(RootlessError::Refused(format!(
             "process.oomScoreAdj {adj} is below the caller's {current}: only a privileged process may lower it"
         )));
+    }
+    Ok(())
+}
+
+/// The process's user and groups must exist in the container's user namespace: the kernel
+/// refuses to switch to an unmapped id (`setgid: invalid argument` would be all it says).
+fn check_process_ids(spec: &Spec, plan: &NamespacePlan) -> Result<(), RootlessError> {
+    let Some(user) = spec.process().as_ref().map(|p| p.user()) else {
+        return Ok(());
+    };
+    let gids = std::iter::once(("gid", user.gid())).chain(
+        user.additional_gids()
+            .iter()
+            .flatten()
+            .map(|g| ("additionalGids", *g)),
+    );
+    let ids = std::iter::once(("uid", user.uid())).chain(gids);
+    for (field, id) in ids {
+        let maps = if field == "uid" {
+            &plan.uid_mappings
+        } else {
+            &plan.gid_mappings
+        };
+        if !maps
+            .iter()
+            .any(|r| id >= r.container_id() && id - r.container_id() < r.size())
+        {
+            let mapped: Vec<String> = maps
+                .iter()
+                .map(|r| {
+                    let last = r.container_id() as u64 + r.size() as u64 - 1;
+                    format!("{}-{last}", r.container_id())
+                })
+                .collect();
+            return Err(RootlessError::Refused(format!(
+                "process.user.{field} {id} is not mapped in the container's user namespace, which maps {} {}; give your user a subordinate range (/etc/subuid, /etc/subgid, and newuidmap from the uidmap package), or run the process as a mapped user",
+                if field == "uid" { "uids" } else { "gids" },
+                mapped.join(", ")
+            )));
+        }
     }
     Ok(())
 }

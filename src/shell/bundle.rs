@@ -139,6 +139,33 @@ pub struct Target<'a> {
     pub rootfs: &'a Path,
     pub image_name: &'a str,
     pub image_id: &'a str,
+    /// For a rootless caller: its ids on the host, which the spec maps. They are read before
+    /// the spec is built, since it is built in the store's user namespace, where the caller is
+    /// root.
+    pub rootless: Option<&'a RootlessIds>,
+}
+
+/// A rootless caller's uid and gid on the host, and the maps `run --image` gives its
+/// containers (`rootless::idmap::default_mappings`).
+#[derive(Clone, Debug)]
+pub struct RootlessIds {
+    pub uid: u32,
+    pub gid: u32,
+    pub uid_maps: Vec<(u32, u32, u32)>,
+    pub gid_maps: Vec<(u32, u32, u32)>,
+}
+
+impl RootlessIds {
+    /// The caller's, read now (outside any user namespace of the store's).
+    pub fn of_caller() -> RootlessIds {
+        use crate::rootless::idmap::{Kind, default_mappings};
+        RootlessIds {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            uid_maps: default_mappings(Kind::Uid),
+            gid_maps: default_mappings(Kind::Gid),
+        }
+    }
 }
 
 /// The spec for a container of `config` with the request's flags: the image's process
@@ -222,17 +249,15 @@ pub fn build_spec(
             .expect("the base spec has namespaces");
         ns.retain(|n| n["type"] != "network");
     }
-    if crate::rootless::active() {
-        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-        crate::rootless::spec::to_rootless(&mut v, uid.as_raw(), gid.as_raw());
-        use crate::rootless::idmap::{Kind, default_mappings};
-        let as_json = |maps: Vec<(u32, u32, u32)>| -> serde_json::Value {
-            maps.into_iter()
+    if let Some(ids) = t.rootless {
+        crate::rootless::spec::to_rootless(&mut v, ids.uid, ids.gid);
+        let as_json = |maps: &[(u32, u32, u32)]| -> serde_json::Value {
+            maps.iter()
                 .map(|(c, h, n)| json!({"containerID": c, "hostID": h, "size": n}))
                 .collect()
         };
-        v["linux"]["uidMappings"] = as_json(default_mappings(Kind::Uid));
-        v["linux"]["gidMappings"] = as_json(default_mappings(Kind::Gid));
+        v["linux"]["uidMappings"] = as_json(&ids.uid_maps);
+        v["linux"]["gidMappings"] = as_json(&ids.gid_maps);
     }
     serde_json::from_value::<Spec>(v).map_err(|e| ShellError::Invalid(format!("runtime spec: {e}")))
 }
@@ -275,6 +300,7 @@ mod tests {
                 rootfs: r.path(),
                 image_name: "localhost/busybox:latest",
                 image_id: "sha256:ab",
+                rootless: None,
             },
         )
     }

@@ -47,13 +47,17 @@ impl Drop for Reserved {
 }
 
 /// Unmounts and removes a bundle directory made by [`reserve`]: the image root (if still
-/// there), then the directory, which never crosses into another filesystem.
+/// there), then the directory, which never crosses into another filesystem. Run as the store's
+/// owners: a container's upper directory holds files of its users.
 pub(super) fn release_bundle(dir: &Path) -> Result<(), ShellError> {
-    if dir.join("image-root.json").exists() {
-        PreparedRoot::load(dir)?.release()?;
-    }
-    crate::image::store::fsutil::remove_tree(dir)?;
-    Ok(())
+    let owners = crate::rootless::store::owners();
+    crate::rootless::store::run(&owners, "remove the container's root", || {
+        if dir.join("image-root.json").exists() {
+            PreparedRoot::load(dir)?.release()?;
+        }
+        crate::image::store::fsutil::remove_tree(dir)?;
+        Ok::<(), ShellError>(())
+    })
 }
 
 /// Chooses the container's name (the request's, or a generated `adjective_noun` no container
@@ -114,38 +118,42 @@ pub fn reserve(
         lock,
         armed: true,
     };
-    let prepared = store.prepare_rootfs(image, &dir)?;
-    trace::mark(|| {
-        format!(
-            "prepared {:?} root {}",
-            prepared.mode,
-            prepared.rootfs.display()
+    // In the store's user namespace when it has one (rootless/store.rs): the root is made
+    // there, its overlayfs mounted long enough to read the image's users and make the working
+    // directory, then left for the container's init to mount.
+    let rootless = crate::rootless::active().then(bundle::RootlessIds::of_caller);
+    let command = crate::rootless::store::run(store.owners(), "make the container's root", || {
+        let mut prepared = store.prepare_rootfs(image, &dir)?;
+        let config = store.config(image)?;
+        let spec = bundle::build_spec(
+            &config,
+            req,
+            &Target {
+                name: &name,
+                rootfs: &prepared.rootfs,
+                image_name: &reserved.record.image_name,
+                image_id: &reserved.record.image_id,
+                rootless: rootless.as_ref(),
+            },
+        )?;
+        // A working directory the image lacks is made (root-owned, 0755), as docker does,
+        // through a lookup that keeps symlinks planted in the image inside the root.
+        if let Some(p) = spec.process() {
+            RootDir::open(&prepared.rootfs)?.create(p.cwd(), Kind::Directory)?;
+        }
+        bundle::write_config(&dir, &spec)?;
+        if store.owners().userxattr() {
+            prepared.leave_to_init()?;
+        }
+        Ok::<_, ShellError>(
+            spec.process()
+                .as_ref()
+                .and_then(|p| p.args().clone())
+                .unwrap_or_default(),
         )
-    });
-    let config = store.config(image)?;
-    let image_name = reserved.record.image_name.clone();
-    let image_id = reserved.record.image_id.clone();
-    let spec = bundle::build_spec(
-        &config,
-        req,
-        &Target {
-            name: &name,
-            rootfs: &prepared.rootfs,
-            image_name: &image_name,
-            image_id: &image_id,
-        },
-    )?;
-    // A working directory the image lacks is made (root-owned, 0755), as docker does, through
-    // a lookup that keeps symlinks planted in the image inside the root.
-    if let Some(p) = spec.process() {
-        RootDir::open(&prepared.rootfs)?.create(p.cwd(), Kind::Directory)?;
-    }
-    bundle::write_config(&dir, &spec)?;
-    reserved.record.command = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.args().clone())
-        .unwrap_or_default();
+    })?;
+    trace::mark(|| "prepared the root and the spec".into());
+    reserved.record.command = command;
     reserved.record.save()?;
     trace::mark(|| "wrote the bundle".into());
     Ok(reserved)
@@ -184,6 +192,9 @@ pub fn start(
         preserve_fds: opts.preserve_fds,
         proxy_terminal: opts.proxy_terminal,
         systemd_cgroup: None,
+        root_overlay: PreparedRoot::load(&r.bundle)
+            .ok()
+            .and_then(|p| p.init_overlay().cloned()),
     };
     let created = container::create(root, &create)?;
     // `create` brings `lo` up in a new network namespace (the runtime or init).

@@ -57,6 +57,8 @@ pub enum ShellError {
     Sys(#[from] SysError),
     #[error(transparent)]
     InvalidId(#[from] crate::container::id::InvalidId),
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
     /// A flag or argument that cannot be used as given.
     #[error("{0}")]
     Invalid(String),

@@ -29,6 +29,15 @@ pub fn read_pseudo_file(
     String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// True inside a user namespace other than the initial one: its `uid_map` is not the identity
+/// over all 2^32-1 ids.
+pub fn in_user_namespace() -> bool {
+    match read_pseudo_file("/proc/self/uid_map", 64) {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => false,
+    }
+}
+
 /// For a unit test that needs what only the host's checkout has (the source tree, binutils):
 /// in the VM guest (`RIND_VM_MODE`) it records `test` as skipped with `reason` in the suite's
 /// skip log (`RIND_SKIP_LOG`, which `scripts/test.sh` counts) and returns true, so the test

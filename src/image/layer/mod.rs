@@ -3,6 +3,7 @@
 
 pub mod compression;
 pub mod limits;
+pub mod owners;
 pub mod rooted;
 pub mod stream;
 pub mod unpack;
@@ -10,6 +11,7 @@ pub mod whiteout;
 
 pub use compression::Compression;
 pub use limits::UnpackLimits;
+pub use owners::{IdRange, Owners};
 pub use stream::{DecodedStream, Expect, StreamStats};
 pub use unpack::{UnpackStats, Unpacker};
 
@@ -20,7 +22,7 @@ use crate::image::ImageError;
 use rooted::RootDir;
 
 /// Streams one layer blob into `target` (an empty directory), verifying its digests in the
-/// same pass. Returns only after the decoder thread has been joined. On error `target` holds
+/// same pass, keeping what `owners` may keep. Returns only after the decoder thread has been joined. On error `target` holds
 /// a partial layer: the caller must discard it.
 pub fn unpack_blob(
     raw: Box<dyn Read + Send>,
@@ -29,8 +31,9 @@ pub fn unpack_blob(
     lowers: &[RootDir],
     name: &str,
     limits: UnpackLimits,
+    owners: &Owners,
 ) -> Result<(StreamStats, UnpackStats), ImageError> {
-    let unpacker = Unpacker::new(target, lowers, name, limits)?;
+    let unpacker = Unpacker::new(target, lowers, name, limits, owners.clone())?;
     let mut stream = DecodedStream::spawn(raw, expect, limits, format!("layer {name}"));
     let counter = stream.compressed_counter();
     let result = unpacker.unpack(&mut stream, &move || {

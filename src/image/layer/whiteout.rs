@@ -1,6 +1,7 @@
 //! Whiteouts: the OCI tar form (`.wh.NAME`, `.wh..wh..opq`), the overlayfs form the store keeps
-//! on disk (a 0/0 character device, and the `trusted.overlay.opaque=y` xattr), and the merged
-//! view of a stack of layers kept in overlayfs form.
+//! on disk (a 0/0 character device, and the `trusted.overlay.opaque=y` xattr, or
+//! `user.overlay.opaque=y` in a store without host privilege: see [`super::owners`]), and the
+//! merged view of a stack of layers kept in overlayfs form.
 //!
 //! The store keeps each layer as its own directory so that overlayfs can stack them, the way
 //! containerd's overlay snapshotter does. A whiteout is therefore not applied by deleting
@@ -23,6 +24,8 @@ pub const PREFIX: &str = ".wh.";
 pub const OPAQUE: &str = ".wh..wh..opq";
 /// The xattr overlayfs reads to treat an upper directory as opaque.
 pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The same mark where overlayfs is mounted with `userxattr` (in a user namespace).
+pub const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
 
 /// What a tar entry's file name means.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,13 +54,20 @@ pub fn classify(name: &OsStr) -> Whiteout<'_> {
     }
 }
 
-/// True if `fd` (a directory opened for reading) carries the opaque xattr.
+/// True if `fd` (a directory opened for reading) carries either opaque mark. A store holds
+/// one kind only, but reading both is safe: unpacking drops every `trusted.overlay.` and
+/// `user.overlay.` attribute a layer brings, so a mark can only be rind's own.
 pub fn is_opaque(fd: &OwnedFd) -> Result<bool, Errno> {
-    match fget_xattr(fd.as_fd(), OPAQUE_XATTR) {
-        Ok(Some(v)) => Ok(v == b"y"),
-        Ok(None) | Err(Errno::EOPNOTSUPP) => Ok(false),
-        Err(e) => Err(e),
+    for name in [OPAQUE_XATTR, USER_OPAQUE_XATTR] {
+        match fget_xattr(fd.as_fd(), name) {
+            Ok(Some(v)) if v == b"y" => return Ok(true),
+            Ok(_) | Err(Errno::EOPNOTSUPP) => {}
+            // An ordinary user may not read `trusted.` attributes: none are there for it.
+            Err(Errno::EPERM) if name == OPAQUE_XATTR => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(false)
 }
 
 /// What the merged view of the lower layers holds at a path.

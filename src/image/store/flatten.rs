@@ -1,7 +1,7 @@
 //! The copy fallback: applies a layer kept in overlayfs form onto a plain directory, as
 //! overlayfs would show it. Whiteout devices delete, opaque directories are emptied first,
-//! everything else is copied with its owner, mode, times and xattrs; hardlinks within the
-//! layer stay hardlinks.
+//! everything else is copied with its owner (where the store keeps owners: [`Owners`]), mode,
+//! times and xattrs; hardlinks within the layer stay hardlinks.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -19,6 +19,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 
 use crate::image::ImageError;
+use crate::image::layer::Owners;
 use crate::image::layer::rooted::{
     RootDir, fget_xattr, flist_xattr, fset_xattr, is_dir, is_whiteout, list_dir, remove_all_at,
     stat_at,
@@ -26,21 +27,28 @@ use crate::image::layer::rooted::{
 use crate::image::layer::whiteout::is_opaque;
 
 struct Copier {
-    privileged: bool,
+    /// The store's layers carry their owners (root on the host, or a mapped user namespace).
+    chown: bool,
+    devices: bool,
+    /// Attributes the filesystem refuses are dropped, not an error (`trusted.` ones need
+    /// host privilege, `security.` ones CAP_SETFCAP).
+    tolerant: bool,
     /// (dev, ino) of a source file with several links -> (dst dir fd dup, name) of its copy.
     links: HashMap<(u64, u64), (OwnedFd, std::ffi::OsString)>,
     deferred: Vec<(OwnedFd, TimeSpec)>,
 }
 
-/// Applies the layer at `layer` onto `target`.
-pub fn apply(layer: &Path, target: &Path) -> Result<(), ImageError> {
+/// Applies the layer at `layer` onto `target`, as a store whose files belong to `owners`.
+pub fn apply(layer: &Path, target: &Path, owners: &Owners) -> Result<(), ImageError> {
     let err = |what: &str, p: &Path, e: Errno| {
         ImageError::sys(format!("copy layer: {what} {}", p.display()), e)
     };
     let src = RootDir::open(layer).map_err(|e| err("open", layer, e))?;
     let dst = RootDir::open(target).map_err(|e| err("open", target, e))?;
     let mut c = Copier {
-        privileged: nix::unistd::geteuid().is_root(),
+        chown: owners.keeps(0, 0) == Ok(true),
+        devices: owners.makes_devices(),
+        tolerant: !owners.sets_trusted(),
         links: HashMap::new(),
         deferred: Vec::new(),
     };
@@ -162,7 +170,7 @@ impl Copier {
                 }
                 _ => {
                     let sflag = SFlag::from_bits_truncate(kind);
-                    if sflag != SFlag::S_IFIFO && !self.privileged {
+                    if sflag != SFlag::S_IFIFO && !self.devices {
                         continue;
                     }
                     mknodat(
@@ -189,7 +197,7 @@ impl Copier {
     /// Owner, then xattrs (after chown, which clears security.capability), skipping the
     /// overlayfs control xattrs that the layer form uses.
     fn meta(&self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>, st: &FileStat) -> Result<(), Errno> {
-        if self.privileged {
+        if self.chown {
             fchown(
                 dst,
                 Some(Uid::from_raw(st.st_uid)),
@@ -206,7 +214,7 @@ impl Copier {
             if let Some(v) = fget_xattr(src, k)? {
                 match fset_xattr(dst, &key, &v) {
                     Ok(()) | Err(Errno::EOPNOTSUPP) => {}
-                    Err(Errno::EPERM) if !self.privileged => {}
+                    Err(Errno::EPERM) if self.tolerant => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -215,7 +223,7 @@ impl Copier {
     }
 
     fn owner_at(&self, dir: BorrowedFd<'_>, name: &OsStr, st: &FileStat) -> Result<(), Errno> {
-        if self.privileged {
+        if self.chown {
             fchownat(
                 dir,
                 name,

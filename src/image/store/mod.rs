@@ -11,6 +11,7 @@
 //! <root>/images/<config hex>.json  one record per image
 //! <root>/leases/<hash>.json        container roots made from an image (keep its layers)
 //! <root>/tmp/                      unpacks in progress; renamed into layers/ when complete
+//! <root>/owners.json               the user namespace a store without host privilege maps
 //! ```
 //!
 //! Every file that appears under `layers/`, `images/` or `blobs/` appears by rename, so a
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ImageError;
 use super::digest::Digest;
+use super::layer::Owners;
 use super::reference::ImageRef;
 use crate::linux::private_dir::{self, IfMissing};
 use fsutil::{FileLock, write_atomic};
@@ -82,6 +84,9 @@ impl Image {
 /// An open store. Cheap to open; every operation takes the locks it needs.
 pub struct Store {
     root: PathBuf,
+    /// Who its files belong to ([`Owners`]). A store whose owners are mapped runs its
+    /// operations as root of a user namespace with those maps; the caller puts it there.
+    owners: Owners,
 }
 
 impl Store {
@@ -90,6 +95,13 @@ impl Store {
     /// images' setuid binaries and device nodes as the images made them, which no other user
     /// may reach.
     pub fn open(root: &Path) -> Result<Store, ImageError> {
+        Store::open_as(root, Owners::of_process())
+    }
+
+    /// [`Store::open`] for files that belong to `owners`. A store keeps the maps it was first
+    /// used with in `owners.json`: its layers hold files with those ids, so a store whose maps
+    /// changed (the user's range in `/etc/subuid` moved) is refused, naming both.
+    pub fn open_as(root: &Path, owners: Owners) -> Result<Store, ImageError> {
         private_dir::ensure(root, "image store", IfMissing::Create)?;
         for sub in [
             "blobs/sha256",
@@ -103,13 +115,50 @@ impl Store {
             fs::create_dir_all(&p)
                 .map_err(|e| ImageError::sys(format!("create {}", p.display()), e))?;
         }
-        Ok(Store {
+        let store = Store {
             root: root.to_path_buf(),
-        })
+            owners,
+        };
+        store.check_owners()?;
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn owners(&self) -> &Owners {
+        &self.owners
+    }
+
+    /// Records mapped owners the first time, and refuses maps other than the recorded ones. A
+    /// squashed layer (the user's files) reads the same under any map, so a store may gain a
+    /// map; it may not lose or change one.
+    fn check_owners(&self) -> Result<(), ImageError> {
+        let p = self.root.join("owners.json");
+        let recorded: Option<Owners> = match fs::read(&p) {
+            Ok(data) => Some(
+                serde_json::from_slice(&data)
+                    .map_err(|e| ImageError::malformed(p.display().to_string(), e))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(ImageError::sys(format!("read {}", p.display()), e)),
+        };
+        match (&recorded, &self.owners) {
+            (Some(was @ Owners::Mapped { .. }), now) if was != now => {
+                Err(ImageError::Unsupported(format!(
+                    "its layers were unpacked mapping {}, but rind now has {}: the subordinate ranges in /etc/subuid and /etc/subgid changed. Restore them, or have root remove the store",
+                    was.describe(),
+                    now.describe()
+                )))
+            }
+            (was, now @ Owners::Mapped { .. }) if was.as_ref() != Some(now) => {
+                let data = serde_json::to_vec_pretty(now)
+                    .map_err(|e| ImageError::malformed("owners.json", e))?;
+                write_atomic(&p, &data)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn lock(&self, exclusive: bool) -> Result<FileLock, ImageError> {

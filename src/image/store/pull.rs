@@ -138,6 +138,7 @@ impl Store {
                 &lowers,
                 layer.diff_id.short(),
                 opts.limits,
+                &self.owners,
             )?;
             let rec = LayerRecord {
                 layer: StoredLayer {

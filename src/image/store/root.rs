@@ -1,20 +1,24 @@
 //! Container roots made from a stored image: an overlayfs of the image's layers with a
 //! private upper and work directory, or a flattened copy where overlayfs cannot be mounted.
+//!
+//! A store without host privilege makes its roots in a user namespace of its own (see
+//! `rootless/store.rs`), whose mount namespace ends with the operation: the overlayfs is
+//! mounted there to build the container's bundle (its spec reads the image's `/etc/passwd`),
+//! then handed to the container's init ([`PreparedRoot::leave_to_init`]), which mounts it again
+//! inside its own namespaces.
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, open};
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::Mode;
+use nix::mount::{MntFlags, umount2};
 use serde::{Deserialize, Serialize};
 
 use super::fsutil::{now_secs, remove_tree, write_atomic};
 use super::{Image, Store};
 use crate::image::ImageError;
 use crate::image::digest::Digest;
+use crate::linux::overlay::Overlay;
 
 /// How a container root was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,13 @@ pub struct PreparedRoot {
     /// Why overlayfs was not used, when it was not (for `--debug`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_reason: Option<String>,
+    /// The overlayfs of an `Overlay` root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<Overlay>,
+    /// The overlayfs is not mounted on `rootfs` here: the container's init mounts it in its
+    /// own mount namespace.
+    #[serde(default)]
+    pub in_container: bool,
     lease: PathBuf,
 }
 
@@ -90,41 +101,49 @@ impl Store {
             image: image.id.clone(),
             mode: RootMode::Overlay,
             fallback_reason: None,
+            overlay: None,
+            in_container: false,
             lease,
         };
         // The lease goes first, so that from here on prune keeps the layers.
         root.save_lease()?;
         let result = (|| {
             create(&rootfs)?;
-            let chains: Vec<Digest> = image
-                .layers
-                .iter()
-                .rev()
-                .map(|l| l.chain_id.clone())
-                .collect();
-            let lowers: Vec<PathBuf> = chains.iter().map(|c| self.layer_diff(c)).collect();
+            let overlay = Overlay {
+                // Topmost first.
+                lowers: image
+                    .layers
+                    .iter()
+                    .rev()
+                    .map(|l| self.layer_diff(&l.chain_id))
+                    .collect(),
+                upper: container_dir.join("upper"),
+                work: container_dir.join("work"),
+                userxattr: self.owners.userxattr(),
+            };
             let overlay_err = match mode {
                 RootMode::Copy => Some("copy requested".to_string()),
-                _ if lowers.is_empty() => Some("the image has no layers".to_string()),
-                _ => mount_overlay(&container_dir, &rootfs, &lowers).err(),
+                _ if overlay.lowers.is_empty() => Some("the image has no layers".to_string()),
+                _ => mount_overlay(&overlay, &rootfs).err(),
             };
-            if let Some(reason) = overlay_err {
-                if mode == RootMode::Overlay {
+            match overlay_err {
+                None => root.overlay = Some(overlay),
+                Some(reason) if mode == RootMode::Overlay => {
                     return Err(ImageError::sys(
                         format!("mount overlay on {}", rootfs.display()),
                         crate::error::Cause::Other(reason),
                     ));
                 }
-                root.mode = RootMode::Copy;
-                root.fallback_reason = Some(reason);
-                // Bottom layer first.
-                for l in lowers.iter().rev() {
-                    super::flatten::apply(l, &rootfs)?;
+                Some(reason) => {
+                    root.mode = RootMode::Copy;
+                    root.fallback_reason = Some(reason);
+                    // Bottom layer first.
+                    for l in overlay.lowers.iter().rev() {
+                        super::flatten::apply(l, &rootfs, &self.owners)?;
+                    }
                 }
             }
-            let json = serde_json::to_vec_pretty(&root)
-                .map_err(|e| ImageError::malformed("root state", e))?;
-            write_atomic(&container_dir.join(STATE_FILE), &json)
+            root.save()
         })();
         if let Err(e) = result {
             let _ = root.clone().release();
@@ -140,6 +159,31 @@ impl PreparedRoot {
         let p = container_dir.join(STATE_FILE);
         let data = fs::read(&p).map_err(|e| ImageError::sys(format!("read {}", p.display()), e))?;
         serde_json::from_slice(&data).map_err(|e| ImageError::malformed(p.display().to_string(), e))
+    }
+
+    fn save(&self) -> Result<(), ImageError> {
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| ImageError::malformed("root state", e))?;
+        write_atomic(&self.container_dir.join(STATE_FILE), &json)
+    }
+
+    /// The overlayfs the container's init must mount on its root, if it is one.
+    pub fn init_overlay(&self) -> Option<&Overlay> {
+        self.overlay.as_ref().filter(|_| self.in_container)
+    }
+
+    /// Unmounts an overlayfs root from the mount namespace it was made in (a store's user
+    /// namespace, which ends with the operation) and records that the container's init mounts
+    /// it in its own. Two overlayfs mounts may not share an upper directory, so this one must
+    /// go first. A copy stays as it is.
+    pub fn leave_to_init(&mut self) -> Result<(), ImageError> {
+        if self.mode != RootMode::Overlay || self.in_container {
+            return Ok(());
+        }
+        umount2(&self.rootfs, MntFlags::empty())
+            .map_err(|e| ImageError::sys(format!("unmount {}", self.rootfs.display()), e))?;
+        self.in_container = true;
+        self.save()
     }
 
     fn save_lease(&self) -> Result<(), ImageError> {
@@ -161,8 +205,9 @@ impl PreparedRoot {
     /// Unmounts the root (lazily if it is busy), removes `rootfs`, `upper`, `work` and the
     /// saved state, and drops the lease on the image's layers. Safe to call again.
     pub fn release(self) -> Result<(), ImageError> {
-        // A copy was never mounted (an ordinary user may not even try to unmount it).
-        let mounted = self.mode != RootMode::Copy;
+        // A copy was never mounted, nor a root the container mounts (an ordinary user may not
+        // even try to unmount it).
+        let mounted = self.mode == RootMode::Overlay && !self.in_container;
         match umount2(&self.rootfs, MntFlags::empty()) {
             _ if !mounted => {}
             Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
@@ -193,42 +238,12 @@ impl PreparedRoot {
     }
 }
 
-/// Mounts overlayfs on `rootfs`. Lower directories are passed as `/proc/self/fd/N` of fds
-/// opened here, so the option string stays short (a page holds the options; ~100-byte store
-/// paths would cap an image at about 40 layers, fd paths at overlayfs' own limit of 500).
-fn mount_overlay(container_dir: &Path, rootfs: &Path, lowers: &[PathBuf]) -> Result<(), String> {
-    let upper = container_dir.join("upper");
-    let work = container_dir.join("work");
-    for d in [&upper, &work] {
+/// Mounts the overlayfs on `rootfs`, making its upper and work directories; the error is
+/// the reason the copy fallback records.
+fn mount_overlay(overlay: &Overlay, rootfs: &Path) -> Result<(), String> {
+    for d in [&overlay.upper, &overlay.work] {
         fs::create_dir_all(d)
             .map_err(|e| format!("create {}: {}", d.display(), crate::error::Cause::from(e)))?;
     }
-    let mut fds: Vec<OwnedFd> = Vec::with_capacity(lowers.len());
-    for l in lowers {
-        let fd = open(
-            l,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| format!("open {}: {}", l.display(), crate::error::errno_text(e)))?;
-        fds.push(fd);
-    }
-    let lowerdir: Vec<String> = fds
-        .iter()
-        .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .collect();
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lowerdir.join(":"),
-        upper.display(),
-        work.display()
-    );
-    mount(
-        Some("overlay"),
-        rootfs,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(|e| format!("overlayfs: {}", crate::error::errno_text(e)))
+    overlay.mount(rootfs).map_err(|e| e.to_string())
 }

@@ -212,7 +212,7 @@ impl Unpacker<'_> {
             tar::EntryType::Block => SFlag::S_IFBLK,
             _ => SFlag::S_IFIFO,
         };
-        if sflag != SFlag::S_IFIFO && !self.privileged {
+        if sflag != SFlag::S_IFIFO && !self.owners.makes_devices() {
             self.stats.skipped_devices += 1;
             return Ok(());
         }
@@ -240,7 +240,7 @@ impl Unpacker<'_> {
         meta: &Meta,
         chmod: bool,
     ) -> Result<(), ImageError> {
-        if self.privileged {
+        if self.keeps_owner(rel, meta.uid, meta.gid)? {
             fchownat(
                 parent,
                 name,
@@ -280,7 +280,7 @@ impl Unpacker<'_> {
         rel: &RelPath,
         meta: &Meta,
     ) -> Result<(), ImageError> {
-        if self.privileged {
+        if self.keeps_owner(rel, meta.uid, meta.gid)? {
             fchown(
                 fd,
                 Some(Uid::from_raw(meta.uid)),
@@ -305,7 +305,7 @@ impl Unpacker<'_> {
             match fset_xattr(fd, k, v) {
                 Ok(()) => {}
                 Err(Errno::EOPNOTSUPP | Errno::EPERM)
-                    if k.starts_with(b"trusted.") || !self.privileged =>
+                    if k.starts_with(b"trusted.") || !self.owners.sets_trusted() =>
                 {
                     self.stats.dropped_xattrs += 1
                 }

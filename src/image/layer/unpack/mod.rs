@@ -31,11 +31,12 @@ use nix::unistd::{Gid, Uid, fchownat, symlinkat};
 mod entries;
 
 use super::limits::UnpackLimits;
+use super::owners::Owners;
 use super::rooted::{
     OpenDirError, RelPath, RootDir, clean_path, fset_xattr, is_dir, is_whiteout, remove_all_at,
     stat_at,
 };
-use super::whiteout::{self, LowerEntry, OPAQUE_XATTR, Whiteout, lookup_lower};
+use super::whiteout::{self, LowerEntry, Whiteout, lookup_lower};
 use crate::image::ImageError;
 
 /// What unpacking one layer did.
@@ -44,7 +45,7 @@ pub struct UnpackStats {
     pub entries: u64,
     /// File content bytes written (sparse regions included).
     pub written: u64,
-    /// Device nodes not created because the process is not root.
+    /// Device nodes not made because the store has no privilege on the host.
     pub skipped_devices: u64,
     /// xattrs not set: overlayfs control names, or ones the filesystem refused.
     pub dropped_xattrs: u64,
@@ -56,7 +57,8 @@ pub struct Unpacker<'a> {
     lowers: &'a [RootDir],
     layer: String,
     limits: UnpackLimits,
-    privileged: bool,
+    /// Who the files belong to, which decides what can be kept ([`Owners`]).
+    owners: Owners,
     stats: UnpackStats,
     /// Directories whose mode and mtime are set last, because creating their children
     /// changes the mtime and a read-only mode would stop a non-root unpacker.
@@ -77,12 +79,14 @@ struct Meta {
 }
 
 impl<'a> Unpacker<'a> {
-    /// Prepares to unpack into `target`, an empty directory. `layer` names the layer in errors.
+    /// Prepares to unpack into `target`, an empty directory, for a store whose files belong to
+    /// `owners`. `layer` names the layer in errors.
     pub fn new(
         target: &Path,
         lowers: &'a [RootDir],
         layer: impl Into<String>,
         limits: UnpackLimits,
+        owners: Owners,
     ) -> Result<Self, ImageError> {
         let root = RootDir::open(target)
             .map_err(|e| ImageError::sys(format!("open {}", target.display()), e))?;
@@ -91,7 +95,7 @@ impl<'a> Unpacker<'a> {
             lowers,
             layer: layer.into(),
             limits,
-            privileged: nix::unistd::geteuid().is_root(),
+            owners,
             stats: UnpackStats::default(),
             deferred: Vec::new(),
             whited: HashSet::new(),
@@ -191,8 +195,7 @@ impl<'a> Unpacker<'a> {
             Whiteout::Meta => return Ok(()),
             Whiteout::Opaque => {
                 let dir = self.ensure_dir(&parent_rel, &raw)?;
-                return fset_xattr(dir.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
-                    .map_err(|e| self.sys("mark opaque", &parent_rel, e));
+                return self.mark_opaque(dir.as_fd(), &parent_rel);
             }
             Whiteout::Remove(target) => {
                 let target = target.to_os_string();
@@ -302,8 +305,7 @@ impl<'a> Unpacker<'a> {
                     self.whited.remove(&prefix);
                     self.mkdir(dir.as_fd(), &prefix, 0o755, 0, 0, None)?;
                     let fd = self.open_child_dir(dir.as_fd(), &prefix)?;
-                    fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
-                        .map_err(|e| self.sys("mark opaque", &prefix, e))?;
+                    self.mark_opaque(fd.as_fd(), &prefix)?;
                 }
                 Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
                     return Err(self.refused(
@@ -372,7 +374,7 @@ impl<'a> Unpacker<'a> {
         let name = rel.file_name().unwrap_or_default();
         mkdirat(parent, name, Mode::from_bits_truncate(0o700))
             .map_err(|e| self.sys("create directory", rel, e))?;
-        if self.privileged {
+        if self.keeps_owner(rel, uid, gid)? {
             fchownat(
                 parent,
                 name,
@@ -407,8 +409,7 @@ impl<'a> Unpacker<'a> {
             // lower contents.
             Some(st) if is_dir(&st) => {
                 let fd = self.open_child_dir(parent.as_fd(), rel)?;
-                fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
-                    .map_err(|e| self.sys("mark opaque", rel, e))
+                self.mark_opaque(fd.as_fd(), rel)
             }
             // A non-directory of this layer already hides whatever is below.
             Some(_) => Ok(()),
@@ -443,13 +444,36 @@ impl<'a> Unpacker<'a> {
         }
         let fd = self.open_child_dir(parent, rel)?;
         if opaque {
-            fset_xattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
-                .map_err(|e| self.sys("mark opaque", rel, e))?;
+            self.mark_opaque(fd.as_fd(), rel)?;
         }
         self.set_owner(fd.as_fd(), rel, &meta)?;
         self.set_xattrs(fd.as_fd(), rel, &meta)?;
         self.deferred.push((rel.clone(), meta.mode, meta.mtime));
         Ok(())
+    }
+
+    /// Marks directory `fd` opaque, with the attribute the store's overlayfs reads.
+    fn mark_opaque(&self, fd: BorrowedFd<'_>, rel: &RelPath) -> Result<(), ImageError> {
+        let name = self.owners.opaque_xattr();
+        match fset_xattr(fd, name.as_bytes(), b"y") {
+            Ok(()) => Ok(()),
+            Err(Errno::EOPNOTSUPP) => Err(ImageError::sys(
+                format!(
+                    "layer {}: mark {rel} opaque ({name}): the store's filesystem has no user extended attributes; put the store (--store, or XDG_DATA_HOME) on ext4, xfs, btrfs or tmpfs of Linux 6.6 and later",
+                    self.layer
+                ),
+                Errno::EOPNOTSUPP,
+            )),
+            Err(e) => Err(self.sys("mark opaque", rel, e)),
+        }
+    }
+
+    /// Whether `rel` gets owner `uid`:`gid` (false: it stays the store's user's); an owner the
+    /// store's user namespace does not map refuses the layer.
+    fn keeps_owner(&self, rel: &RelPath, uid: u32, gid: u32) -> Result<bool, ImageError> {
+        self.owners
+            .keeps(uid, gid)
+            .map_err(|why| self.refused(rel.to_string().as_bytes(), why.to_string()))
     }
 
     fn finish_dirs(&mut self) -> Result<(), ImageError> {
