@@ -496,66 +496,221 @@ fn a_terminal_works_as_a_user() {
     assert!(t.contains("on-a-tty\n0\n"), "{t:?}");
 }
 
+/// The host's view of a file in the user's store: the first layer (or container directory)
+/// under `under` that has `rel`, with its owner.
+fn stored_owner(under: &std::path::Path, rel: &str) -> (u32, u32) {
+    for layer in std::fs::read_dir(under).unwrap().flatten() {
+        if let Ok(m) = std::fs::symlink_metadata(layer.path().join("diff").join(rel)) {
+            return (m.uid(), m.gid());
+        }
+    }
+    panic!("no layer under {} has {rel}", under.display());
+}
+
+/// What a store's `containers/` holds (nothing once every container is removed).
+fn bundles(u: &TestUser) -> Vec<String> {
+    match std::fs::read_dir(u.store().join("containers")) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The user's store runs as root of a user namespace with its subordinate ids: an image's
+/// owners are kept (the host sees the subordinate ids), its opaque directory and whiteouts
+/// work (`user.overlay.*`), the container mounts the overlayfs itself and sees the image as
+/// root would, and the files its users write, and the image's layers, go when the container
+/// and the image are removed.
 #[test]
-fn an_image_runs_as_a_user_with_squashed_owners_and_subordinate_ids() {
+fn an_image_keeps_its_owners_through_the_users_subordinate_ids() {
     let Some(u) = TestUser::new() else {
         return;
     };
-    let layout = common::fixtures().join("images/oci");
-    let copy = common::TempDir::new("rl-layout");
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&layout)
-        .arg(copy.path().join("oci"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let st = std::process::Command::new("chown")
-        .arg("-R")
-        .arg(format!("{}:{}", u.uid, u.gid))
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let src = format!("oci:{}:busybox", copy.path().join("oci").display());
+    if !u.home_has_user_xattrs() {
+        common::skip(
+            "an_image_keeps_its_owners_through_the_users_subordinate_ids: the home's filesystem has no user xattrs (tmpfs before Linux 6.6)",
+        );
+        return;
+    }
+    let layout = u.layout();
+    let src = layout.source("whiteouts");
     let out = u.rind(&["image", "pull", &src]);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("owned by you"),
+        !String::from_utf8_lossy(&out.stderr).contains("owned by you"),
         "{out:?}"
     );
+    let (sub_u, sub_g) = (u.subuid.0, u.subgid.0);
+    let layers = u.store().join("layers/sha256");
+    // Seen from the host: image id N is subordinate id start + N - 1; root is the user.
+    assert_eq!(
+        stored_owner(&layers, "opt/data"),
+        (sub_u + 1233, sub_g + 5677)
+    );
+    assert_eq!(
+        stored_owner(&layers, "home/fresh"),
+        (sub_u + 999, sub_g + 999)
+    );
+    assert_eq!(stored_owner(&layers, "opt/suid"), (u.uid, u.gid));
+
+    let image = layout.stored("whiteouts");
+    let script = "id -u; cat /proc/self/uid_map; \
+        stat -c '%n %u:%g %a' /home/fresh /home/fresh/note /opt/data /opt/suid; \
+        ls /home; ls /etc/hostname 2>/dev/null || echo no-hostname; \
+        awk '$5 == \"/\" { print $9 }' /proc/self/mountinfo";
     let name = common::unique("rlimg");
-    // The image's user ("tester", 1000) exists through the subordinate range.
     let out = u.rind(&[
-        "run",
-        "--rm",
-        "--image",
-        &src,
-        &name,
-        "--",
-        "id -u; cat /proc/self/uid_map; stat -c %u /etc/passwd",
+        "run", "--rm", "-w", "/", "--image", &image, &name, "--", script,
     ]);
     assert!(out.status.success(), "{out:?}");
-    let lines = words(&out);
     let s = |v: u32| v.to_string();
     assert_eq!(
-        lines,
+        words(&out),
         vec![
             vec![s(1000)],
             vec![s(0), s(u.uid), s(1)],
-            vec![s(1), s(u.subuid.0), s(u.subuid.1)],
-            vec![s(0)],
+            vec![s(1), s(sub_u), s(u.subuid.1)],
+            vec!["/home/fresh".into(), "1000:1000".into(), "750".into()],
+            vec!["/home/fresh/note".into(), "1000:100".into(), "640".into()],
+            vec!["/opt/data".into(), "1234:5678".into(), "600".into()],
+            vec!["/opt/suid".into(), "0:0".into(), "4755".into()],
+            // The opaque /home hides the lower layer's /home/tester.
+            vec!["fresh".into()],
+            vec!["no-hostname".into()],
+            vec!["overlay".into()],
         ]
     );
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("unmount"),
-        "{out:?}"
+    assert!(bundles(&u).is_empty(), "{:?}", bundles(&u));
+
+    // A file the image's user writes lands in the container's upper directory with that
+    // user's subordinate id; removing the container removes it.
+    let name = common::unique("rlkeep");
+    u.rind_ok(&[
+        "run",
+        "-d",
+        "--image",
+        &image,
+        &name,
+        "--",
+        "echo mine > /home/fresh/mine && sleep 1000",
+    ]);
+    let upper = u.store().join("containers").join(&name).join("upper");
+    let mine = upper.join("home/fresh/mine");
+    let mut tries = 0;
+    while !mine.exists() && tries < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        tries += 1;
+    }
+    let m = std::fs::metadata(&mine).unwrap();
+    assert_eq!((m.uid(), m.gid()), (sub_u + 999, sub_g + 999));
+    assert_eq!(
+        u.rind_ok(&["exec", &name, "stat", "-c", "%u", "/home/fresh/mine"]),
+        "1000\n"
     );
+    u.rind_ok(&["rm", "-f", &name]);
+    assert!(!upper.exists());
+    assert!(bundles(&u).is_empty(), "{:?}", bundles(&u));
+
+    // A copy (`image mount` as a user) keeps the owners too, and goes whole.
+    let dir = common::TempDir::new("rl-mount");
+    std::os::unix::fs::chown(dir.path(), Some(u.uid), Some(u.gid)).unwrap();
+    let target = dir.path().join("root");
+    let out = u.rind_ok(&["image", "mount", &image, target.to_str().unwrap()]);
+    assert!(out.ends_with(" Copy\n"), "{out}");
+    let m = std::fs::symlink_metadata(target.join("rootfs/opt/data")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (sub_u + 1233, sub_g + 5677));
+    u.rind_ok(&["image", "unmount", target.to_str().unwrap()]);
+    assert!(!target.join("rootfs").exists());
+
+    // The image's layers, owned by subordinate ids, go with the image.
+    u.rind_ok(&["image", "rm", &image]);
+    let out = u.rind_ok(&["image", "prune"]);
+    assert!(out.contains("2 layer(s)"), "{out}");
+    assert_eq!(std::fs::read_dir(&layers).unwrap().count(), 0);
+
     // A limit is refused by name where no cgroup is delegated.
     let err = u.rind_fails(&[
         "run", "--rm", "--memory", "100m", "--image", &src, "--", "true",
     ]);
     assert!(err.contains("linux.resources.memory"), "{err}");
+}
+
+/// The store's layers hold files of the subordinate ids it was made with: when the user's
+/// ranges move, rind refuses the store, naming the old and new maps, rather than give new
+/// files owners from the other range.
+#[test]
+fn a_store_whose_subordinate_ids_moved_is_refused() {
+    let Some(mut u) = TestUser::new() else {
+        return;
+    };
+    let layout = u.layout();
+    u.rind_ok(&["image", "pull", "-q", &layout.source("busybox")]);
+    let old = u.subuid;
+    u.move_ranges();
+    assert_ne!(old.0, u.subuid.0);
+    let err = u.rind_fails(&["image", "pull", "-q", &layout.source("whiteouts")]);
+    assert!(
+        err.contains(&format!("1-65536 as {}-{}", old.0, old.0 + 65535))
+            && err.contains(&format!("1-65536 as {}-{}", u.subuid.0, u.subuid.0 + 65535))
+            && err.contains("/etc/subuid"),
+        "{err}"
+    );
+}
+
+/// Without subordinate ids the store's files are the user's (with a warning), opaque
+/// directories still work, and an image user the container cannot map is refused by name.
+#[test]
+fn without_subordinate_ids_an_image_runs_with_squashed_owners() {
+    let Some(u) = TestUser::new() else {
+        return;
+    };
+    if !u.home_has_user_xattrs() {
+        common::skip(
+            "without_subordinate_ids_an_image_runs_with_squashed_owners: the home's filesystem has no user xattrs (tmpfs before Linux 6.6)",
+        );
+        return;
+    }
+    u.drop_ranges();
+    let layout = u.layout();
+    let out = u.rind(&["image", "pull", &layout.source("whiteouts")]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("owned by you"),
+        "{out:?}"
+    );
+    let layers = u.store().join("layers/sha256");
+    assert_eq!(stored_owner(&layers, "opt/data"), (u.uid, u.gid));
+    let image = layout.stored("whiteouts");
+    let err = u.rind_fails(&["run", "--rm", "--image", &image, "--", "true"]);
+    assert!(
+        err.contains("process.user.uid 1000 is not mapped") && err.contains("/etc/subuid"),
+        "{err}"
+    );
+    let out = u.rind(&[
+        "run",
+        "--rm",
+        "-u",
+        "0",
+        "-w",
+        "/",
+        "--image",
+        &image,
+        "--",
+        "cat /proc/self/uid_map; stat -c '%u:%g' /opt/data; ls /home",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let s = |v: u32| v.to_string();
+    assert_eq!(
+        words(&out),
+        vec![
+            vec![s(0), s(u.uid), s(1)],
+            vec!["0:0".to_string()],
+            vec!["fresh".to_string()],
+        ]
+    );
+    assert!(bundles(&u).is_empty(), "{:?}", bundles(&u));
 }
 
 #[test]

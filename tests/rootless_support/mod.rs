@@ -380,6 +380,99 @@ impl Drop for TestUser {
     }
 }
 
+/// An OCI layout the user owns: a copy of the fixture layout (tags `busybox` and
+/// `whiteouts`), which rind reads as that user.
+pub struct UserLayout {
+    _dir: TempDir,
+    path: PathBuf,
+}
+
+impl UserLayout {
+    /// The source reference of `tag`: `oci:DIR:TAG`.
+    pub fn source(&self, tag: &str) -> String {
+        format!("oci:{}:{tag}", self.path.display())
+    }
+
+    /// The name rind stores `tag` under (`localhost/<layout dir>:TAG`).
+    pub fn stored(&self, tag: &str) -> String {
+        format!(
+            "localhost/{}:{tag}",
+            self.path.file_name().unwrap().to_str().unwrap()
+        )
+    }
+}
+
+impl TestUser {
+    /// The fixture OCI layout, copied and given to the user.
+    pub fn layout(&self) -> UserLayout {
+        let dir = TempDir::new("rl-layout");
+        let path = dir.path().join(common::unique("oci"));
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(common::fixtures().join("images/oci"))
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let st = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", self.uid, self.gid))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        UserLayout { _dir: dir, path }
+    }
+
+    /// The image store rind uses for this user by default.
+    pub fn store(&self) -> PathBuf {
+        self.home.join(".local/share/rind")
+    }
+
+    /// Whether the filesystem of the user's home takes `user.` extended attributes, which a
+    /// store without host privilege marks opaque directories with (tmpfs has them from Linux
+    /// 6.6; the VM guest's home is on tmpfs of Linux 6.1).
+    pub fn home_has_user_xattrs(&self) -> bool {
+        let probe = self.home.join(".rind-xattr-probe");
+        std::fs::write(&probe, b"").unwrap();
+        let c = std::ffi::CString::new(probe.to_str().unwrap()).unwrap();
+        // SAFETY: valid C strings and a valid buffer of the given length.
+        let r = unsafe {
+            libc::setxattr(
+                c.as_ptr(),
+                c"user.rind-probe".as_ptr(),
+                b"y".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        let _ = std::fs::remove_file(&probe);
+        r == 0
+    }
+
+    /// Removes the user's lines from /etc/subuid and /etc/subgid: it then has no subordinate
+    /// ids.
+    pub fn drop_ranges(&self) {
+        let _one = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            remove_lines(file, &self.name);
+        }
+    }
+
+    /// Gives the user new ranges of 65536 ids in /etc/subuid and /etc/subgid, above every range
+    /// in use (its old ones are removed).
+    pub fn move_ranges(&mut self) {
+        let _one = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let start = next_free(file, 100000, true);
+            remove_lines(file, &self.name);
+            append_line(file, &format!("{}:{start}:65536", self.name));
+        }
+        self.subuid = subid_range("/etc/subuid", &self.name);
+        self.subgid = subid_range("/etc/subgid", &self.name);
+    }
+}
+
 /// A bundle that a test user owns.
 pub struct UserBundle {
     pub dir: TempDir,
