@@ -621,6 +621,13 @@ fn an_image_keeps_its_owners_through_the_users_subordinate_ids() {
     assert!(out.ends_with(" Copy\n"), "{out}");
     let m = std::fs::symlink_metadata(target.join("rootfs/opt/data")).unwrap();
     assert_eq!((m.uid(), m.gid()), (sub_u + 1233, sub_g + 5677));
+    // The copy applies the opaque mark as overlayfs does.
+    let home: Vec<String> = std::fs::read_dir(target.join("rootfs/home"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(home, vec!["fresh".to_string()]);
     u.rind_ok(&["image", "unmount", target.to_str().unwrap()]);
     assert!(!target.join("rootfs").exists());
 

@@ -528,6 +528,78 @@ impl<R: Read> Read for Counted<R> {
 mod tests {
     use super::*;
 
+    /// A layer: an opaque marker for `home`, `home/` itself, and a file owned by `uid`.
+    fn layer(uid: u64) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, kind: tar::EntryType, uid: u64| {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(kind);
+            h.set_mode(0o755);
+            h.set_uid(uid);
+            h.set_gid(uid);
+            h.set_size(0);
+            b.append_data(&mut h, name, std::io::empty()).unwrap();
+        };
+        add("home/.wh..wh..opq", tar::EntryType::Regular, 0);
+        add("home/", tar::EntryType::Directory, 0);
+        add("home/f", tar::EntryType::Regular, uid);
+        b.into_inner().unwrap()
+    }
+
+    fn unpack_as(owners: Owners, uid: u64) -> (tempfile::TempDir, Result<UnpackStats, ImageError>) {
+        let t = tempfile::tempdir().unwrap();
+        let u = Unpacker::new(t.path(), &[], "test", UnpackLimits::default(), owners).unwrap();
+        let data = layer(uid);
+        let r = u.unpack(&data[..], &|| data.len() as u64);
+        (t, r)
+    }
+
+    /// A store without host privilege marks opaque directories with the attribute overlayfs
+    /// reads under `userxattr`, and never the `trusted.` one.
+    #[test]
+    fn a_store_without_host_privilege_marks_opaque_with_a_user_attribute() {
+        let probe = tempfile::tempdir().unwrap();
+        let dir = RootDir::open(probe.path()).unwrap();
+        if super::super::rooted::fset_xattr(dir.fd(), b"user.rind-probe", b"y").is_err()
+            && crate::sys::skipped_in_vm_guest(
+                "a_store_without_host_privilege_marks_opaque_with_a_user_attribute",
+                "the guest's /tmp (tmpfs before Linux 6.6) has no user xattrs",
+            )
+        {
+            return;
+        }
+        let (t, r) = unpack_as(Owners::Squashed, 1000);
+        r.unwrap();
+        let fd = RootDir::open(&t.path().join("home")).unwrap();
+        let get = |name| super::super::rooted::fget_xattr(fd.fd(), name).unwrap();
+        assert_eq!(get("user.overlay.opaque").as_deref(), Some(&b"y"[..]));
+        assert_eq!(get("trusted.overlay.opaque"), None);
+        // Squashed: the file stays the unpacker's.
+        let m = std::fs::metadata(t.path().join("home/f")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(m.uid(), nix::unistd::geteuid().as_raw());
+    }
+
+    /// A mapped store refuses an owner outside its maps, naming the entry and the maps.
+    #[test]
+    fn a_mapped_store_refuses_an_owner_outside_its_maps() {
+        let r = |inside, outside, size| crate::image::layer::IdRange {
+            inside,
+            outside,
+            size,
+        };
+        let owners = Owners::Mapped {
+            uids: vec![r(0, 1000, 1), r(1, 100000, 10)],
+            gids: vec![r(0, 1000, 1), r(1, 100000, 10)],
+        };
+        let (_t, res) = unpack_as(owners, 11);
+        let e = res.unwrap_err().to_string();
+        assert!(
+            e.contains("home/f") && e.contains("owner uid 11") && e.contains("0-0, 1-10"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn pax_time_keeps_the_fraction() {
         let t = parse_pax_time("1700000000.5").unwrap();
