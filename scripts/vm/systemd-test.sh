@@ -264,13 +264,6 @@ user_checks() {
         -p StandardError=file:/tmp/user-run.out /rind/bin/rind --systemd-cgroup run -d --bundle $B/user user1 \
         >/tmp/out 2>&1 </dev/null
     status=$?
-    # A known gap outside the driver: rind's cgroup mark is a trusted.* attribute, which a user
-    # cannot set (the rootless work replaces it). The scope was made by then; say so and stop.
-    if [ $status != 0 ] && grep -q "mark cgroup .*$UU.*operation not permitted" /tmp/user-run.out; then
-        echo "guest: XFAIL (not counted) user manager: the scope was made, then: $(tail -n 1 /tmp/user-run.out)"
-        systemctl stop user@1000.service
-        return
-    fi
     [ $status = 0 ] || bad "rootless run with the user's manager: $(cat /tmp/out /tmp/user-run.out)"
     check "user unit active (systemctl --user)" active "$($AS systemctl --user show -P ActiveState $UU 2>&1)"
     check "user unit Delegate" yes "$($AS systemctl --user show -P Delegate $UU 2>&1)"
