@@ -146,7 +146,10 @@ fn the_dbus_client_talks_to_a_real_dbus_daemon() {
         .arg(format!("--address=unix:path={}", sock.display()))
         .spawn()
         .expect("start dbus-daemon");
-    wait_until(10, "dbus-daemon's socket", || sock.exists());
+    // The socket file appears at bind(), before listen(): until then a connect is refused.
+    wait_until(10, "dbus-daemon listening", || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
     let result = std::panic::catch_unwind(|| {
         let mut conn = Conn::connect(&sock, true).expect("connect, Hello, AddMatch");
         let bus = |member| Call {
