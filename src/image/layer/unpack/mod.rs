@@ -528,8 +528,9 @@ impl<R: Read> Read for Counted<R> {
 mod tests {
     use super::*;
 
-    /// A layer: an opaque marker for `home`, `home/` itself, and a file owned by `uid`.
-    fn layer(uid: u64) -> Vec<u8> {
+    /// A layer: an opaque marker for `home` (with `opaque`), `home/` itself, and a file owned by
+    /// `uid`.
+    fn layer(uid: u64, opaque: bool) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         let mut add = |name: &str, kind: tar::EntryType, uid: u64| {
             let mut h = tar::Header::new_ustar();
@@ -540,16 +541,22 @@ mod tests {
             h.set_size(0);
             b.append_data(&mut h, name, std::io::empty()).unwrap();
         };
-        add("home/.wh..wh..opq", tar::EntryType::Regular, 0);
+        if opaque {
+            add("home/.wh..wh..opq", tar::EntryType::Regular, 0);
+        }
         add("home/", tar::EntryType::Directory, 0);
         add("home/f", tar::EntryType::Regular, uid);
         b.into_inner().unwrap()
     }
 
-    fn unpack_as(owners: Owners, uid: u64) -> (tempfile::TempDir, Result<UnpackStats, ImageError>) {
+    fn unpack_as(
+        owners: Owners,
+        uid: u64,
+        opaque: bool,
+    ) -> (tempfile::TempDir, Result<UnpackStats, ImageError>) {
         let t = tempfile::tempdir().unwrap();
         let u = Unpacker::new(t.path(), &[], "test", UnpackLimits::default(), owners).unwrap();
-        let data = layer(uid);
+        let data = layer(uid, opaque);
         let r = u.unpack(&data[..], &|| data.len() as u64);
         (t, r)
     }
@@ -568,7 +575,7 @@ mod tests {
         {
             return;
         }
-        let (t, r) = unpack_as(Owners::Squashed, 1000);
+        let (t, r) = unpack_as(Owners::Squashed, 1000, true);
         r.unwrap();
         let fd = RootDir::open(&t.path().join("home")).unwrap();
         let get = |name| super::super::rooted::fget_xattr(fd.fd(), name).unwrap();
@@ -592,7 +599,7 @@ mod tests {
             uids: vec![r(0, 1000, 1), r(1, 100000, 10)],
             gids: vec![r(0, 1000, 1), r(1, 100000, 10)],
         };
-        let (_t, res) = unpack_as(owners, 11);
+        let (_t, res) = unpack_as(owners, 11, false);
         let e = res.unwrap_err().to_string();
         assert!(
             e.contains("home/f") && e.contains("owner uid 11") && e.contains("0-0, 1-10"),
