@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::image::layer::UnpackLimits;
 use crate::image::source::SourceOptions;
 use crate::image::{ImageRef, PreparedRoot, PullOptions, RootMode, Store, progress};
+use crate::rootless::store::run as as_owners;
 
 #[derive(Debug, Subcommand)]
 // Each subcommand's arguments are built only when it is the one run (or its help is shown),
@@ -85,24 +86,15 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
         crate::rootless::store::open(store)
             .with_context(|| format!("open image store {}", store.display()))
     };
-    let owners = crate::rootless::store::owners();
-    let as_owners = |what: &str, f: &mut dyn FnMut() -> Result<()>| {
-        crate::rootless::store::run(&owners, what, f)
-    };
+    let owners = &crate::rootless::store::owners();
     match cmd {
         ImageCommand::Pull(a) => {
             let s = open()?;
-            let mut a = Some(a);
-            as_owners("pull", &mut || {
-                pull(&s, a.take().expect("runs once"), false, debug)
-            })
+            as_owners(owners, "pull", || pull(&s, a, false, debug))
         }
         ImageCommand::Import(a) => {
             let s = open()?;
-            let mut a = Some(a);
-            as_owners("import", &mut || {
-                pull(&s, a.take().expect("runs once"), true, debug)
-            })
+            as_owners(owners, "import", || pull(&s, a, true, debug))
         }
         ImageCommand::Ls { quiet, format } => ls(&open()?, quiet, format),
         ImageCommand::Inspect { image } => inspect(&open()?, &image),
@@ -123,7 +115,7 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
             // copy, with the image's owners.
             let copy = copy || !nix::unistd::geteuid().is_root();
             let mode = if copy { RootMode::Copy } else { RootMode::Auto };
-            as_owners("mount", &mut || {
+            as_owners(owners, "mount", || {
                 let root = s
                     .prepare_rootfs_with(&img, &dir, mode)
                     .with_context(|| format!("mount {image} on {}", dir.display()))?;
@@ -134,7 +126,7 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
                 Ok(())
             })
         }
-        ImageCommand::Unmount { dir } => as_owners("unmount", &mut || {
+        ImageCommand::Unmount { dir } => as_owners(owners, "unmount", || {
             let root =
                 PreparedRoot::load(&dir).with_context(|| format!("unmount {}", dir.display()))?;
             root.release()
@@ -142,7 +134,7 @@ pub fn run(cmd: ImageCommand, store: &Path, debug: bool) -> Result<()> {
         }),
         ImageCommand::Prune => {
             let s = open()?;
-            as_owners("prune", &mut || {
+            as_owners(owners, "prune", || {
                 let r = s.prune().context("prune image store")?;
                 println!(
                     "removed {} image(s), {} layer(s), {} blob(s), {} interrupted pull(s)",

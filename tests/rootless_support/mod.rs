@@ -294,18 +294,23 @@ impl TestUser {
         self.xdg.join("rind")
     }
 
+    /// Gives `path` and everything under it to the user (`chown -R`).
+    pub fn give(&self, path: &Path) {
+        let st = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", self.uid, self.gid))
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chown -R {}", path.display());
+    }
+
     /// A bundle owned by this user: the busybox rootfs and the config `rind spec --rootless`
     /// writes for it, running `sh -c script` without a terminal.
     pub fn bundle(&self, script: &str) -> UserBundle {
         let dir = TempDir::new("rl-bundle");
         common::copy_busybox_rootfs(&dir.path().join("rootfs"));
-        let st = Command::new("chown")
-            .arg("-R")
-            .arg(format!("{}:{}", self.uid, self.gid))
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        self.give(dir.path());
         let b = dir.path().to_str().unwrap().to_string();
         self.rind_ok(&["spec", "--rootless", "--no-terminal", "--bundle", &b]);
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
@@ -414,13 +419,7 @@ impl TestUser {
             .status()
             .unwrap();
         assert!(st.success());
-        let st = Command::new("chown")
-            .arg("-R")
-            .arg(format!("{}:{}", self.uid, self.gid))
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        self.give(dir.path());
         UserLayout { _dir: dir, path }
     }
 
