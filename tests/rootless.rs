@@ -541,6 +541,7 @@ fn an_image_runs_as_a_user_from_its_own_overlayfs_or_a_copy() {
         (u.subuid.0 + 999, u.subgid.0 + 999)
     );
     let out = u.rind(&[
+        "--trace",
         "run",
         "--rm",
         "-w",
@@ -560,6 +561,14 @@ fn an_image_runs_as_a_user_from_its_own_overlayfs_or_a_copy() {
             vec!["1000:1000".to_string()],
             vec!["0:0".to_string()]
         ]
+    );
+    // The steps taken in the store's user namespace come back into `--trace`.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("store: make the container's root, as root of a user namespace of its own")
+            && err.contains("prepared ")
+            && err.contains(" root\n"),
+        "{err}"
     );
     let fstype = lines[3][0].as_str();
     eprintln!("root filesystem of a user's image container: {fstype}");
@@ -635,16 +644,19 @@ fn an_image_keeps_its_owners_through_the_users_subordinate_ids() {
 
     // A file the image's user writes lands in the container's upper directory with that
     // user's subordinate id; removing the container removes it.
+    // The container also plants symbolic links to the user's own files on the host: removing
+    // its upper directory, as root of the store's user namespace, must unlink them, never
+    // follow them.
+    let keep = u.home.join("keep");
+    std::fs::create_dir(&keep).unwrap();
+    std::fs::write(keep.join("file"), b"host\n").unwrap();
+    u.give(&keep);
+    let plant = format!(
+        "ln -s {k}/file /home/fresh/to-file && ln -s {k} /home/fresh/to-dir && echo mine > /home/fresh/mine && sleep 1000",
+        k = keep.display()
+    );
     let name = common::unique("rlkeep");
-    u.rind_ok(&[
-        "run",
-        "-d",
-        "--image",
-        &image,
-        &name,
-        "--",
-        "echo mine > /home/fresh/mine && sleep 1000",
-    ]);
+    u.rind_ok(&["run", "-d", "--image", &image, &name, "--", &plant]);
     let upper = u.store().join("containers").join(&name).join("upper");
     let mine = upper.join("home/fresh/mine");
     let mut tries = 0;
@@ -658,8 +670,10 @@ fn an_image_keeps_its_owners_through_the_users_subordinate_ids() {
         u.rind_ok(&["exec", &name, "stat", "-c", "%u", "/home/fresh/mine"]),
         "1000\n"
     );
+    assert!(upper.join("home/fresh/to-dir").is_symlink());
     u.rind_ok(&["rm", "-f", &name]);
     assert!(!upper.exists());
+    assert_eq!(std::fs::read(keep.join("file")).unwrap(), b"host\n");
     assert!(bundles(&u).is_empty(), "{:?}", bundles(&u));
 
     // A copy (`image mount` as a user) keeps the owners too, and goes whole.

@@ -37,7 +37,8 @@ pub enum ImageCommand {
     },
     /// Remove unnamed images, unused layers and blobs, and leftovers of interrupted pulls
     Prune,
-    /// Make DIR/rootfs from a stored image (overlayfs, or a copy where it cannot mount)
+    /// Make DIR/rootfs from a stored image (overlayfs, or a copy where it cannot mount; always
+    /// a copy as an ordinary user)
     Mount {
         image: String,
         dir: PathBuf,

@@ -11,7 +11,7 @@
 //! [`run`] forks a child that unshares a user and a mount namespace, waits until the parent
 //! has written its maps (through the helpers), runs the operation and sends its result back
 //! over a pipe; the child's mount namespace, where a root's overlayfs may be mounted to build a
-//! bundle, ends with it. Without a range the store's files are simply the user's
+//! bundle, ends with it; the `--trace` steps it took come back with its result. Without a range the store's files are simply the user's
 //! ([`Owners::Squashed`]); the child's namespace then maps the user alone, which it may write
 //! itself. Root on the host, and root of a user namespace already (rootless podman's), run the
 //! operation in place.
@@ -97,16 +97,25 @@ where
         return op();
     }
     let (uids, gids) = maps_of(owners);
-    match in_child(&uids, &gids, op) {
-        Ok(Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| {
+    let reply = in_child(&uids, &gids, what, op)
+        .map_err(|why| RootlessError::Store(format!("{what}: {why}")))?;
+    crate::sys::trace::record_runtime(reply.trace);
+    match reply.result {
+        Ok(value) => serde_json::from_value(value).map_err(|e| {
             RootlessError::Store(format!(
                 "{what}: read the result of the store's process: {e}"
             ))
             .into()
         }),
-        Ok(Err(text)) => Err(RootlessError::Relayed(text).into()),
-        Err(why) => Err(RootlessError::Store(format!("{what}: {why}")).into()),
+        Err(text) => Err(RootlessError::Relayed(text).into()),
     }
+}
+
+/// What the child sends back: its result or its error line, and the `--trace` steps it took.
+#[derive(Serialize, serde::Deserialize)]
+struct Reply {
+    result: Result<serde_json::Value, String>,
+    trace: Vec<(u64, String)>,
 }
 
 /// The maps of the child's user namespace: the owners' own, or the caller alone.
@@ -153,13 +162,14 @@ fn threads() -> usize {
         .unwrap_or(0)
 }
 
-/// Forks the child, writes its maps, and returns what it sent: `Ok(Ok(json))`, `Ok(Err(text))`
-/// for the operation's own error, or `Err` when the mechanism failed.
+/// Forks the child, writes its maps, and returns what it sent, or `Err` when the mechanism
+/// failed.
 fn in_child<T, E>(
     uids: &[LinuxIdMapping],
     gids: &[LinuxIdMapping],
+    what: &str,
     op: impl FnOnce() -> Result<T, E>,
-) -> Result<Result<Vec<u8>, String>, String>
+) -> Result<Reply, String>
 where
     T: Serialize,
     E: std::fmt::Display,
@@ -183,7 +193,7 @@ where
         Err(e) => Err(format!("fork: {e}")),
         Ok(ForkResult::Child) => {
             drop((ready_r, go_w, out_r));
-            let code = child(ready_w, go_r, out_w, op);
+            let code = child(ready_w, go_r, out_w, what, op);
             // SAFETY: ends the child without returning into the parent's code.
             unsafe { libc::_exit(code) }
         }
@@ -202,11 +212,8 @@ where
                 Ok(s) => return Err(format!("the store's process (pid {child}) ended: {s:?}")),
                 Err(e) => return Err(format!("wait for the store's process: {e}")),
             }
-            match out.split_first() {
-                Some((b'O', json)) => Ok(Ok(json.to_vec())),
-                Some((b'E', text)) => Ok(Err(String::from_utf8_lossy(text).into_owned())),
-                _ => Err(format!("the store's process (pid {child}) sent no result")),
-            }
+            serde_json::from_slice(&out)
+                .map_err(|e| format!("the store's process (pid {child}) sent no result: {e}"))
         }
     }
 }
@@ -248,7 +255,13 @@ fn parent(
 }
 
 /// The child's side; returns its exit code.
-fn child<T, E>(ready: OwnedFd, go: OwnedFd, out: OwnedFd, op: impl FnOnce() -> Result<T, E>) -> i32
+fn child<T, E>(
+    ready: OwnedFd,
+    go: OwnedFd,
+    out: OwnedFd,
+    what: &str,
+    op: impl FnOnce() -> Result<T, E>,
+) -> i32
 where
     T: Serialize,
     E: std::fmt::Display,
@@ -268,15 +281,21 @@ where
     }
     // Mounts made here (a root's overlayfs, to build its bundle) stay in this namespace; the
     // kernel already made every shared mount a slave in a namespace of a less privileged user.
+    let before = crate::sys::trace::count();
+    crate::sys::trace::mark(|| format!("store: {what}, as root of a user namespace of its own"));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(op));
-    let payload = match result {
-        Ok(Ok(value)) => match serde_json::to_vec(&value) {
-            Ok(json) => [b"O".as_slice(), &json].concat(),
-            Err(e) => format!("Eencode the result: {e}").into_bytes(),
-        },
-        Ok(Err(e)) => format!("E{e:#}").into_bytes(),
-        Err(_) => b"Ethe store's operation panicked".to_vec(),
+    let result = match result {
+        Ok(Ok(value)) => {
+            serde_json::to_value(&value).map_err(|e| format!("encode the result: {e}"))
+        }
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(_) => Err("the store's operation panicked".to_string()),
     };
+    let reply = Reply {
+        result,
+        trace: crate::sys::trace::steps_after(before),
+    };
+    let payload = serde_json::to_vec(&reply).unwrap_or_default();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     let mut out = std::fs::File::from(out);

@@ -124,6 +124,7 @@ pub fn reserve(
     let rootless = crate::rootless::active().then(bundle::RootlessIds::of_caller);
     let command = crate::rootless::store::run(store.owners(), "make the container's root", || {
         let mut prepared = store.prepare_rootfs(image, &dir)?;
+        trace::mark(|| format!("prepared {:?} root", prepared.mode));
         let config = store.config(image)?;
         let spec = bundle::build_spec(
             &config,

@@ -141,6 +141,39 @@ pub fn record_init(nanos: u64, step: String) {
     }
 }
 
+/// How many steps the timeline holds: a forked child's own steps are those after it
+/// ([`steps_after`]).
+pub fn count() -> usize {
+    TIMELINE.lock().map(|t| t.1.len()).unwrap_or(0)
+}
+
+/// The steps recorded after the first `n`, as `(nanos, step)`: what a forked child of the
+/// runtime adds to the timeline it inherited, to send back to the runtime.
+pub fn steps_after(n: usize) -> Vec<(u64, String)> {
+    TIMELINE
+        .lock()
+        .map(|t| {
+            t.1.iter()
+                .skip(n)
+                .map(|e| (e.nanos, e.step.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Files steps a forked child of the runtime took (its clock is the runtime's, inherited).
+pub fn record_runtime(steps: Vec<(u64, String)>) {
+    if let Ok(mut t) = TIMELINE.lock() {
+        for (nanos, step) in steps {
+            t.1.push(Event {
+                nanos,
+                side: Side::Runtime,
+                step,
+            });
+        }
+    }
+}
+
 /// The timeline so far, in time order.
 pub fn events() -> Vec<Event> {
     let mut v = TIMELINE.lock().map(|t| t.1.clone()).unwrap_or_default();
