@@ -94,7 +94,8 @@ systemd_layer() {
     # util-linux: setpriv, to run the user manager's checks as that user; runc: the reference
     # the checks compare with.
     pkgs="systemd util-linux runc"
-    dpkg -s podman >/dev/null 2>&1 && pkgs="$pkgs podman conmon golang-github-containers-common"
+    # uidmap (newuidmap/newgidmap, setuid root) with it, for rootless podman.
+    dpkg -s podman uidmap >/dev/null 2>&1 && pkgs="$pkgs podman conmon golang-github-containers-common uidmap"
     key="pkgs=$(dpkg-query -W -f='${Package}=${Version} ' $pkgs) busybox=$(dpkg-query -W -f='${Version}' busybox-static) script=$(cksum <"$0")"
     if [ -s "$dir/systemd.cpio" ] && [ "$(cat "$dir/systemd.key" 2>/dev/null)" = "$key" ]; then
         echo "$dir/systemd.cpio"

@@ -277,7 +277,41 @@ user_checks() {
     $AS rind --systemd-cgroup delete -f user1 >/tmp/out 2>&1 || bad "rootless delete: $(cat /tmp/out)"
     check "after delete: user unit" "" "$($AS systemctl --user list-units --all --plain --no-legend 'rind-*' 2>&1 | grep -v '^$')"
     check "after delete: user unit's directory" absent "$([ -d $UD ] && echo present || echo absent)"
+    rootless_podman
     systemctl stop user@1000.service
+}
+
+# 9c. Rootless podman with rind as its runtime in the user's delegated subtree: podman runs in a
+# service of the user's manager (whose cgroup the user owns), with the cgroupfs manager (the
+# systemd one would need the user's D-Bus session bus), vfs storage and no network. rind, root
+# of podman's user namespace, makes the container's cgroup in that subtree and applies the
+# limits, which the container reads back.
+rootless_podman() {
+    if ! command -v podman >/dev/null || [ ! -u /usr/bin/newuidmap ]; then
+        echo "guest: podman or a setuid newuidmap is not in the guest: the rootless podman check is skipped"
+        return
+    fi
+    echo 'tester:100000:65536' >>/etc/subuid
+    echo 'tester:100000:65536' >>/etc/subgid
+    mkdir -p /home/tester/.config/containers /home/tester/rootfs
+    printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >/home/tester/.config/containers/containers.conf
+    printf '[storage]\ndriver = "vfs"\n' >/home/tester/.config/containers/storage.conf
+    cp -a /rind/rootfs/. /home/tester/rootfs/
+    chown -R 1000:1000 /home/tester
+    rm -f /tmp/podman-user.out # made by the user's manager, as uid 1000
+    t0=$(date +%s)
+    $AS systemd-run --user --quiet --collect --service-type=oneshot -p RuntimeMaxSec=300 \
+        -p StandardOutput=file:/tmp/podman-user.out -p StandardError=file:/tmp/podman-user.out \
+        /usr/bin/podman --runtime /rind/bin/rind run --rm --network none --memory 64m --pids-limit 16 \
+        --rootfs /home/tester/rootfs sh -c 'echo "limits $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/pids.max)"; echo map $(cat /proc/self/uid_map); echo rootless-podman-ok' \
+        >/tmp/out 2>&1 </dev/null
+    echo "guest: rootless podman run with rind: $(($(date +%s) - t0)) s (TCG)"
+    out=$(cat /tmp/podman-user.out 2>&1)
+    case $out in *rootless-podman-ok*) ok "rootless podman run with rind in the user's subtree" ;; *) bad "rootless podman run: $(cat /tmp/out) $out" ;; esac
+    check "rootless podman: limits in the container's cgroup" "limits 67108864 16" "$(echo "$out" | grep '^limits')"
+    check "rootless podman: podman's user namespace" "map 0 1000 1 1 100000 65536" "$(echo "$out" | grep '^map')"
+    echo "guest: rootless podman: cgroups in the user's subtree afterwards: $(cd $CG/user.slice/user-1000.slice/user@1000.service && find . -type d | tr '\n' ' ')"
+    check "rootless podman: no libpod cgroup left" "" "$(find $CG/user.slice/user-1000.slice/user@1000.service -type d -name 'libpod-*' 2>&1)"
 }
 user_checks
 
