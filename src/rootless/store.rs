@@ -9,12 +9,12 @@
 //! (`idmap::default_mappings`), so it sees the image's owners.
 //!
 //! [`run`] forks a child that unshares a user and a mount namespace, waits until the parent
-//! has written its maps (through the helpers), runs the operation and sends its result back
-//! over a pipe; the child's mount namespace, where a root's overlayfs may be mounted to build a
-//! bundle, ends with it; the `--trace` steps it took come back with its result. Without a range the store's files are simply the user's
-//! ([`Owners::Squashed`]); the child's namespace then maps the user alone, which it may write
-//! itself. Root on the host, and root of a user namespace already (rootless podman's), run the
-//! operation in place.
+//! has written its maps (through the helpers), runs the operation and sends its result, and the
+//! `--trace` steps it took, back over a pipe. The child's mount namespace, where a root's
+//! overlayfs may be mounted to build a bundle, ends with it. Without a range the store's files
+//! are simply the user's ([`Owners::Squashed`]); the child's namespace then maps the user
+//! alone, which it may write itself. Root on the host, and root of a user namespace already
+//! (rootless podman's), run the operation in place.
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -87,7 +87,7 @@ fn own_maps(file: &str) -> Vec<IdRange> {
 /// Runs `op` where files get the store's `owners`: in place for root (on the host, or of a
 /// user namespace already), else in a child in a user namespace with the owners' maps (see the
 /// module). The child's result comes back as JSON, its error as its one line of text. `what`
-/// names the operation in errors of the mechanism itself.
+/// names the operation in errors of the mechanism itself and in `--trace`.
 pub fn run<T, E>(owners: &Owners, what: &str, op: impl FnOnce() -> Result<T, E>) -> Result<T, E>
 where
     T: Serialize + DeserializeOwned,
