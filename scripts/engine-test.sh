@@ -103,80 +103,41 @@ suite_start=$(now_ms)
 echo "rind: $RIND ($("$RIND" --version))"
 echo "state: $T, cgroup parent: $CGROUP_PARENT"
 
-if [ "$what" = all ] || [ "$what" = podman ]; then
-    ENGINE=podman
-    echo "== podman $(podman --version | awk '{ print $3 }'), conmon $(conmon --version | awk 'NR==1 { print $3 }')"
-    if podman_setup >"$T/setup.out" 2>&1; then
-        podman_scenarios
-    else
-        failed=$((failed + 1))
-        failures="$failures
-  podman setup"
-        echo "FAIL  podman setup"
-        sed 's/^/      | /' "$T/setup.out"
-    fi
-    podman_cleanup
-fi
+# wants GROUP: the group was asked for (by name, or with all).
+wants() { [ "$what" = all ] || [ "$what" = "$1" ]; }
 
-if [ "$what" = all ] || [ "$what" = podman-rootless ]; then
-    ENGINE=podman-rootless
-    echo "== rootless podman $(podman --version | awk '{ print $3 }'), $(slirp4netns --version | head -n 1), runc and rind as an ordinary user"
-    if prl_setup >"$T/setup.out" 2>&1; then
-        podman_rootless_scenarios
+# group NAME BANNER SETUP SCENARIOS CLEANUP: one engine's scenarios, after its setup (a failed
+# setup fails the group and shows its output), and its cleanup whatever happened.
+group() {
+    ENGINE=$1
+    echo "== $2"
+    if $3 >"$T/setup.out" 2>&1; then
+        $4
     else
         failed=$((failed + 1))
         failures="$failures
-  podman-rootless setup"
-        echo "FAIL  podman-rootless setup"
+  $1 setup"
+        echo "FAIL  $1 setup"
         sed 's/^/      | /' "$T/setup.out"
     fi
-    podman_rootless_cleanup
-fi
+    $5
+}
 
-if [ "$what" = all ] || [ "$what" = containerd ]; then
-    ENGINE=containerd
-    echo "== containerd $(containerd --version | awk '{ print $3 }')"
-    if containerd_setup >"$T/setup.out" 2>&1; then
-        containerd_scenarios
-    else
-        failed=$((failed + 1))
-        failures="$failures
-  containerd setup"
-        echo "FAIL  containerd setup"
-        sed 's/^/      | /' "$T/setup.out"
-    fi
-    containerd_cleanup
-fi
-
-if [ "$what" = all ] || [ "$what" = docker ]; then
-    ENGINE=docker
-    echo "== docker $(/usr/sbin/dockerd --version | awk '{ print $3 }' | tr -d ,) (dockerd, its own containerd, runc v2 shim)"
-    if docker_setup >"$T/setup.out" 2>&1; then
-        docker_scenarios
-    else
-        failed=$((failed + 1))
-        failures="$failures
-  docker setup"
-        echo "FAIL  docker setup"
-        sed 's/^/      | /' "$T/setup.out"
-    fi
-    docker_cleanup
-fi
-
-if [ "$what" = all ] || [ "$what" = cri ]; then
-    ENGINE=cri
-    echo "== containerd $(containerd --version | awk '{ print $3 }') CRI plugin (crictl; handlers: $CRI_HANDLERS; runc v2 shim, cgroupfs)"
-    if cri_setup >"$T/setup.out" 2>&1; then
-        cri_scenarios
-    else
-        failed=$((failed + 1))
-        failures="$failures
-  cri setup"
-        echo "FAIL  cri setup"
-        sed 's/^/      | /' "$T/setup.out"
-    fi
-    cri_cleanup
-fi
+wants podman && group podman \
+    "podman $(podman --version | awk '{ print $3 }'), conmon $(conmon --version | awk 'NR==1 { print $3 }')" \
+    podman_setup podman_scenarios podman_cleanup
+wants podman-rootless && group podman-rootless \
+    "rootless podman $(podman --version | awk '{ print $3 }'), $(slirp4netns --version | head -n 1), runc and rind as an ordinary user" \
+    prl_setup podman_rootless_scenarios podman_rootless_cleanup
+wants containerd && group containerd \
+    "containerd $(containerd --version | awk '{ print $3 }')" \
+    containerd_setup containerd_scenarios containerd_cleanup
+wants docker && group docker \
+    "docker $(/usr/sbin/dockerd --version | awk '{ print $3 }' | tr -d ,) (dockerd, its own containerd, runc v2 shim)" \
+    docker_setup docker_scenarios docker_cleanup
+wants cri && group cri \
+    "containerd $(containerd --version | awk '{ print $3 }') CRI plugin (crictl; handlers: $CRI_HANDLERS; runc v2 shim, cgroupfs)" \
+    cri_setup cri_scenarios cri_cleanup
 
 secs=$(awk -v ms=$(($(now_ms) - suite_start)) 'BEGIN { printf "%.0f", ms / 1000 }')
 [ -z "$failures" ] || echo "failed:$failures"
