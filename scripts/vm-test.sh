@@ -15,7 +15,7 @@
 # RIND_VM_ACCEL (kvm|tcg, default: probe), RIND_VM_MEM (MiB, 2048), RIND_VM_SMP (2),
 # RIND_VM_TIMEOUT (whole VM, seconds, 900), RIND_VM_BOOT_TIMEOUT (launch to the suite's start, 60),
 # RIND_VM_TEST_TIMEOUT (each executable, 600), RIND_VM_TESTS (names of the test executables to
-# run, space-separated, e.g. "rootless rootless_cgroup"; default: all),
+# build and run, space-separated, e.g. "lib-rind rootless rootless_cgroup"; default: all),
 # RIND_VM_APPEND (extra kernel command-line flags), RIND_VM_EXTRA (a directory added to the
 # guest's root).
 # How the VM is built and how to debug it: docs/vm-tests.md.
@@ -69,9 +69,20 @@ rootfs-fixtures/foreign/configs.sh
 echo "vm: building static binaries in target/static" >&2
 export RUSTFLAGS='-C target-feature=+crt-static'
 cargo build --release --locked --target "$triple" --target-dir "$static_dir"
+# With RIND_VM_TESTS only the named executables are built (lib-rind: --lib, bin-rind: --bins,
+# NAME: --test NAME), not all of them.
+select=""
+for label in ${RIND_VM_TESTS:-}; do
+    case $label in
+        lib-*) select="$select --lib" ;;
+        bin-*) select="$select --bins" ;;
+        *) select="$select --test $label" ;;
+    esac
+done
 # One line per test executable: "<kind> <target name> <path>". cargo's JSON keeps the keys of a
 # compiler-artifact in this order, and the profile object has no nested braces.
-cargo test --release --locked --no-run --target "$triple" --target-dir "$static_dir" --message-format=json |
+# shellcheck disable=SC2086 # a list of cargo arguments
+cargo test --release --locked --no-run --target "$triple" --target-dir "$static_dir" --message-format=json $select |
     sed -n 's/.*"target":{"kind":\["\([a-z-]*\)"[^}]*"name":"\([^"]*\)".*"profile":{[^}]*"test":true[^}]*}.*"executable":"\([^"]*\)".*/\1 \2 \3/p' \
         >"$VM_CACHE/tests.txt"
 unset RUSTFLAGS
