@@ -23,7 +23,7 @@ use std::path::Path;
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
-use oci_spec::runtime::LinuxIdMapping;
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -120,32 +120,26 @@ struct Reply {
 
 /// The maps of the child's user namespace: the owners' own, or the caller alone.
 fn maps_of(owners: &Owners) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
+    let line = |inside: u32, outside: u32, size: u32| {
+        LinuxIdMappingBuilder::default()
+            .container_id(inside)
+            .host_id(outside)
+            .size(size)
+            .build()
+            .expect("every field is set")
+    };
     let to_spec = |ranges: &[IdRange]| -> Vec<LinuxIdMapping> {
         ranges
             .iter()
-            .filter_map(|r| {
-                serde_json::from_value(serde_json::json!({
-                    "containerID": r.inside, "hostID": r.outside, "size": r.size
-                }))
-                .ok()
-            })
+            .map(|r| line(r.inside, r.outside, r.size))
             .collect()
     };
     match owners {
         Owners::Mapped { uids, gids } => (to_spec(uids), to_spec(gids)),
-        _ => {
-            let own = |id: u32| {
-                to_spec(&[IdRange {
-                    inside: 0,
-                    outside: id,
-                    size: 1,
-                }])
-            };
-            (
-                own(nix::unistd::geteuid().as_raw()),
-                own(nix::unistd::getegid().as_raw()),
-            )
-        }
+        _ => (
+            vec![line(0, nix::unistd::geteuid().as_raw(), 1)],
+            vec![line(0, nix::unistd::getegid().as_raw(), 1)],
+        ),
     }
 }
 
